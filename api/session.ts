@@ -1,0 +1,70 @@
+// The Session object: one login, written by the session helper, reconciled by doshd.
+import { z } from 'zod';
+import { API_VERSION, Condition, ObjectMeta } from './meta.ts';
+
+export const SESSION_KIND = 'Session';
+
+/** How the login shell was asked to run, decided from its arguments like bash would. */
+export const SessionMode = z.enum(['interactive', 'command', 'stdin', 'script']);
+
+export const SessionSpec = z.object({
+  user: z.string().min(1).max(256),
+  uid: z.number().int().positive(),
+  gid: z.number().int().nonnegative(),
+  node: z.string(),
+  mode: SessionMode,
+  login: z.boolean(),
+  /** The `-c` string, or the script path in `script` mode. */
+  command: z.string().optional(),
+  args: z.array(z.string()).default([]),
+  tty: z.boolean(),
+  term: z.string().optional(),
+  lang: z.string().optional(),
+  /** The helper process that owns the exec stream; pid + start time so a reused pid cannot pass for it. */
+  helper: z.object({ pid: z.number().int().positive(), startTime: z.string() }),
+  client: z.string().optional(),
+});
+export type SessionSpec = z.infer<typeof SessionSpec>;
+
+export const SessionPhase = z.enum(['Pending', 'Ready', 'Running', 'Succeeded', 'Failed']);
+export type SessionPhase = z.infer<typeof SessionPhase>;
+
+export const LIVE_PHASES: readonly SessionPhase[] = ['Pending', 'Ready', 'Running'];
+
+export const ExecPlan = z.object({
+  argv: z.array(z.string()).min(1),
+  env: z.array(z.string()),
+  user: z.string(),
+  workingDir: z.string().optional(),
+});
+export type ExecPlan = z.infer<typeof ExecPlan>;
+
+export const SessionStatus = z.object({
+  phase: SessionPhase.default('Pending'),
+  conditions: z.array(Condition).default([]),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
+  /** What the helper must run: decided by doshd from policy, never by the user. */
+  exec: ExecPlan.optional(),
+  execPid: z.number().int().positive().optional(),
+  execPidStartTime: z.string().optional(),
+  readyAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  exitCode: z.number().int().optional(),
+});
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+export const Session = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(SESSION_KIND),
+  metadata: ObjectMeta,
+  spec: SessionSpec,
+  status: SessionStatus.default({ phase: 'Pending', conditions: [] }),
+});
+export type Session = z.infer<typeof Session>;
+
+export function isLive(s: Session): boolean {
+  return LIVE_PHASES.includes(s.status.phase);
+}

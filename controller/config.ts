@@ -1,0 +1,118 @@
+// doshd's command line: every flag documented in --help, every bad value a message naming the flag.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Level } from '../lib/log.ts';
+import { DEFAULT_STORE } from '../store/layout.ts';
+import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
+
+export interface DoshdConfig {
+  store: string;
+  config: string;
+  metricsAddress: { host: string; port: number } | undefined;
+  dockerSocket: string;
+  node: string;
+  workers: number;
+  resyncIntervalMs: number;
+  endedRetentionMs: number;
+  killGraceMs: number;
+  logLevel: Level;
+  logFormat: 'json' | 'text' | 'auto';
+}
+
+export const DOSHD_HELP = `doshd - the DoSH controller: reconciles per-user login containers
+
+Usage: doshd [flags]
+
+Flags:
+  --store DIR                 the session store directory (default ${DEFAULT_STORE})
+  --config FILE               the policy: a legacy dosh.conf, or a dosh.yaml when the name ends in .yaml/.yml
+                              (default /etc/dosh/dosh.conf, or /etc/dosh.conf when only that one exists)
+  --metrics-address HOST:PORT serve /metrics, /healthz and /readyz there (default 127.0.0.1:9469; "" disables)
+  --docker-socket PATH        the Docker engine's socket (default ${DEFAULT_DOCKER_SOCKET}; DOCKER_HOST is ignored)
+  --node NAME                 this login node's name (default: the host name)
+  --workers N                 sessions reconciled in parallel (default 4)
+  --resync-interval SECONDS   how often every session and container is re-checked and idle ones collected (default 5)
+  --ended-retention SECONDS   how long an ended session stays visible before it is deleted (default 300)
+  --kill-grace SECONDS        between SIGHUP and SIGKILL when a session's processes are ended (default 5)
+  --log-level LEVEL           debug, info, warn or error (default info)
+  --log-format FORMAT         json, text or auto: text on a terminal, json otherwise (default auto)
+  --version                   print the version and exit
+  -h, --help                  print this help and exit
+`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type ParsedCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: DoshdConfig };
+
+export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolean = fs.existsSync): ParsedCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        store: { type: 'string' },
+        config: { type: 'string' },
+        'metrics-address': { type: 'string' },
+        'docker-socket': { type: 'string' },
+        node: { type: 'string' },
+        workers: { type: 'string' },
+        'resync-interval': { type: 'string' },
+        'ended-retention': { type: 'string' },
+        'kill-grace': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, ''));
+  }
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const str = (k: string) => values[k] as string | undefined;
+  const num = (k: string, def: number, min: number) => {
+    const v = str(k);
+    if (v === undefined) return def;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min) throw new UsageError(`--${k}: expected a number >= ${min}, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  const level = str('log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
+  const format = str('log-format') ?? 'auto';
+  if (!['json', 'text', 'auto'].includes(format)) throw new UsageError(`--log-format: expected json, text or auto, got ${JSON.stringify(format)}`);
+  const config = str('config') ?? (!fileExists('/etc/dosh/dosh.conf') && fileExists('/etc/dosh.conf') ? '/etc/dosh.conf' : '/etc/dosh/dosh.conf');
+  return {
+    kind: 'run',
+    config: {
+      store: absolute('store', str('store') ?? DEFAULT_STORE),
+      config: absolute('config', config),
+      metricsAddress: parseAddress(str('metrics-address') ?? '127.0.0.1:9469'),
+      dockerSocket: absolute('docker-socket', str('docker-socket') ?? DEFAULT_DOCKER_SOCKET),
+      node: str('node') ?? os.hostname(),
+      workers: Math.floor(num('workers', 4, 1)),
+      resyncIntervalMs: num('resync-interval', 5, 0.05) * 1000,
+      endedRetentionMs: num('ended-retention', 300, 0) * 1000,
+      killGraceMs: num('kill-grace', 5, 0) * 1000,
+      logLevel: level as Level,
+      logFormat: format as DoshdConfig['logFormat'],
+    },
+  };
+}
+
+function absolute(flag: string, p: string): string {
+  if (!p.startsWith('/')) throw new UsageError(`--${flag}: expected an absolute path, got ${JSON.stringify(p)}`);
+  return p;
+}
+
+function parseAddress(v: string): DoshdConfig['metricsAddress'] {
+  if (v === '') return undefined;
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--metrics-address: expected HOST:PORT, got ${JSON.stringify(v)}`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}

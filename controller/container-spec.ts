@@ -1,0 +1,64 @@
+// The user's container, derived from her effective policy: identity and labels are forced here, after policy, so no
+// policy can change who the container runs as or hide it from doshd.
+import { createHash } from 'node:crypto';
+import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { CreateBody } from '../engine/docker.ts';
+
+export const LABEL_MANAGED = 'dosh.io/managed';
+export const LABEL_USER = 'dosh.io/user';
+export const LABEL_UID = 'dosh.io/uid';
+export const LABEL_NODE = 'dosh.io/node';
+export const LABEL_HASH = 'dosh.io/policy-hash';
+export const LABEL_IDLE = 'dosh.io/idle-timeout';
+
+export interface DesiredContainer {
+  name: string;
+  hash: string;
+  body: CreateBody;
+}
+
+export function containerName(policy: EffectivePolicy, user: UserInfo): string {
+  return `${policy.prefixName}${user.name}`;
+}
+
+export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string): DesiredContainer {
+  const create = policy.create;
+  const host = (create.HostConfig ?? {}) as Record<string, unknown>;
+  const supplementary = user.groups.filter((g) => g.gid !== user.gid).map((g) => String(g.gid));
+  const groupAdd = [...new Set([...((host.GroupAdd as string[] | undefined) ?? []), ...supplementary])];
+  const body: CreateBody = {
+    ...create,
+    Image: policy.image,
+    // The policy's shell, waiting on an open stdin that is never attached, keeps the container up for any image
+    // that has the shell; logins are execs beside it.
+    Cmd: policy.command,
+    Tty: true,
+    OpenStdin: true,
+    User: `${user.uid}:${user.gid}`,
+    Env: [`HOME=${user.home}`, `USER=${user.name}`, `LOGNAME=${user.name}`, ...(create.Env ?? [])],
+    HostConfig: { ...host, GroupAdd: groupAdd },
+    Labels: {
+      ...(create.Labels ?? {}),
+      [LABEL_MANAGED]: 'true',
+      [LABEL_USER]: user.name,
+      [LABEL_UID]: String(user.uid),
+      [LABEL_NODE]: node,
+      [LABEL_IDLE]: String(policy.idleTimeoutSeconds),
+    },
+  };
+  const hash = createHash('sha256').update(stableJson(body)).digest('hex').slice(0, 16);
+  body.Labels = { ...body.Labels, [LABEL_HASH]: hash };
+  return { name: containerName(policy, user), hash, body };
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,177 @@
+// syncSession against a fake engine, /proc and clock (and a real store in a temp dir): the exact actions it takes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ANN, basePolicy, World } from '../test/fakes/world.ts';
+import { desiredContainer, LABEL_HASH } from './container-spec.ts';
+import { RefusedError } from '../lib/errors.ts';
+
+test('first login: creates and starts the container, then marks the session Ready with the planned exec', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest', 'create dosh-ann', 'start c100']);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.phase, 'Ready');
+  assert.equal(got.status.container?.name, 'dosh-ann');
+  assert.deepEqual(got.status.exec?.argv, ['/bin/sh', '-l', '-c', 'id']);
+  assert.equal(got.status.exec?.user, '1001:1001');
+  const body = w.engine.containers.get('dosh-ann')!.body!;
+  assert.equal(body.User, '1001:1001');
+  assert.deepEqual((body.HostConfig as { GroupAdd: string[] }).GroupAdd, ['2000']);
+  assert.deepEqual((body.HostConfig as { CapDrop: string[] }).CapDrop, ['ALL']);
+  assert.equal(got.status.conditions.find((c) => c.type === 'Ready')?.status, 'True');
+});
+
+test('sync is idempotent: a second sync of a Ready session does nothing', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  w.engine.actions = [];
+  const rv = w.get(s.metadata.name).metadata.resourceVersion;
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.engine.actions, []);
+  assert.equal(w.get(s.metadata.name).metadata.resourceVersion, rv);
+});
+
+test('a running container with the same policy is reused; a stopped one is started', async () => {
+  const w = new World();
+  const want = desiredContainer(basePolicy(), ANN, 'node1');
+  const c = w.engine.seed('dosh-ann', want.body.Labels!, false);
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `start ${c.id.slice(0, 4)}`]);
+  w.engine.actions = [];
+  await w.controller.syncSession(w.login().metadata.name);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann']);
+});
+
+test('an outdated container is recreated when no session uses it, and kept under a logged-in user', async () => {
+  const w = new World();
+  const old = desiredContainer(basePolicy({ image: 'busybox:old' }), ANN, 'node1');
+  const c = w.engine.seed('dosh-ann', old.body.Labels!);
+  const busy = w.login();
+  await w.controller.syncSession(busy.metadata.name); // Ready on the old container
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, 'image busybox:latest', 'create dosh-ann', 'start c200']);
+  // Now make the policy change again while `busy` is Ready: the container must stay.
+  w.policyFor = () => basePolicy({ command: ['/bin/bash'] });
+  w.engine.actions = [];
+  const second = w.login();
+  await w.controller.syncSession(second.metadata.name);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann']);
+  assert.equal(w.get(second.metadata.name).status.phase, 'Ready');
+  assert.notEqual(w.engine.containers.get('dosh-ann')!.labels[LABEL_HASH], desiredContainer(basePolicy({ command: ['/bin/bash'] }), ANN, 'node1').hash);
+});
+
+test('refusals end the session with a reason and a message, and touch no container', async () => {
+  const cases: [string, (w: World) => void, RegExp][] = [
+    ['Cordoned', (w) => (w.cordonMessage = 'maintenance until 14:00'), /maintenance until 14:00/],
+    ['PolicyRefused', (w) => (w.policyFor = () => { throw new RefusedError('PolicyRefused', 'no policy for you'); }), /no policy for you/],
+    ['ImageNotFound', (w) => (w.policyFor = () => basePolicy({ image: 'nope:1' })), /image nope:1/],
+    ['NameTaken', (w) => w.engine.seed('dosh-ann', {}), /does not manage/],
+  ];
+  for (const [reason, arrange, msg] of cases) {
+    const w = new World();
+    arrange(w);
+    const s = w.login();
+    await w.controller.syncSession(s.metadata.name);
+    const got = w.get(s.metadata.name);
+    assert.equal(got.status.phase, 'Failed', reason);
+    assert.equal(got.status.reason, reason);
+    assert.match(got.status.message ?? '', msg);
+    assert.ok(!w.engine.actions.some((a) => a.startsWith('create')), `${reason}: nothing created`);
+  }
+});
+
+test('a user unknown to NSS, or whose uid does not match, is refused', async () => {
+  const w = new World();
+  const s = w.login('ann', { uid: 1002 });
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.reason, 'UnknownUser');
+});
+
+test('a session whose helper died is ended and its processes hung up, then killed after the grace period', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Running', execPid: 7000, execPidStartTime: '77' } }));
+  w.proc.add(7000, '77');
+  w.proc.add(7001, '78', 7000);
+  w.proc.procs.delete(s.spec.helper.pid);
+  w.proc.add(s.spec.helper.pid, 'reused-by-another-process');
+  await w.controller.syncSession(s.metadata.name);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.phase, 'Failed');
+  assert.equal(got.status.reason, 'HelperGone');
+  assert.deepEqual(w.proc.signals, ['SIGHUP 7000', 'SIGHUP 7001']);
+});
+
+test('an administrator delete ends the session', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.reason, 'Deleted');
+});
+
+test('transient engine errors requeue with backoff; the session stays Pending', async () => {
+  const w = new World();
+  w.engine.down = true;
+  const s = w.login();
+  w.controller.enqueueSession(s.metadata.name);
+  await w.controller.processNextWorkItem();
+  assert.equal(w.get(s.metadata.name).status.phase, 'Pending');
+  assert.equal(w.controller.queue.retries(s.metadata.name), 1);
+  w.engine.down = false;
+  await w.clock.advance(50);
+  await w.controller.processNextWorkItem();
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+  assert.equal(w.controller.queue.retries(s.metadata.name), 0);
+});
+
+test('ended sessions are deleted after the retention period', async () => {
+  const w = new World();
+  const s = w.login();
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.syncSession(s.metadata.name);
+  assert.ok(w.store.get(s.metadata.name));
+  await w.clock.advance(60_000);
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.store.get(s.metadata.name), undefined);
+});
+
+test('an idle container is removed only after the idle timeout, and never while a session is live', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.collectIdleContainers(w.store.list());
+  assert.ok(w.engine.containers.has('dosh-ann'), 'live session keeps it');
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.collectIdleContainers(w.store.list());
+  await w.clock.advance(59_000);
+  await w.controller.collectIdleContainers(w.store.list());
+  assert.ok(w.engine.containers.has('dosh-ann'), 'kept within the timeout');
+  await w.clock.advance(1_000);
+  await w.controller.collectIdleContainers(w.store.list());
+  assert.equal(w.engine.containers.has('dosh-ann'), false);
+});
+
+test('IDLETIMEOUT=0 keeps the container forever', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ idleTimeoutSeconds: 0 });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  w.store.delete(s.metadata.name);
+  await w.controller.collectIdleContainers([]);
+  await w.clock.advance(365 * 86400_000);
+  await w.controller.collectIdleContainers([]);
+  assert.ok(w.engine.containers.has('dosh-ann'));
+});
+
+test('many simultaneous first logins of one user share one container', async () => {
+  const w = new World();
+  const sessions = Array.from({ length: 20 }, () => w.login());
+  await Promise.all(sessions.map((s) => w.controller.syncSession(s.metadata.name)));
+  assert.equal(w.engine.actions.filter((a) => a.startsWith('create')).length, 1);
+  assert.ok(sessions.every((s) => w.get(s.metadata.name).status.phase === 'Ready'));
+});

@@ -1,0 +1,299 @@
+// doshd's reconcile loop, shaped like kubernetes/sample-controller: store events enqueue session keys; workers take
+// keys and run syncSession, which is level-triggered and idempotent; only transient errors requeue (with backoff).
+import { setCondition } from '../api/meta.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import { iso, type Clock } from '../lib/clock.ts';
+import { ConflictError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { isSameProcessAlive, signalTree, type ProcFs } from '../lib/proc.ts';
+import type { UserDirectory } from '../lib/users.ts';
+import type { DirStore } from '../store/dirstore.ts';
+import type { Engine } from '../engine/docker.ts';
+import { desiredContainer, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from './container-spec.ts';
+import { planExec } from './exec-plan.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'imageExists'>;
+
+export interface PolicyProvider {
+  /** The effective policy for a user; throws RefusedError when the policy refuses her. */
+  resolve(user: UserInfo): EffectivePolicy;
+}
+
+export interface Cordon {
+  /** The message new logins are refused with, or undefined when logins are allowed. */
+  message(): string | undefined;
+}
+
+export interface ControllerOptions {
+  node: string;
+  workers: number;
+  resyncIntervalMs: number;
+  endedRetentionMs: number;
+  killGraceMs: number;
+}
+
+export interface ControllerDeps {
+  store: DirStore<Session>;
+  engine: EnginePort;
+  policy: PolicyProvider;
+  users: UserDirectory;
+  cordon: Cordon;
+  proc: ProcFs;
+  clock: Clock;
+  metrics: ControllerMetrics;
+  log: Logger;
+  options: ControllerOptions;
+}
+
+export class Controller {
+  readonly queue: WorkQueue;
+  private userLocks = new Map<string, Promise<unknown>>();
+  private idleSince = new Map<string, number>();
+  private signal?: AbortSignal;
+
+  constructor(private readonly d: ControllerDeps) {
+    this.queue = new WorkQueue(d.clock);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
+    const unwatch = this.d.store.watch((name) => this.enqueueSession(name));
+    // A restarted controller rebuilds everything from the store and the engine: no state survives in memory.
+    this.resync();
+    signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
+    const workers = Array.from({ length: this.d.options.workers }, () => this.worker());
+    const housekeeping = this.housekeepingLoop(signal);
+    await Promise.all([...workers, housekeeping]);
+    unwatch();
+  }
+
+  enqueueSession(key: string): void {
+    this.queue.add(key);
+    this.d.metrics.queueDepth.set(this.queue.len());
+  }
+
+  private async worker(): Promise<void> {
+    while (await this.processNextWorkItem());
+  }
+
+  async processNextWorkItem(): Promise<boolean> {
+    const key = await this.queue.get();
+    if (key === undefined) return false;
+    const stop = this.d.metrics.reconcileDuration.startTimer();
+    try {
+      await this.syncSession(key);
+      this.queue.forget(key);
+      this.d.metrics.reconciles.inc({ result: 'success' });
+    } catch (err) {
+      if (isTransient(err)) {
+        this.queue.addRateLimited(key, this.signal);
+        this.d.metrics.queueRetries.inc();
+        this.d.metrics.reconciles.inc({ result: 'requeue' });
+        this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
+      } else {
+        this.queue.forget(key);
+        this.d.metrics.reconciles.inc({ result: 'error' });
+        this.d.log.error('reconcile failed', { session: key, error: String(err) });
+      }
+    } finally {
+      stop();
+      this.queue.done(key);
+      this.d.metrics.queueDepth.set(this.queue.len());
+    }
+    return true;
+  }
+
+  async syncSession(key: string): Promise<void> {
+    const s = this.d.store.get(key);
+    if (!s) return;
+    if (!isLive(s)) return this.syncEnded(s);
+    if (s.spec.node !== this.d.options.node) return;
+    if (!isSameProcessAlive(s.spec.helper.pid, s.spec.helper.startTime, this.d.proc)) {
+      return this.endSession(s, 'HelperGone', 'the session helper exited without recording the end of the session');
+    }
+    if (s.metadata.deletionTimestamp) return this.endSession(s, 'Deleted', 'the session was ended by an administrator');
+    if (s.status.phase === 'Pending') return this.admitSession(s);
+  }
+
+  private async admitSession(s: Session): Promise<void> {
+    let policy: EffectivePolicy;
+    let user: UserInfo;
+    let container: NonNullable<SessionStatus['container']>;
+    try {
+      const found = await this.d.users.lookup(s.spec.user);
+      if (!found || found.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
+      user = found;
+      const cordoned = this.d.cordon.message();
+      if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
+      policy = this.d.policy.resolve(user);
+      if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
+      container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
+    } catch (err) {
+      if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
+      throw err;
+    }
+    const now = this.d.clock.now();
+    await this.updateSessionStatus(s, {
+      ...s.status,
+      phase: 'Ready',
+      container,
+      exec: planExec(s.spec, policy, user),
+      readyAt: iso(now),
+      conditions: setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) }),
+    });
+    this.d.metrics.loginLatency.observe((now - Date.parse(s.metadata.creationTimestamp)) / 1000);
+    this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
+  }
+
+  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']>> {
+    const want = desiredContainer(policy, user, this.d.options.node);
+    const { engine, metrics } = this.d;
+    let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
+    if (cur && cur.labels[LABEL_MANAGED] !== 'true') {
+      throw new RefusedError('NameTaken', `a container named ${want.name} exists that DoSH does not manage; an administrator must remove it or change PREFIXNAME`);
+    }
+    if (cur && cur.labels[LABEL_HASH] !== want.hash) {
+      // Never under a logged-in user: an outdated container is replaced only when none of her sessions uses it.
+      if (!this.attachedSessions(user.name, s.metadata.name)) {
+        this.d.log.info('recreating container with changed policy', { user: user.name, container: want.name });
+        await engine.removeContainer(cur.id);
+        metrics.containers.inc({ action: 'recreate' });
+        cur = undefined;
+      }
+    }
+    if (!cur) {
+      if (!(await engine.imageExists(policy.image))) {
+        throw new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
+      }
+      // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
+      const id = await engine.createContainer(want.name, want.body);
+      metrics.containers.inc({ action: 'create' });
+      await engine.startContainer(id);
+      return { id, name: want.name, image: policy.image };
+    }
+    if (!cur.running) {
+      await engine.startContainer(cur.id);
+      metrics.containers.inc({ action: 'start' });
+    }
+    return { id: cur.id, name: cur.name, image: cur.image };
+  }
+
+  private attachedSessions(user: string, except: string): number {
+    return this.d.store.list().filter((o) => o.spec.user === user && o.metadata.name !== except && (o.status.phase === 'Ready' || o.status.phase === 'Running')).length;
+  }
+
+  private async refuse(s: Session, reason: string, message: string): Promise<void> {
+    this.d.metrics.refused.inc({ reason });
+    this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
+    await this.finish(s, 'Failed', reason, message);
+  }
+
+  private async endSession(s: Session, reason: string, message: string): Promise<void> {
+    if (s.status.execPid && s.status.execPidStartTime && isSameProcessAlive(s.status.execPid, s.status.execPidStartTime, this.d.proc)) {
+      this.killLogin(s.status.execPid, s.status.execPidStartTime);
+    }
+    this.d.log.info('session ended', { session: s.metadata.name, user: s.spec.user, reason });
+    await this.finish(s, 'Failed', reason, message);
+  }
+
+  /** SIGHUP to every process of the login, SIGKILL to survivors after the grace period. */
+  private killLogin(pid: number, startTime: string): void {
+    signalTree(pid, 'SIGHUP', this.d.proc);
+    void this.d.clock.sleep(this.d.options.killGraceMs).then(() => {
+      if (isSameProcessAlive(pid, startTime, this.d.proc)) signalTree(pid, 'SIGKILL', this.d.proc);
+    });
+  }
+
+  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: string, message: string): Promise<void> {
+    const now = iso(this.d.clock.now());
+    await this.updateSessionStatus(s, {
+      ...s.status,
+      phase,
+      reason,
+      message,
+      endedAt: now,
+      conditions: setCondition(s.status.conditions, { type: 'Ready', status: 'False', reason, message, lastTransitionTime: now }),
+    });
+  }
+
+  private syncEnded(s: Session): void {
+    const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
+    const left = ended + this.d.options.endedRetentionMs - this.d.clock.now();
+    if (left <= 0) {
+      this.d.store.delete(s.metadata.name);
+      this.d.metrics.gcCollected.inc({ kind: 'session' });
+    } else {
+      this.queue.addAfter(s.metadata.name, left, this.signal);
+    }
+  }
+
+  async updateSessionStatus(s: Session, status: SessionStatus): Promise<Session> {
+    return this.d.store.update({ ...s, status });
+  }
+
+  private async withUserLock<T>(user: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.userLocks.get(user) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.userLocks.set(user, tail);
+    void tail.then(() => {
+      if (this.userLocks.get(user) === tail) this.userLocks.delete(user);
+    });
+    return run;
+  }
+
+  resync(): void {
+    for (const s of this.d.store.list()) this.enqueueSession(s.metadata.name);
+  }
+
+  private async housekeepingLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.housekeeping();
+      } catch (err) {
+        this.d.log.warn('housekeeping failed', { error: String(err) });
+      }
+      await this.d.clock.sleep(this.d.options.resyncIntervalMs, signal);
+    }
+  }
+
+  /** Periodic level-triggered pass: every session re-checked, idle containers collected, store litter swept. */
+  async housekeeping(): Promise<void> {
+    const sessions = this.d.store.list();
+    const phases: Record<string, number> = { Pending: 0, Ready: 0, Running: 0, Succeeded: 0, Failed: 0 };
+    for (const s of sessions) phases[s.status.phase]++;
+    for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
+    this.resync();
+    await this.collectIdleContainers(sessions);
+    this.d.store.sweep(60_000);
+  }
+
+  async collectIdleContainers(sessions: Session[]): Promise<void> {
+    const live = new Set(sessions.filter(isLive).map((s) => s.spec.user));
+    const now = this.d.clock.now();
+    const containers = await this.d.engine.listContainers(`${LABEL_MANAGED}=true`);
+    for (const c of containers) {
+      if (c.labels[LABEL_NODE] !== this.d.options.node) continue;
+      const user = c.labels[LABEL_USER];
+      if (!user || live.has(user)) {
+        this.idleSince.delete(c.name);
+        continue;
+      }
+      const since = this.idleSince.get(c.name) ?? now;
+      this.idleSince.set(c.name, since);
+      const timeoutS = Number(c.labels[LABEL_IDLE] ?? '0');
+      if (!(timeoutS > 0) || now - since < timeoutS * 1000) continue;
+      await this.withUserLock(user, async () => {
+        // Re-checked under the user's lock: a login admitted meanwhile keeps the container.
+        if (this.d.store.list().some((s) => s.spec.user === user && isLive(s))) return;
+        await this.d.engine.removeContainer(c.id);
+        this.idleSince.delete(c.name);
+        this.d.metrics.gcCollected.inc({ kind: 'container' });
+        this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
+      });
+    }
+  }
+}

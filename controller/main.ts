@@ -1,0 +1,87 @@
+// doshd entry point: builds config, clients, store and metrics, then runs the controller until SIGTERM/SIGINT.
+import { realClock } from '../lib/clock.ts';
+import { createLogger } from '../lib/log.ts';
+import { isSameProcessAlive, processStartTime, realProcFs } from '../lib/proc.ts';
+import { CachedDirectory, NssDirectory } from '../lib/users.ts';
+import { controllerFile, readJsonFile, sessionStore, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
+import { Engine } from '../engine/docker.ts';
+import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
+import { DOSHD_HELP, parseDoshdArgs, UsageError } from './config.ts';
+import { Controller } from './controller.ts';
+import { FileCordon } from './cordon.ts';
+import { serveHttp } from './http.ts';
+import { ControllerMetrics } from './metrics.ts';
+import { PolicySource } from './policy-source.ts';
+import { VERSION } from '../lib/version.ts';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseDoshdArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`doshd: ${e.message}\nRun 'doshd --help' for the flags.\n`);
+    return 2;
+  }
+  if (parsed.kind === 'help') return void process.stdout.write(DOSHD_HELP), 0;
+  if (parsed.kind === 'version') return void process.stdout.write(`doshd ${VERSION}\n`), 0;
+  const cfg = parsed.config;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('doshd: must run as root (it manages containers for every user)\n');
+    return 1;
+  }
+  const other = readJsonFile<ControllerRecord>(controllerFile(cfg.store));
+  if (other && other.pid !== process.pid && isSameProcessAlive(other.pid, other.startTime)) {
+    process.stderr.write(`doshd: another doshd (pid ${other.pid}) already runs on the store ${cfg.store}\n`);
+    return 1;
+  }
+  const log = createLogger({ level: cfg.logLevel, json: cfg.logFormat === 'auto' ? undefined : cfg.logFormat === 'json' });
+  const metrics = new ControllerMetrics({ defaultMetrics: true });
+  const store = sessionStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
+  store.init();
+  const engine = new Engine(cfg.dockerSocket);
+  const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics);
+  policy.start();
+  const controller = new Controller({
+    store,
+    engine,
+    policy,
+    users: new CachedDirectory(new NssDirectory(), 5_000, Date.now),
+    cordon: new FileCordon(cfg.store),
+    proc: realProcFs,
+    clock: realClock,
+    metrics,
+    log,
+    options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
+  });
+  const server = cfg.metricsAddress
+    ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, {
+        notReady: async () => {
+          const why: string[] = [];
+          await engine.ping().catch((e) => why.push(`docker engine: ${(e as Error).message}`));
+          if (!policy.status().loaded) why.push(`policy: ${policy.status().error?.message ?? 'not loaded'}`);
+          return why;
+        },
+      })
+    : undefined;
+  const record: ControllerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', node: cfg.node, version: VERSION, startedAt: new Date().toISOString() };
+  writeJsonFileAtomic(controllerFile(cfg.store), record);
+
+  const ac = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
+  process.on('SIGHUP', () => policy.reload());
+  log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });
+  await controller.run(ac.signal);
+  policy.stop();
+  server?.close();
+  log.info('doshd stopped');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`doshd: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,31 @@
+// The controller's Prometheus metrics. Label sets are bounded: results, phases, reasons and users, never session ids.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly reconciles = new Counter({ name: 'dosh_reconcile_total', help: 'Session reconciles by result.', labelNames: ['result'], registers: [this.registry] });
+  readonly reconcileDuration = new Histogram({
+    name: 'dosh_reconcile_duration_seconds',
+    help: 'Time to reconcile one session key.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({ name: 'dosh_workqueue_depth', help: 'Keys waiting in the work queue.', registers: [this.registry] });
+  readonly queueRetries = new Counter({ name: 'dosh_workqueue_retries_total', help: 'Keys requeued after a transient error.', registers: [this.registry] });
+  readonly sessions = new Gauge({ name: 'dosh_sessions', help: 'Sessions in the store by phase.', labelNames: ['phase'], registers: [this.registry] });
+  readonly refused = new Counter({ name: 'dosh_logins_refused_total', help: 'Logins refused by reason.', labelNames: ['reason'], registers: [this.registry] });
+  readonly loginLatency = new Histogram({
+    name: 'dosh_login_ready_seconds',
+    help: 'Time from session creation to Ready.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly engineErrors = new Counter({ name: 'dosh_engine_errors_total', help: 'Docker engine errors by operation.', labelNames: ['operation'], registers: [this.registry] });
+  readonly containers = new Counter({ name: 'dosh_container_actions_total', help: 'Container actions taken.', labelNames: ['action'], registers: [this.registry] });
+  readonly gcCollected = new Counter({ name: 'dosh_gc_collected_total', help: 'Objects garbage-collected by kind.', labelNames: ['kind'], registers: [this.registry] });
+  readonly policyReloads = new Counter({ name: 'dosh_policy_reloads_total', help: 'Policy reloads by result.', labelNames: ['result'], registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'doshd_' });
+  }
+}

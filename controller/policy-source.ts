@@ -1,0 +1,105 @@
+// The policy in force: loaded from the configured file, reloaded on change (chokidar, debounced), and never
+// replaced by a file that fails to load: the last good policy stays in force and the error is reported.
+import { watch, type FSWatcher } from 'chokidar';
+import * as path from 'node:path';
+import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import { RefusedError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { PolicyError } from '../policy/errors.ts';
+import type { CompiledPolicy } from '../policy/types.ts';
+import type { PolicyProvider } from './controller.ts';
+import type { ControllerMetrics } from './metrics.ts';
+
+export type PolicyLoader = (file: string) => CompiledPolicy;
+export type PolicyResolver = (policy: CompiledPolicy, user: UserInfo) => EffectivePolicy;
+
+export interface PolicyStatus {
+  file: string;
+  loaded: boolean;
+  loadedAt?: string;
+  files: string[];
+  /** The last failed load, cleared by the next good one. */
+  error?: { message: string; file?: string; line?: number; at: string };
+}
+
+export class PolicySource implements PolicyProvider {
+  private current?: CompiledPolicy;
+  private state: PolicyStatus;
+  private watcher?: FSWatcher;
+  private timer?: NodeJS.Timeout;
+  private watchedDirs = '';
+
+  constructor(
+    private readonly file: string,
+    private readonly load: PolicyLoader,
+    private readonly resolveFor: PolicyResolver,
+    private readonly log: Logger,
+    private readonly metrics: ControllerMetrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.state = { file, loaded: false, files: [] };
+  }
+
+  status(): PolicyStatus {
+    return this.state;
+  }
+
+  /** Loads now; returns false (and keeps the previous policy) when the file is bad. */
+  reload(): boolean {
+    const at = new Date(this.now()).toISOString();
+    try {
+      const next = this.load(this.file);
+      this.current = next;
+      this.state = { file: this.file, loaded: true, loadedAt: at, files: next.files };
+      this.metrics.policyReloads.inc({ result: 'success' });
+      for (const w of next.warnings) this.log.warn('policy warning', { file: this.file, warning: w });
+      this.log.info('policy loaded', { file: this.file, files: next.files.length });
+      if (this.watcher) this.rewatch();
+      return true;
+    } catch (e) {
+      const pe = e instanceof PolicyError ? e : undefined;
+      const message = pe ? pe.message : `${this.file}: ${(e as Error).message}`;
+      this.state = { ...this.state, error: { message, file: pe?.file, line: pe?.line, at } };
+      this.metrics.policyReloads.inc({ result: 'error' });
+      this.log.error(this.current ? 'policy rejected; the last good policy stays in force' : 'policy rejected; logins are refused until it loads', { error: message });
+      return false;
+    }
+  }
+
+  resolve(user: UserInfo): EffectivePolicy {
+    if (!this.current) throw new RefusedError('NoPolicy', `no valid DoSH policy is loaded (${this.state.error?.message ?? 'not loaded yet'}); ask your administrator`);
+    try {
+      return this.resolveFor(this.current, user);
+    } catch (e) {
+      if (e instanceof PolicyError) throw new RefusedError('PolicyError', `the DoSH policy cannot be applied to ${user.name}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Watches the main file's directory (editors replace files) and every file the last good load read. */
+  start(): void {
+    this.reload();
+    this.rewatch();
+  }
+
+  private rewatch(): void {
+    const targets = [...new Set([this.file, ...this.state.files])];
+    const dirs = [...new Set(targets.map((f) => path.dirname(f)))].sort();
+    if (this.watcher && dirs.join('\0') === this.watchedDirs) return;
+    this.watchedDirs = dirs.join('\0');
+    if (this.watcher) void this.watcher.close();
+    this.watcher = watch(dirs, { ignoreInitial: true, depth: 0 });
+    this.watcher.on('all', () => this.schedule());
+    this.watcher.on('error', (e) => this.log.warn('policy watch failed', { error: String(e) }));
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.reload(), 200);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    void this.watcher?.close();
+  }
+}

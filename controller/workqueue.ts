@@ -1,0 +1,92 @@
+// A work queue of keys with the semantics of client-go's rate-limited queue: a key is queued at most once, is never
+// processed by two workers at a time (a key re-added while in flight is queued again when done), and failing keys
+// back off exponentially per key.
+import type { Clock } from '../lib/clock.ts';
+
+export interface QueueOptions {
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export class WorkQueue {
+  private queue: string[] = [];
+  private dirty = new Set<string>();
+  private processing = new Set<string>();
+  private failures = new Map<string, number>();
+  private waiters: ((key: string | undefined) => void)[] = [];
+  private shuttingDown = false;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly clock: Clock,
+    opts: QueueOptions = {},
+  ) {
+    this.baseDelayMs = opts.baseDelayMs ?? 50;
+    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (this.processing.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.dirty.delete(key);
+      this.processing.add(key);
+      waiter(key);
+    } else {
+      this.queue.push(key);
+    }
+  }
+
+  addAfter(key: string, delayMs: number, signal?: AbortSignal): void {
+    if (delayMs <= 0) return this.add(key);
+    void this.clock.sleep(delayMs, signal).then(() => {
+      if (!signal?.aborted) this.add(key);
+    });
+  }
+
+  addRateLimited(key: string, signal?: AbortSignal): void {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    this.addAfter(key, Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n), signal);
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** Resolves with the next key, or undefined once shut down. */
+  get(): Promise<string | undefined> {
+    const key = this.queue.shift();
+    if (key !== undefined) {
+      this.dirty.delete(key);
+      this.processing.add(key);
+      return Promise.resolve(key);
+    }
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key)) {
+      this.dirty.delete(key);
+      this.add(key);
+    }
+  }
+
+  len(): number {
+    return this.queue.length;
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+}

@@ -1,0 +1,152 @@
+// Every dockerode call in DoSH lives here. Callers get plain data and typed errors (lib/errors.ts), never dockerode
+// objects or message strings. The socket path is always explicit: DOCKER_HOST and friends are never read.
+import Docker from 'dockerode';
+import type { Duplex } from 'node:stream';
+import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../lib/errors.ts';
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  running: boolean;
+  status: string;
+  labels: Record<string, string>;
+  pid: number;
+  startedAt: string;
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface ExecRequest {
+  argv: string[];
+  env: string[];
+  user: string;
+  workingDir?: string;
+  tty: boolean;
+}
+
+export interface ExecState {
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+/** The Docker Engine API create body; policy builds it, the engine adapter only sends it. */
+export type CreateBody = Record<string, unknown> & { Image: string; Labels?: Record<string, string> };
+
+function mapError(err: unknown, what: string): Error {
+  const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
+  const detail = e?.json?.message ?? e?.message ?? String(err);
+  if (e?.statusCode === 404) return new NotFoundError(`${what}: ${detail}`);
+  if (e?.statusCode === 409) return new ConflictError(`${what}: ${detail}`);
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new InvalidError(`${what}: ${detail}`);
+  return new UnavailableError(`${what}: ${detail}`);
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw mapError(err, what);
+  }
+}
+
+export class Engine {
+  private readonly docker: Docker;
+
+  constructor(readonly socketPath: string = DEFAULT_DOCKER_SOCKET) {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async ping(): Promise<void> {
+    await call('ping the Docker engine', () => this.docker.ping());
+  }
+
+  async inspectContainer(nameOrId: string): Promise<ContainerInfo> {
+    const c = await call(`inspect container ${nameOrId}`, () => this.docker.getContainer(nameOrId).inspect());
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      image: c.Config.Image,
+      running: c.State.Running,
+      status: c.State.Status,
+      labels: c.Config.Labels ?? {},
+      pid: c.State.Pid,
+      startedAt: c.State.StartedAt,
+    };
+  }
+
+  async listContainers(label: string): Promise<ContainerSummary[]> {
+    const list = await call('list containers', () => this.docker.listContainers({ all: true, filters: { label: [label] } }));
+    return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await call(`inspect image ${image}`, () => this.docker.getImage(image).inspect());
+      return true;
+    } catch (e) {
+      if (e instanceof NotFoundError) return false;
+      throw e;
+    }
+  }
+
+  async createContainer(name: string, body: CreateBody): Promise<string> {
+    const c = await call(`create container ${name}`, () => this.docker.createContainer({ ...body, name } as Docker.ContainerCreateOptions));
+    return c.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 304) return; // already running: the goal is reached
+      throw mapError(err, `start container ${id}`);
+    }
+  }
+
+  async removeContainer(id: string, force = true): Promise<void> {
+    try {
+      await call(`remove container ${id}`, () => this.docker.getContainer(id).remove({ force, v: false }));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  async createExec(containerId: string, req: ExecRequest): Promise<string> {
+    const exec = await call(`create exec in ${containerId}`, () =>
+      this.docker.getContainer(containerId).exec({
+        Cmd: req.argv,
+        Env: req.env,
+        User: req.user,
+        WorkingDir: req.workingDir,
+        Tty: req.tty,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+      }),
+    );
+    return exec.id;
+  }
+
+  /** Starts the exec on a hijacked connection: one raw socket carrying stdin up and the (multiplexed unless tty) output down. */
+  async startExec(execId: string, tty: boolean): Promise<Duplex> {
+    return (await call(`start exec ${execId}`, () => this.docker.getExec(execId).start({ hijack: true, stdin: true, Tty: tty }))) as Duplex;
+  }
+
+  async inspectExec(execId: string): Promise<ExecState> {
+    const e = await call(`inspect exec ${execId}`, () => this.docker.getExec(execId).inspect());
+    return { running: e.Running, exitCode: e.ExitCode ?? null, pid: e.Pid };
+  }
+
+  async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
+    await call(`resize exec ${execId}`, () => this.docker.getExec(execId).resize({ h: rows, w: cols }));
+  }
+}

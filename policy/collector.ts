@@ -1,0 +1,165 @@
+// Collects translated docker run flags (last one wins for single values, lists accumulate,
+// as with the docker CLI) and builds the Engine API create body with DoSH's secure defaults.
+import type { ContainerCreate, HostConfig, Mount } from '../api/policy.ts';
+import { PolicyError, type Origin } from './errors.ts';
+import { kvMap } from './csv.ts';
+import { UNSAFE_KEY, type FlagOcc } from './types.ts';
+
+export const BUILTIN: Origin = { file: '(built-in default)', line: 0, section: '(defaults)' };
+export const DEFAULT_PIDS_LIMIT = 1024;
+export const DEFAULT_SECURITY_OPT = 'no-new-privileges:true';
+
+type DeviceMapping = NonNullable<HostConfig['Devices']>[number];
+type DeviceRequest = NonNullable<HostConfig['DeviceRequests']>[number];
+type Ulimit = NonNullable<HostConfig['Ulimits']>[number];
+type Throttle = NonNullable<HostConfig['BlkioDeviceReadBps']>[number];
+
+export class Collector {
+  binds: string[] = [];
+  volumes: string[] = [];
+  mounts: Mount[] = [];
+  env: string[] = [];
+  envFile: string[] = [];
+  labels: string[] = [];
+  workdir?: string;
+  hostname?: string;
+  stopTimeout?: number;
+  memory?: number;
+  memorySwap?: number;
+  memoryReservation?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  devices: DeviceMapping[] = [];
+  gpus: DeviceRequest[] = [];
+  capAdd: string[] = [];
+  capDrop?: string[];
+  networks: string[] = [];
+  dns: string[] = [];
+  extraHosts: string[] = [];
+  readOnly?: boolean;
+  tmpfs: Record<string, string> = {};
+  shmSize?: number;
+  ulimits: Ulimit[] = [];
+  securityOpt: string[] = [];
+  unconfinedSystemPaths = false;
+  groupAdd: string[] = [];
+  init?: boolean;
+  restart?: { Name: string; MaximumRetryCount: number };
+  logDriver?: string;
+  logOpts: string[] = [];
+  oomScoreAdj?: number;
+  blkioWeight?: number;
+  readBps: Throttle[] = [];
+  writeBps: Throttle[] = [];
+  readIOps: Throttle[] = [];
+  writeIOps: Throttle[] = [];
+  privileged?: boolean;
+  modes: Partial<Record<'PidMode' | 'IpcMode' | 'UTSMode' | 'UsernsMode' | 'CgroupnsMode', string>> = {};
+
+  /** The unsafe settings used, each with its location. */
+  unsafeUsed: string[] = [];
+  prov: Record<string, Origin> = {};
+
+  /** Records which flag set a create field, for `explain`. */
+  at(field: string, occ: FlagOcc): void {
+    this.prov['create.' + field] = occ.origin;
+  }
+
+  unsafe(occ: FlagOcc, what: string): void {
+    if (!occ.unsafeOk) {
+      throw new PolicyError(
+        occ.origin,
+        `${what} is refused: it gives the user control of the host. Set ${UNSAFE_KEY}=true in this section to allow it anyway`,
+      );
+    }
+    const o = occ.origin;
+    this.unsafeUsed.push(`${what} (${o.file}:${o.line} [${o.section}])`);
+  }
+
+  /** The create body, with the secure defaults wherever the policy did not say otherwise. */
+  build(): { create: ContainerCreate; extraNetworks: string[] } {
+    const hc: HostConfig = {};
+    const c: ContainerCreate = { HostConfig: hc };
+    const def = (field: string) => (this.prov['create.' + field] ??= BUILTIN);
+
+    if (this.envFile.length || this.env.length) c.Env = [...this.envFile, ...this.env];
+    if (this.workdir !== undefined) c.WorkingDir = this.workdir;
+    if (this.hostname !== undefined) c.Hostname = this.hostname;
+    if (this.labels.length) c.Labels = kvMap(this.labels);
+    if (this.stopTimeout !== undefined) c.StopTimeout = this.stopTimeout;
+    if (this.volumes.length) c.Volumes = Object.fromEntries(this.volumes.map((v) => [v, {}]));
+
+    if (this.binds.length) hc.Binds = this.binds;
+    if (this.mounts.length) hc.Mounts = this.mounts;
+    if (this.memory !== undefined) hc.Memory = this.memory;
+    if (this.memorySwap !== undefined) hc.MemorySwap = this.memorySwap;
+    if (this.memoryReservation !== undefined) hc.MemoryReservation = this.memoryReservation;
+    if (this.nanoCpus !== undefined) hc.NanoCpus = this.nanoCpus;
+    if (this.cpuShares !== undefined) hc.CpuShares = this.cpuShares;
+    if (this.cpusetCpus !== undefined) hc.CpusetCpus = this.cpusetCpus;
+    hc.PidsLimit = this.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    def('HostConfig.PidsLimit');
+    if (this.devices.length) hc.Devices = this.devices;
+    if (this.gpus.length) hc.DeviceRequests = this.gpus;
+
+    // An explicit --cap-drop replaces the default drop of everything; then the CLI's
+    // EffectiveCapAddCapDrop rules (normalized, ALL wins, add beats drop, sorted).
+    const { add, drop } = effectiveCaps(this.capAdd, this.capDrop ?? ['ALL']);
+    if (this.capDrop === undefined) def('HostConfig.CapDrop');
+    if (add.length) hc.CapAdd = add;
+    if (drop.length) hc.CapDrop = drop;
+
+    if (this.networks.length) hc.NetworkMode = this.networks[0];
+    if (this.dns.length) hc.Dns = this.dns;
+    if (this.extraHosts.length) hc.ExtraHosts = this.extraHosts;
+    if (this.readOnly !== undefined) hc.ReadonlyRootfs = this.readOnly;
+    if (Object.keys(this.tmpfs).length) hc.Tmpfs = this.tmpfs;
+    if (this.shmSize !== undefined) hc.ShmSize = this.shmSize;
+    if (this.ulimits.length) hc.Ulimits = this.ulimits;
+
+    const sec = [...this.securityOpt];
+    if (!sec.some((o) => /^no-new-privileges([=:]|$)/.test(o))) {
+      sec.push(DEFAULT_SECURITY_OPT);
+      this.prov['create.HostConfig.SecurityOpt'] ??= BUILTIN;
+    }
+    hc.SecurityOpt = sec;
+    if (this.unconfinedSystemPaths) {
+      hc.MaskedPaths = [];
+      hc.ReadonlyPaths = [];
+    }
+    if (this.groupAdd.length) hc.GroupAdd = this.groupAdd;
+    hc.Init = this.init ?? true;
+    def('HostConfig.Init');
+    if (this.restart) hc.RestartPolicy = this.restart;
+    if (this.logDriver !== undefined || this.logOpts.length) {
+      hc.LogConfig = { Type: this.logDriver ?? '', Config: kvMap(this.logOpts) };
+    }
+    if (this.oomScoreAdj !== undefined) hc.OomScoreAdj = this.oomScoreAdj;
+    if (this.blkioWeight !== undefined) hc.BlkioWeight = this.blkioWeight;
+    if (this.readBps.length) hc.BlkioDeviceReadBps = this.readBps;
+    if (this.writeBps.length) hc.BlkioDeviceWriteBps = this.writeBps;
+    if (this.readIOps.length) hc.BlkioDeviceReadIOps = this.readIOps;
+    if (this.writeIOps.length) hc.BlkioDeviceWriteIOps = this.writeIOps;
+    if (this.privileged !== undefined) hc.Privileged = this.privileged;
+    Object.assign(hc, this.modes);
+    return { create: c, extraNetworks: this.networks.slice(1) };
+  }
+}
+
+export function normalizeCap(c: string): string {
+  const u = c.trim().toUpperCase();
+  return u === 'ALL' || u.startsWith('CAP_') ? u : 'CAP_' + u;
+}
+
+/** docker/cli opts.EffectiveCapAddCapDrop. */
+export function effectiveCaps(addIn: string[], dropIn: string[]): { add: string[]; drop: string[] } {
+  let add = new Set(addIn.map(normalizeCap));
+  let drop = new Set(dropIn.map(normalizeCap));
+  if (add.has('ALL')) add = new Set(['ALL']);
+  if (drop.has('ALL')) drop = new Set(['ALL']);
+  const outDrop = [...drop].filter((c) => !add.has(c) && c !== 'RESET');
+  const outAdd = [...add].filter((c) => c !== 'RESET');
+  return { add: outAdd.sort(), drop: outDrop.sort() };
+}

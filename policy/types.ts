@@ -1,0 +1,60 @@
+// The compiled policy: what both file formats load into and what resolvePolicy walks per user.
+import type { Origin } from './errors.ts';
+import type { Template } from './template.ts';
+import type { Word } from './shellwords.ts';
+
+export const UNSAFE_KEY = 'ALLOW_UNSAFE_DOCKERPARAMETERS_I_UNDERSTAND_THE_RISK';
+
+/** One docker run flag as written in a policy, its value still a template. */
+export interface FlagOcc {
+  /** Canonical long name without dashes, e.g. `volume`. */
+  flag: string;
+  /** As written, e.g. `-v` or `--volume`. */
+  written: string;
+  /** null for a boolean flag given without a value. */
+  value: Template | null;
+  origin: Origin;
+  /** Whether the block this flag came from opted in to unsafe settings. */
+  unsafeOk: boolean;
+  /** --env-file: the variables read from the file at load time. */
+  envFile?: string[];
+}
+
+export type Setting =
+  | { key: 'image' | 'prefixName' | 'logFile' | 'scriptsFolder'; tpl: Template; origin: Origin }
+  | { key: 'command'; words: Word[]; origin: Origin }
+  | { key: 'dockerParameters'; flags: FlagOcc[]; origin: Origin }
+  | { key: 'inherit' | 'runScripts' | 'debug' | 'verbose' | 'runCommands'; bool: boolean; origin: Origin }
+  | { key: 'idleTimeoutSeconds' | 'maxSessionSeconds' | 'maxSessionsPerUser'; num: number; origin: Origin }
+  | { key: 'conf'; include: string; origin: Origin };
+
+export type Match =
+  | { kind: 'all' }
+  | { kind: 'user'; name: string }
+  | { kind: 'group'; name: string }
+  | { kind: 'uid'; from: number; to: number }
+  | { kind: 'any'; of: Match[] };
+
+export interface Block {
+  file: string;
+  line: number;
+  /** `(top)`, `user:NAME`, `group:NAME`, or a YAML rule's name. */
+  section: string;
+  match: Match;
+  settings: Setting[];
+}
+
+export interface CompiledPolicy {
+  format: 'legacy' | 'yaml';
+  mainFile: string;
+  /** Every file read, in reading order. */
+  files: string[];
+  /** The blocks of each file, in file order. */
+  units: Record<string, Block[]>;
+  /** For each CONF value (as a key), the files it names, in reading order. */
+  includes: Record<string, string[]>;
+  /** Things worth telling the sysadmin that are not errors. */
+  warnings: string[];
+}
+
+export type LegacyPolicy = CompiledPolicy;

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# test-sshd.sh — a private OpenSSH sshd for DoSH's end-to-end tests.
+#
+# Usage: scripts/lib/test-sshd.sh start|stop|status
+#
+#   start   Generate (once) a host key, a client key pair and an sshd_config in
+#           $DOSH_TEST_SSHD_DIR, then start sshd on 127.0.0.1:$DOSH_TEST_SSH_PORT
+#           and wait until it accepts connections. Idempotent: does nothing if
+#           this sshd already runs with the same config (restarts it if the
+#           config changed). Prints nothing on success.
+#   stop    Stop this sshd — only the process in its pid file, and only if that
+#           process is an sshd started with this config. Idempotent.
+#   status  Print "running pid=... port=... dir=..." and exit 0, or print
+#           "not running" and exit 3.
+#
+# Files in $DOSH_TEST_SSHD_DIR (default /run/dosh-test-sshd):
+#   sshd_config, ssh_host_ed25519_key[.pub], sshd.pid, sshd.log (sshd -E),
+#   client_key, client_key.pub   — the key tests log in with:
+#     ssh -i $DIR/client_key -p $PORT -o StrictHostKeyChecking=no \
+#         -o UserKnownHostsFile=/dev/null USER@127.0.0.1
+#   (scripts/lib/test-users.sh installs client_key.pub for test users.)
+#
+# The config: UsePAM yes (which is also what lets sshd accept public-key
+# logins to accounts whose password is locked, as useradd leaves them),
+# PasswordAuthentication no, PubkeyAuthentication yes, AuthorizedKeysFile
+# .ssh/authorized_keys, PermitRootLogin no, StrictModes yes, LogLevel VERBOSE,
+# and `Subsystem sftp /usr/lib/openssh/sftp-server` — an external command, so
+# sshd runs it through the user's login shell as `$SHELL -c
+# /usr/lib/openssh/sftp-server` (internal-sftp would bypass the shell).
+#
+# Installs openssh-server (for /usr/sbin/sshd) and openssh-client if missing,
+# without letting the package start the system's sshd; never reads or changes
+# /etc/ssh/sshd_config and never touches a system sshd. Creates /run/sshd (the
+# privilege separation directory) if missing. Must run as root.
+#
+# Environment:
+#   DOSH_TEST_SSH_PORT    port on 127.0.0.1   (default 2222)
+#   DOSH_TEST_SSHD_DIR    state directory     (default /run/dosh-test-sshd)
+set -euo pipefail
+
+PROG=test-sshd.sh
+PORT=${DOSH_TEST_SSH_PORT:-2222}
+DIR=${DOSH_TEST_SSHD_DIR:-/run/dosh-test-sshd}
+SSHD=/usr/sbin/sshd
+CONFIG=$DIR/sshd_config
+PIDFILE=$DIR/sshd.pid
+LOGFILE=$DIR/sshd.log
+HOSTKEY=$DIR/ssh_host_ed25519_key
+CLIENTKEY=$DIR/client_key
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
+
+pkg_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+# ensure_pkgs PKG... — install the missing ones; `apt-get update` at most once
+# per process tree (DOSH_APT_UPDATED is exported to child scripts). Package
+# scripts are kept from starting services (no system sshd gets started).
+ensure_pkgs() {
+  local missing=() p
+  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d added_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && added_policy=1
+  fi
+  local rc=0
+  {
+    if [ -z "${DOSH_APT_UPDATED:-}" ]; then
+      apt-get update -qq >&2 && export DOSH_APT_UPDATED=1
+    fi &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >&2
+  } || rc=$?
+  [ -n "$added_policy" ] && rm -f "$policy"
+  [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed (exit $rc)"
+}
+
+if ! [[ "$PORT" =~ ^[0-9]{1,5}$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
+  die "DOSH_TEST_SSH_PORT must be a port number, not '$PORT'"
+fi
+case $DIR in /*) ;; *) die "DOSH_TEST_SSHD_DIR must be an absolute path, not '$DIR'" ;; esac
+
+# running_pid — the pid of *our* sshd (from the pid file, checked against
+# /proc: an sshd executable started with -f $CONFIG), else fail.
+running_pid() {
+  local pid exe cmd
+  [ -r "$PIDFILE" ] || return 1
+  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  case $exe in */sshd | */sshd\ \(deleted\)) ;; *) return 1 ;; esac
+  # sshd rewrites its argv into one string ("sshd: /usr/sbin/sshd -f CONFIG
+  # ... [listener] ..."), so match a substring rather than an argument.
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ " $cmd " == *" -f $CONFIG "* ]] || return 1
+  echo "$pid"
+}
+
+# alive PID — PID exists and is not a zombie (a daemonized sshd's parent is
+# PID 1, which in a container may be slow to reap it).
+alive() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+
+write_config() { # to stdout
+  cat <<EOF
+# Private sshd for DoSH tests; generated by scripts/lib/test-sshd.sh.
+# Not the system's sshd: see /etc/ssh/sshd_config for that one.
+Port $PORT
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey $HOSTKEY
+PidFile $PIDFILE
+UsePAM yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PermitRootLogin no
+StrictModes yes
+LogLevel VERBOSE
+Subsystem sftp /usr/lib/openssh/sftp-server
+AcceptEnv LANG LC_*
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+UseDNS no
+MaxStartups 100:30:200
+EOF
+}
+
+do_start() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root"
+  ensure_pkgs openssh-server openssh-client
+  [ -x "$SSHD" ] || die "$SSHD not found even though openssh-server is installed"
+
+  install -d -m 0755 "$DIR"
+  # Privilege separation directory, normally made by the ssh service unit.
+  [ -d /run/sshd ] || install -d -m 0755 -o root -g root /run/sshd
+
+  if [ ! -s "$HOSTKEY" ]; then
+    rm -f "$HOSTKEY" "$HOSTKEY.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "dosh-test-sshd host key" -f "$HOSTKEY" </dev/null ||
+      die "ssh-keygen (host key) failed"
+  fi
+  if [ ! -s "$CLIENTKEY" ] || [ ! -s "$CLIENTKEY.pub" ]; then
+    rm -f "$CLIENTKEY" "$CLIENTKEY.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "dosh-test-client" -f "$CLIENTKEY" </dev/null ||
+      die "ssh-keygen (client key) failed"
+  fi
+
+  local new=$DIR/.sshd_config.new pid
+  write_config >"$new"
+  if pid=$(running_pid); then
+    if cmp -s "$new" "$CONFIG"; then
+      rm -f "$new"
+      return 0
+    fi
+    log "config changed; restarting sshd (pid $pid)"
+    do_stop
+  fi
+  mv -f "$new" "$CONFIG"
+  chmod 0644 "$CONFIG"
+
+  local out
+  out=$("$SSHD" -t -f "$CONFIG" 2>&1) || die "sshd rejects $CONFIG: $out"
+  if port_open; then
+    die "127.0.0.1:$PORT is already in use by another process (set DOSH_TEST_SSH_PORT)"
+  fi
+  rm -f "$PIDFILE"
+  # sshd daemonizes itself (it is detached from this shell) and writes $PIDFILE.
+  "$SSHD" -f "$CONFIG" -E "$LOGFILE" </dev/null >/dev/null 2>&1 ||
+    die "sshd failed to start; see $LOGFILE"
+
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if running_pid >/dev/null && port_open; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$LOGFILE" 2>/dev/null | sed "s/^/$PROG:   /" >&2 || true
+  die "sshd did not come up on 127.0.0.1:$PORT within 10s (log: $LOGFILE)"
+}
+
+do_stop() {
+  local pid i
+  if ! pid=$(running_pid); then
+    rm -f "$PIDFILE"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive "$pid" || break
+    sleep 0.05
+  done
+  if alive "$pid"; then
+    log "sshd (pid $pid) ignored SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+}
+
+do_status() {
+  local pid
+  if pid=$(running_pid); then
+    local port
+    port=$(awk '$1 == "Port" { print $2; exit }' "$CONFIG" 2>/dev/null)
+    echo "running pid=$pid port=${port:-?} dir=$DIR"
+  else
+    echo "not running (port=$PORT dir=$DIR)"
+    exit 3
+  fi
+}
+
+[ $# -eq 1 ] || usage
+case $1 in
+  start) do_start ;;
+  stop) do_stop ;;
+  status) do_status ;;
+  -h | --help) usage 0 ;;
+  *) usage ;;
+esac

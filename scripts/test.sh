@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# npm test: the whole suite (unit, integration, end-to-end). Installs and starts what it needs: npm dependencies,
+# a Docker engine, the local test images, DoSH itself (system-wide), a private sshd on 127.0.0.1:2222.
+set -euo pipefail
+say() { printf 'test: %s\n' "$*" >&2; }
+[ "$(id -u)" = 0 ] || { say "run as root: the end-to-end tests create users and install DoSH"; exit 1; }
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+say "typecheck"
+npx tsc --noEmit -p .
+say "services: docker engine, test images, DoSH, sshd"
+bash scripts/lib/ensure-docker.sh
+bash scripts/lib/build-images.sh
+command -v tmux >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+bash scripts/install-system.sh
+bash scripts/lib/test-sshd.sh start
+
+mapfile -t unit < <(find api controller shell policy store engine cli lib -name '*.test.ts' | sort)
+mapfile -t integration < <(find test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)
+if [ "$#" -gt 0 ]; then files=("$@"); else files=("${unit[@]}" "${integration[@]}"); fi
+say "running ${#files[@]} test files"
+# One run, so the closing summary counts every test; files run one at a time because the end-to-end tests share
+# the host's doshd, users and engine.
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,45 @@
+// The helper's few settings, from a root-owned file only: the helper runs as root for any user, so nothing in the
+// environment or the arguments may point it at another store or engine.
+import * as fs from 'node:fs';
+import { DEFAULT_STORE } from '../store/layout.ts';
+import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
+
+export const HELPER_CONFIG = '/etc/dosh/helper.conf';
+
+export interface HelperConfig {
+  store: string;
+  dockerSocket: string;
+  loginTimeoutMs: number;
+  killGraceMs: number;
+}
+
+export function loadHelperConfig(file = HELPER_CONFIG): HelperConfig {
+  const cfg: HelperConfig = { store: DEFAULT_STORE, dockerSocket: DEFAULT_DOCKER_SOCKET, loginTimeoutMs: 30_000, killGraceMs: 5_000 };
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (st.uid !== 0 || st.mode & 0o022) throw new Error(`${file} must be owned by root and not writable by others`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return cfg;
+    throw e;
+  }
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    const bad = () => new Error(`${file}:${i + 1}: ${line}: expected STORE=DIR, DOCKER_SOCKET=PATH, LOGIN_TIMEOUT=SECONDS or KILL_GRACE=SECONDS`);
+    if (!m) throw bad();
+    const [, k, v] = m;
+    const secs = () => {
+      if (!/^\d+(\.\d+)?$/.test(v)) throw new Error(`${file}:${i + 1}: ${k} must be a number of seconds`);
+      return Number(v) * 1000;
+    };
+    if (k === 'STORE' && v.startsWith('/')) cfg.store = v;
+    else if (k === 'DOCKER_SOCKET' && v.startsWith('/')) cfg.dockerSocket = v;
+    else if (k === 'LOGIN_TIMEOUT') cfg.loginTimeoutMs = secs();
+    else if (k === 'KILL_GRACE') cfg.killGraceMs = secs();
+    else throw bad();
+  });
+  return cfg;
+}

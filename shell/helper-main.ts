@@ -1,0 +1,68 @@
+// Entry point of the root session helper (installed as /usr/local/lib/dosh/dosh-helper, run only through sudo).
+// Usage (by the dosh launcher): dosh-helper ARGV0 [SHELL ARGS...]
+import * as os from 'node:os';
+import * as tty from 'node:tty';
+import { realClock, realRandom } from '../lib/clock.ts';
+import { ExitError, RefusedError } from '../lib/errors.ts';
+import { realProcFs } from '../lib/proc.ts';
+import { NssDirectory } from '../lib/users.ts';
+import { controllerFile, readJsonFile, sessionStore, type ControllerRecord } from '../store/layout.ts';
+import { Engine } from '../engine/docker.ts';
+import { loadHelperConfig } from './helper-config.ts';
+import { runHelper, type Terminal } from './helper.ts';
+
+// Whatever sudo let through, nothing below reads the environment except TERM, LANG and the SUDO_ identity.
+const env = { ...process.env };
+for (const k of Object.keys(process.env)) delete process.env[k];
+process.env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+async function main(): Promise<number> {
+  const cfg = loadHelperConfig();
+  const [argv0 = 'dosh', ...args] = process.argv.slice(2);
+  const stdinTTY = tty.isatty(0);
+  const sizeFrom = [process.stdout, process.stderr].find((s) => s.isTTY) as tty.WriteStream | undefined;
+  const terminal: Terminal = {
+    isTTY: stdinTTY,
+    setRaw: (raw) => {
+      if (stdinTTY) (process.stdin as tty.ReadStream).setRawMode(raw);
+    },
+    size: () => (sizeFrom ? { rows: sizeFrom.rows, cols: sizeFrom.columns } : undefined),
+    onResize: (fn) => process.on('SIGWINCH', fn),
+  };
+  const restore = () => {
+    if (stdinTTY) (process.stdin as tty.ReadStream).setRawMode(false);
+  };
+  process.on('exit', restore);
+  return runHelper({
+    argv0,
+    args,
+    env,
+    uid: process.getuid!(),
+    pid: process.pid,
+    node: os.hostname(),
+    io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    terminal,
+    store: sessionStore(cfg.store),
+    engine: new Engine(cfg.dockerSocket),
+    users: new NssDirectory(),
+    clock: realClock,
+    random: realRandom,
+    proc: realProcFs,
+    controller: () => readJsonFile<ControllerRecord>(controllerFile(cfg.store)),
+    onSignal: (fn) => {
+      for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => fn(sig));
+    },
+    loginTimeoutMs: cfg.loginTimeoutMs,
+    killGraceMs: cfg.killGraceMs,
+    maxArgBytes: 8 << 20,
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof ExitError || err instanceof RefusedError) process.stderr.write(`dosh: ${err.message}\n`);
+    else process.stderr.write(`dosh: login failed: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(err instanceof ExitError ? err.code : 1);
+  },
+);

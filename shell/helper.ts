@@ -1,0 +1,186 @@
+// The root session helper: the one command the sudoers rule allows. It writes the login's Session object, waits for
+// doshd to make it Ready, then runs the exec that doshd planned and relays the terminal. Identity comes from sudo,
+// image/command/flags from doshd's status; nothing the user controls reaches either.
+import type { Duplex } from 'node:stream';
+import { API_VERSION } from '../api/meta.ts';
+import { SESSION_KIND, type Session } from '../api/session.ts';
+import { iso, type Clock, type Random } from '../lib/clock.ts';
+import { ExitError, NotFoundError, RefusedError } from '../lib/errors.ts';
+import { isSameProcessAlive, processStartTime, signalTree, type ProcFs } from '../lib/proc.ts';
+import type { UserDirectory } from '../lib/users.ts';
+import type { DirStore } from '../store/dirstore.ts';
+import type { ControllerRecord } from '../store/layout.ts';
+import type { Engine } from '../engine/docker.ts';
+import { parseShellArgs, sanitizeLang, sanitizeTerm } from './args.ts';
+import { callerIdentity } from './identity.ts';
+import { flush, relay, type RelayIO } from './relay.ts';
+import { waitForSession } from './wait.ts';
+
+export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec'>;
+
+export interface Terminal {
+  isTTY: boolean;
+  setRaw(raw: boolean): void;
+  size(): { rows: number; cols: number } | undefined;
+  onResize(fn: () => void): void;
+}
+
+export interface HelperDeps {
+  argv0: string;
+  args: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  uid: number;
+  pid: number;
+  node: string;
+  io: RelayIO;
+  terminal: Terminal;
+  store: DirStore<Session>;
+  engine: ExecEngine;
+  users: UserDirectory;
+  clock: Clock;
+  random: Random;
+  proc: ProcFs;
+  controller: () => ControllerRecord | undefined;
+  onSignal: (fn: (sig: NodeJS.Signals) => void) => void;
+  loginTimeoutMs: number;
+  killGraceMs: number;
+  maxArgBytes: number;
+}
+
+const say = (d: HelperDeps, msg: string) => d.io.stderr.write(`dosh: ${msg}\n`);
+
+/** Returns the exit status of the login; throws ExitError for refusals the user has been told about. */
+export async function runHelper(d: HelperDeps): Promise<number> {
+  const user = await callerIdentity(d.env, d.uid, d.users);
+  const parsed = parseShellArgs(d.argv0, d.args);
+  if (!parsed.ok) throw new ExitError(2, parsed.error);
+  const inv = parsed.value;
+  const argBytes = d.args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  if (argBytes > d.maxArgBytes) throw new ExitError(2, `arguments too long (${argBytes} bytes, at most ${d.maxArgBytes})`);
+
+  const tty = d.terminal.isTTY;
+  const helperStart = processStartTime(d.pid, d.proc);
+  if (!helperStart) throw new Error('cannot read the helper process start time from /proc');
+  const slug = user.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'user';
+  const created = d.store.create({
+    apiVersion: API_VERSION,
+    kind: SESSION_KIND,
+    metadata: { name: `${slug}-${d.random(5)}`, labels: { 'dosh.io/user': slug, 'dosh.io/node': d.node } },
+    spec: {
+      user: user.name,
+      uid: user.uid,
+      gid: user.gid,
+      node: d.node,
+      mode: inv.mode,
+      login: inv.login,
+      command: inv.command,
+      args: inv.args,
+      tty,
+      term: sanitizeTerm(d.env.TERM, tty),
+      lang: sanitizeLang(d.env.LANG),
+      helper: { pid: d.pid, startTime: helperStart },
+      client: d.env.SSH_CONNECTION ? 'ssh' : undefined,
+    },
+    status: { phase: 'Pending', conditions: [] },
+  });
+  const name = created.metadata.name;
+
+  let session: Session;
+  try {
+    session = await waitForSession(d, name);
+  } catch (e) {
+    endAs(d, name, 'Failed', 'NotAdmitted', (e as Error).message);
+    throw e;
+  }
+  if (session.status.phase !== 'Ready' || !session.status.exec || !session.status.container) {
+    throw new ExitError(1, session.status.message ?? `login refused (${session.status.reason ?? 'unknown reason'})`);
+  }
+  return runExec(d, session, tty);
+}
+
+async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<number> {
+  const name = session.metadata.name;
+  const plan = session.status.exec!;
+  const execId = await d.engine.createExec(session.status.container!.id, { ...plan, tty });
+  const sock: Duplex = await d.engine.startExec(execId, tty);
+  const state = await d.engine.inspectExec(execId);
+  const execStart = state.pid > 0 ? processStartTime(state.pid, d.proc) : undefined;
+  markRunning(d, name, state.pid, execStart);
+
+  let hangup: NodeJS.Signals | undefined;
+  const endLogin = (sig: NodeJS.Signals) => {
+    if (hangup) return;
+    hangup = sig;
+    if (state.pid > 0 && execStart && isSameProcessAlive(state.pid, execStart, d.proc)) {
+      signalTree(state.pid, 'SIGHUP', d.proc);
+      void d.clock.sleep(d.killGraceMs).then(() => {
+        if (isSameProcessAlive(state.pid, execStart, d.proc)) signalTree(state.pid, 'SIGKILL', d.proc);
+      });
+    }
+    sock.end();
+  };
+  d.onSignal((sig) => {
+    if (sig === 'SIGINT' || sig === 'SIGQUIT') {
+      if (state.pid > 0 && execStart && isSameProcessAlive(state.pid, execStart, d.proc)) d.proc.kill(state.pid, sig);
+    } else endLogin(sig);
+  });
+
+  if (tty) {
+    d.terminal.setRaw(true);
+    const resize = () => {
+      const sz = d.terminal.size();
+      if (sz) d.engine.resizeExec(execId, sz.rows, sz.cols).catch(() => {});
+    };
+    d.terminal.onResize(resize);
+    resize();
+  }
+  try {
+    await relay(sock, d.io, tty, () => endLogin('SIGPIPE'));
+  } finally {
+    if (tty) d.terminal.setRaw(false);
+  }
+  await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);
+
+  const code = hangup ? 128 + signalNumber(hangup) : await exitCode(d, execId);
+  if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);
+  else endAs(d, name, code === 0 ? 'Succeeded' : 'Failed', 'Exited', `exited with status ${code}`, code);
+  return code;
+}
+
+async function exitCode(d: HelperDeps, execId: string): Promise<number> {
+  // The connection closes a moment before the engine records the exit code.
+  for (let i = 0; i < 200; i++) {
+    const s = await d.engine.inspectExec(execId);
+    if (!s.running && s.exitCode !== null) return s.exitCode;
+    await d.clock.sleep(5);
+  }
+  throw new ExitError(1, 'the container did not report the exit status of the command');
+}
+
+function markRunning(d: HelperDeps, name: string, pid: number, start: string | undefined): void {
+  try {
+    d.store.mutate(name, (cur) =>
+      cur.status.phase === 'Ready' ? { ...cur, status: { ...cur.status, phase: 'Running', execPid: pid > 0 ? pid : undefined, execPidStartTime: start, startedAt: iso(d.clock.now()) } } : undefined,
+    );
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) say(d, `could not record the session start: ${(e as Error).message}`);
+  }
+}
+
+function endAs(d: HelperDeps, name: string, phase: 'Succeeded' | 'Failed', reason: string, message: string, exitCode?: number): void {
+  try {
+    d.store.mutate(name, (cur) =>
+      cur.status.phase === 'Succeeded' || cur.status.phase === 'Failed'
+        ? undefined
+        : { ...cur, status: { ...cur.status, phase, reason, message, exitCode, endedAt: iso(d.clock.now()) } },
+    );
+  } catch {
+    // doshd collects a session whose helper is gone; failing to record the end must not change the exit status.
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[sig] ?? 1;
+}
+
+export { RefusedError };
