@@ -29,9 +29,11 @@ export function resolveText(text: string, u: UserInfo = user('alice'), more: Rec
 }
 
 /** Flags on one DOCKERPARAMETERS line, resolved for alice: the HostConfig-and-all create body. */
-export function translate(params: string, u: UserInfo = user('alice')): EffectivePolicy {
-  return resolveText(`DOCKERPARAMETERS=${params}\n`, u);
+export function translate(params: string, u: UserInfo = user('alice'), more: Record<string, string | null> = ENV_FILES): EffectivePolicy {
+  return resolveText(`DOCKERPARAMETERS=${params}\n`, u, more);
 }
+
+export const ENV_FILES = { '/etc/dosh/env': '# site environment\r\nTZ=Europe/Madrid\n\n  LANG=C.UTF-8\nEMPTY=\n' };
 
 /** Asserts that fn throws a PolicyError at file:line whose message matches re. */
 export function throwsAt(fn: () => unknown, file: string, line: number, re: RegExp): PolicyError {
