@@ -1,4 +1,5 @@
 // doshctl entry point: finds the command in the table, parses its flags, runs it, maps errors to exit statuses.
+import { exitAfterFlush } from '../lib/exit.ts';
 import { parseArgs } from 'node:util';
 import { sessionStore, DEFAULT_STORE } from '../store/layout.ts';
 import { Engine, DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
@@ -57,12 +58,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err) => {
     const e = err as NodeJS.ErrnoException;
     if (err instanceof CliError) process.stderr.write(`Error: ${err.message}\n`);
     else if (e?.code === 'EACCES') process.stderr.write(`Error: permission denied (${e.path ?? ''}): doshctl must run as root\n`);
     else process.stderr.write(`Error: ${e?.message ?? String(err)}\n`);
-    process.exit(err instanceof CliError ? err.code : 1);
+    exitAfterFlush(err instanceof CliError ? err.code : 1);
   },
 );

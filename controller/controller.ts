@@ -6,7 +6,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { iso, type Clock } from '../lib/clock.ts';
 import { ConflictError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import { isSameProcessAlive, signalTree, type ProcFs } from '../lib/proc.ts';
+import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
@@ -193,18 +193,15 @@ export class Controller {
 
   private async endSession(s: Session, reason: string, message: string): Promise<void> {
     if (s.status.execPid && s.status.execPidStartTime && isSameProcessAlive(s.status.execPid, s.status.execPidStartTime, this.d.proc)) {
-      this.killLogin(s.status.execPid, s.status.execPidStartTime);
+      this.killLogin(s.status.execPid);
     }
     this.d.log.info('session ended', { session: s.metadata.name, user: s.spec.user, reason });
     await this.finish(s, 'Failed', reason, message);
   }
 
   /** SIGHUP to every process of the login, SIGKILL to survivors after the grace period. */
-  private killLogin(pid: number, startTime: string): void {
-    signalTree(pid, 'SIGHUP', this.d.proc);
-    void this.d.clock.sleep(this.d.options.killGraceMs).then(() => {
-      if (isSameProcessAlive(pid, startTime, this.d.proc)) signalTree(pid, 'SIGKILL', this.d.proc);
-    });
+  private killLogin(pid: number): void {
+    void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
   }
 
   private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: string, message: string): Promise<void> {

@@ -1,9 +1,10 @@
 // doshd entry point: builds config, clients, store and metrics, then runs the controller until SIGTERM/SIGINT.
+import { exitAfterFlush } from '../lib/exit.ts';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
 import { isSameProcessAlive, processStartTime, realProcFs } from '../lib/proc.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
-import { controllerFile, readJsonFile, sessionStore, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
+import { controllerFile, policyStatusFile, readJsonFile, sessionStore, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
 import { Engine } from '../engine/docker.ts';
 import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
 import { DOSHD_HELP, parseDoshdArgs, UsageError } from './config.ts';
@@ -40,7 +41,7 @@ async function main(): Promise<number> {
   const store = sessionStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
   store.init();
   const engine = new Engine(cfg.dockerSocket);
-  const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics);
+  const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const controller = new Controller({
     store,
@@ -79,9 +80,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err) => {
     process.stderr.write(`doshd: ${(err as Error)?.message ?? String(err)}\n`);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );

@@ -36,6 +36,8 @@ export class PolicySource implements PolicyProvider {
     private readonly log: Logger,
     private readonly metrics: ControllerMetrics,
     private readonly now: () => number = Date.now,
+    /** Publishes the status for `doshctl policy status`. */
+    private readonly publish: (s: PolicyStatus) => void = () => {},
   ) {
     this.state = { file, loaded: false, files: [] };
   }
@@ -55,11 +57,13 @@ export class PolicySource implements PolicyProvider {
       for (const w of next.warnings) this.log.warn('policy warning', { file: this.file, warning: w });
       this.log.info('policy loaded', { file: this.file, files: next.files.length });
       if (this.watcher) this.rewatch();
+      this.publish(this.state);
       return true;
     } catch (e) {
       const pe = e instanceof PolicyError ? e : undefined;
       const message = pe ? pe.message : `${this.file}: ${(e as Error).message}`;
       this.state = { ...this.state, error: { message, file: pe?.file, line: pe?.line, at } };
+      this.publish(this.state);
       this.metrics.policyReloads.inc({ result: 'error' });
       this.log.error(this.current ? 'policy rejected; the last good policy stays in force' : 'policy rejected; logins are refused until it loads', { error: message });
       return false;
@@ -89,7 +93,13 @@ export class PolicySource implements PolicyProvider {
     this.watchedDirs = dirs.join('\0');
     if (this.watcher) void this.watcher.close();
     this.watcher = watch(dirs, { ignoreInitial: true, depth: 0 });
-    this.watcher.on('all', () => this.schedule());
+    const files = new Set(targets);
+    const includeDirs = new Set(this.state.files.filter((f) => f !== this.file).map((f) => path.dirname(f)));
+    // The main file's directory may be busy (/etc, /tmp): only the policy's own files, files that could match an
+    // include (in an include's directory) and policy-looking names trigger a reload.
+    this.watcher.on('all', (_event, changed) => {
+      if (files.has(changed) || includeDirs.has(path.dirname(changed)) || /\.(conf|ya?ml)$/.test(changed)) this.schedule();
+    });
     this.watcher.on('error', (e) => this.log.warn('policy watch failed', { error: String(e) }));
   }
 

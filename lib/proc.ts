@@ -46,6 +46,11 @@ export function parseStat(stat: string): Stat | undefined {
   return { state: fields[0], ppid: Number(fields[1]), startTime: fields[19] };
 }
 
+export function parentPid(pid: number, fs: ProcFs = realProcFs): number | undefined {
+  const s = fs.readStat(pid);
+  return s ? parseStat(s)?.ppid : undefined;
+}
+
 export function processStartTime(pid: number, fs: ProcFs = realProcFs): string | undefined {
   const s = fs.readStat(pid);
   return s ? parseStat(s)?.startTime : undefined;
@@ -81,8 +86,20 @@ export function processTree(root: number, fs: ProcFs = realProcFs): number[] {
   return out;
 }
 
-export function signalTree(root: number, signal: NodeJS.Signals, fs: ProcFs = realProcFs): number[] {
-  const pids = processTree(root, fs).filter((p) => fs.readStat(p) !== undefined);
-  for (const pid of pids) fs.kill(pid, signal);
-  return pids;
+/** Signals a process and its descendants; returns them with their start times, to finish off survivors later. */
+export function signalTree(root: number, signal: NodeJS.Signals, fs: ProcFs = realProcFs): { pid: number; start: string }[] {
+  const procs = processTree(root, fs).flatMap((pid) => {
+    const start = processStartTime(pid, fs);
+    return start ? [{ pid, start }] : [];
+  });
+  for (const p of procs) fs.kill(p.pid, signal);
+  return procs;
+}
+
+/** SIGHUP now, SIGKILL after the grace period to whatever of that tree still lives (children outlive a dead parent). */
+export function hangUpTree(root: number, graceMs: number, sleep: (ms: number) => Promise<void>, fs: ProcFs = realProcFs): Promise<void> {
+  const procs = signalTree(root, 'SIGHUP', fs);
+  return sleep(graceMs).then(() => {
+    for (const p of procs) if (isSameProcessAlive(p.pid, p.start, fs)) fs.kill(p.pid, 'SIGKILL');
+  });
 }

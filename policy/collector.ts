@@ -71,7 +71,10 @@ export class Collector {
     if (!occ.unsafeOk) {
       throw new PolicyError(
         occ.origin,
-        `${what} is refused: it gives the user control of the host. Set ${UNSAFE_KEY}=true in this section to allow it anyway`,
+        `${what} is refused: it gives the user control of the host. ` +
+          (occ.origin.yamlPath !== undefined
+            ? 'Set allowUnsafeDockerParametersIUnderstandTheRisk: true in this rule to allow it anyway'
+            : `Set ${UNSAFE_KEY}=true in this section to allow it anyway`),
       );
     }
     const o = occ.origin;

@@ -7,6 +7,8 @@ export interface Origin {
   column?: number;
   /** `(top)` for the section-less part of a file, else e.g. `user:bob` or `rules[2]`. */
   section: string;
+  /** In dosh.yaml: the path of the value, e.g. `rules[2].resources.memory`. */
+  yamlPath?: string;
 }
 
 export class PolicyError extends Error {

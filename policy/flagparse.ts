@@ -140,8 +140,13 @@ function readEnvFile(occ: FlagOcc, ctx: FlagContext): string[] {
 export function applyFlags(occs: FlagOcc[], vars: Vars, c: Collector): void {
   for (const occ of occs) {
     const spec = BY_LONG.get(occ.flag)!;
-    spec.apply(c, occ.value === null ? 'true' : expand(occ.value, vars), occ);
+    const value = occ.csv ? csvLine(occ.csv, vars) : occ.value === null ? 'true' : expand(occ.value, vars);
+    spec.apply(c, value, occ);
   }
+}
+
+function csvLine(fields: [string, Template | null][], vars: Vars): string {
+  return fields.map(([k, t]) => (t === null ? k : '"' + (k + '=' + expand(t, vars)).replace(/"/g, '""') + '"')).join(',');
 }
 
 /** Load-time check of a list of flags on its own, with a stand-in user. */

@@ -1,7 +1,7 @@
 // The supported docker run flags: how each value is checked and what it sets in the create body.
 // Values are parsed as the docker CLI parses them; unsafe values go through Collector.unsafe.
 import { Collector, normalizeCap } from './collector.ts';
-import { readCsvRecord, kvMap } from './csv.ts';
+import { parseGpus } from './gpus.ts';
 import { dangerousHostPath, mountHostPath, parseDevice, parseMount, parseVolume } from './mounts.ts';
 import { canonicalIP, extraHost } from './netaddr.ts';
 import type { FlagOcc } from './types.ts';
@@ -29,20 +29,20 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$/;
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 const NETWORK = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-function int(c: Collector, occ: FlagOcc, v: string, min = -Infinity, max = Infinity): number {
+function int(occ: FlagOcc, v: string, min = -Infinity, max = Infinity): number {
   const n = parseGoInt(v);
   if (n === null) bad(occ, `expected an integer, got ${JSON.stringify(v)}`);
   if (n < min || n > max) bad(occ, `${n} is out of range (${min} to ${max})`);
   return n;
 }
 
-function bytes(c: Collector, occ: FlagOcc, v: string): number {
+function bytes(occ: FlagOcc, v: string): number {
   const n = ramInBytes(v);
   if (n === null) bad(occ, `invalid size ${JSON.stringify(v)} (a number with an optional unit b, k, m, g, t, p)`);
   return n;
 }
 
-function bool(c: Collector, occ: FlagOcc, v: string): boolean {
+function bool(occ: FlagOcc, v: string): boolean {
   const b = parseGoBool(v);
   if (b === null) bad(occ, `expected true or false, got ${JSON.stringify(v)}`);
   return b;
@@ -53,7 +53,7 @@ function hostPathCheck(c: Collector, occ: FlagOcc, p: string): void {
   if (d) c.unsafe(occ, `${occ.written} mounting ${d}`);
 }
 
-function throttle(c: Collector, occ: FlagOcc, v: string, iops: boolean) {
+function throttle(occ: FlagOcc, v: string, iops: boolean) {
   const i = v.indexOf(':');
   const dev = i === -1 ? '' : v.slice(0, i);
   const rate = v.slice(i + 1);
@@ -136,15 +136,15 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('Env', occ);
     },
   },
-  { name: 'memory', short: 'm', example: '2g', apply(c, v, occ) { c.memory = bytes(c, occ, v); c.at('HostConfig.Memory', occ); } },
+  { name: 'memory', short: 'm', example: '2g', apply(c, v, occ) { c.memory = bytes(occ, v); c.at('HostConfig.Memory', occ); } },
   {
     name: 'memory-swap', example: '4g',
     apply(c, v, occ) {
-      c.memorySwap = v === '-1' ? -1 : bytes(c, occ, v);
+      c.memorySwap = v === '-1' ? -1 : bytes(occ, v);
       c.at('HostConfig.MemorySwap', occ);
     },
   },
-  { name: 'memory-reservation', example: '1g', apply(c, v, occ) { c.memoryReservation = bytes(c, occ, v); c.at('HostConfig.MemoryReservation', occ); } },
+  { name: 'memory-reservation', example: '1g', apply(c, v, occ) { c.memoryReservation = bytes(occ, v); c.at('HostConfig.MemoryReservation', occ); } },
   {
     name: 'cpus', example: '1.5',
     apply(c, v, occ) {
@@ -154,7 +154,7 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('HostConfig.NanoCpus', occ);
     },
   },
-  { name: 'cpu-shares', short: 'c', example: '512', apply(c, v, occ) { c.cpuShares = int(c, occ, v); c.at('HostConfig.CpuShares', occ); } },
+  { name: 'cpu-shares', short: 'c', example: '512', apply(c, v, occ) { c.cpuShares = int(occ, v); c.at('HostConfig.CpuShares', occ); } },
   {
     name: 'cpuset-cpus', example: '0-3',
     apply(c, v, occ) {
@@ -163,7 +163,7 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('HostConfig.CpusetCpus', occ);
     },
   },
-  { name: 'pids-limit', example: '512', apply(c, v, occ) { c.pidsLimit = int(c, occ, v); c.at('HostConfig.PidsLimit', occ); } },
+  { name: 'pids-limit', example: '512', apply(c, v, occ) { c.pidsLimit = int(occ, v); c.at('HostConfig.PidsLimit', occ); } },
   {
     name: 'device', example: '/dev/fuse',
     apply(c, v, occ) {
@@ -176,7 +176,9 @@ export const FLAG_SPECS: FlagSpec[] = [
   {
     name: 'gpus', example: 'all',
     apply(c, v, occ) {
-      c.gpus.push(parseGpus(c, occ, v));
+      const g = parseGpus(v);
+      if (typeof g === 'string') bad(occ, g);
+      c.gpus.push(g);
       c.at('HostConfig.DeviceRequests', occ);
     },
   },
@@ -239,8 +241,8 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('HostConfig.ExtraHosts', occ);
     },
   },
-  { name: 'read-only', bool: true, example: 'true', apply(c, v, occ) { c.readOnly = bool(c, occ, v); c.at('HostConfig.ReadonlyRootfs', occ); } },
-  { name: 'shm-size', example: '256m', apply(c, v, occ) { c.shmSize = bytes(c, occ, v); c.at('HostConfig.ShmSize', occ); } },
+  { name: 'read-only', bool: true, example: 'true', apply(c, v, occ) { c.readOnly = bool(occ, v); c.at('HostConfig.ReadonlyRootfs', occ); } },
+  { name: 'shm-size', example: '256m', apply(c, v, occ) { c.shmSize = bytes(occ, v); c.at('HostConfig.ShmSize', occ); } },
   {
     name: 'ulimit', example: 'nofile=1024:2048',
     apply(c, v, occ) {
@@ -298,7 +300,7 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('Labels', occ);
     },
   },
-  { name: 'init', bool: true, example: 'true', apply(c, v, occ) { c.init = bool(c, occ, v); c.at('HostConfig.Init', occ); } },
+  { name: 'init', bool: true, example: 'true', apply(c, v, occ) { c.init = bool(occ, v); c.at('HostConfig.Init', occ); } },
   {
     name: 'restart', example: 'on-failure:3',
     apply(c, v, occ) {
@@ -326,26 +328,26 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('HostConfig.LogConfig', occ);
     },
   },
-  { name: 'stop-timeout', example: '10', apply(c, v, occ) { c.stopTimeout = int(c, occ, v, -2147483648, 2147483647); c.at('StopTimeout', occ); } },
-  { name: 'oom-score-adj', example: '500', apply(c, v, occ) { c.oomScoreAdj = int(c, occ, v, -1000, 1000); c.at('HostConfig.OomScoreAdj', occ); } },
+  { name: 'stop-timeout', example: '10', apply(c, v, occ) { c.stopTimeout = int(occ, v, -2147483648, 2147483647); c.at('StopTimeout', occ); } },
+  { name: 'oom-score-adj', example: '500', apply(c, v, occ) { c.oomScoreAdj = int(occ, v, -1000, 1000); c.at('HostConfig.OomScoreAdj', occ); } },
   {
     name: 'blkio-weight', example: '300',
     apply(c, v, occ) {
-      const n = int(c, occ, v, 0, 1000);
+      const n = int(occ, v, 0, 1000);
       if (n !== 0 && n < 10) bad(occ, 'blkio weight must be 0 or between 10 and 1000');
       c.blkioWeight = n;
       c.at('HostConfig.BlkioWeight', occ);
     },
   },
-  { name: 'device-read-bps', example: '/dev/sda:10mb', apply(c, v, occ) { c.readBps.push(throttle(c, occ, v, false)); c.at('HostConfig.BlkioDeviceReadBps', occ); } },
-  { name: 'device-write-bps', example: '/dev/sda:10mb', apply(c, v, occ) { c.writeBps.push(throttle(c, occ, v, false)); c.at('HostConfig.BlkioDeviceWriteBps', occ); } },
-  { name: 'device-read-iops', example: '/dev/sda:1000', apply(c, v, occ) { c.readIOps.push(throttle(c, occ, v, true)); c.at('HostConfig.BlkioDeviceReadIOps', occ); } },
-  { name: 'device-write-iops', example: '/dev/sda:1000', apply(c, v, occ) { c.writeIOps.push(throttle(c, occ, v, true)); c.at('HostConfig.BlkioDeviceWriteIOps', occ); } },
+  { name: 'device-read-bps', example: '/dev/sda:10mb', apply(c, v, occ) { c.readBps.push(throttle(occ, v, false)); c.at('HostConfig.BlkioDeviceReadBps', occ); } },
+  { name: 'device-write-bps', example: '/dev/sda:10mb', apply(c, v, occ) { c.writeBps.push(throttle(occ, v, false)); c.at('HostConfig.BlkioDeviceWriteBps', occ); } },
+  { name: 'device-read-iops', example: '/dev/sda:1000', apply(c, v, occ) { c.readIOps.push(throttle(occ, v, true)); c.at('HostConfig.BlkioDeviceReadIOps', occ); } },
+  { name: 'device-write-iops', example: '/dev/sda:1000', apply(c, v, occ) { c.writeIOps.push(throttle(occ, v, true)); c.at('HostConfig.BlkioDeviceWriteIOps', occ); } },
   // Accepted only so that a policy can opt in to them explicitly; each is unsafe.
   {
     name: 'privileged', bool: true, example: 'true',
     apply(c, v, occ) {
-      const b = bool(c, occ, v);
+      const b = bool(occ, v);
       if (b) c.unsafe(occ, '--privileged');
       c.privileged = b;
       c.at('HostConfig.Privileged', occ);
@@ -357,43 +359,6 @@ export const FLAG_SPECS: FlagSpec[] = [
   { name: 'userns', example: 'host', apply: mode('UsernsMode', ['', 'host'], (v) => v === 'host') },
   { name: 'cgroupns', example: 'private', apply: mode('CgroupnsMode', ['', 'host', 'private'], (v) => v === 'host') },
 ];
-
-function parseGpus(c: Collector, occ: FlagOcc, v: string) {
-  const fields = readCsvRecord(v);
-  if (typeof fields === 'string') bad(occ, `cannot read value: ${fields}`);
-  const req = { Driver: '', Count: 0, DeviceIDs: null as string[] | null, Capabilities: [] as string[][], Options: {} as Record<string, string> };
-  const seen = new Set<string>();
-  const count = (s: string) => {
-    if (s === 'all') return -1;
-    const n = /^[+-]?\d+$/.test(s) ? parseGoInt(s, 10) : null;
-    if (n === null) bad(occ, `count must be an integer or all, got ${JSON.stringify(s)}`);
-    return n;
-  };
-  for (const f of fields) {
-    const eq = f.indexOf('=');
-    const key = eq === -1 ? f : f.slice(0, eq);
-    const val = f.slice(eq + 1);
-    if (seen.has(key)) bad(occ, `gpu request key ${JSON.stringify(key)} can be given only once`);
-    seen.add(key);
-    if (eq === -1) {
-      seen.add('count');
-      req.Count = count(key);
-      continue;
-    }
-    if (key === 'driver') req.Driver = val;
-    else if (key === 'count') req.Count = count(val);
-    else if (key === 'device') req.DeviceIDs = val.split(',');
-    else if (key === 'capabilities') req.Capabilities = [[...val.split(','), 'gpu']];
-    else if (key === 'options') {
-      const o = readCsvRecord(val);
-      if (typeof o === 'string') bad(occ, `cannot read gpu options: ${o}`);
-      req.Options = kvMap(o);
-    } else bad(occ, `unexpected key ${JSON.stringify(key)} in ${JSON.stringify(f)}`);
-  }
-  if (!seen.has('count') && req.DeviceIDs === null) req.Count = 1;
-  if (req.Capabilities.length === 0) req.Capabilities = [['gpu']];
-  return req;
-}
 
 export const BY_LONG = new Map<string, FlagSpec>();
 export const BY_SHORT = new Map<string, FlagSpec>();

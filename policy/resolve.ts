@@ -147,7 +147,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
 
   const provenance: EffectivePolicy['provenance'] = {};
   const put = (k: string, o: Origin) => (provenance[k] = { file: o.file, line: o.line, section: o.section });
-  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'inherit'] as const) {
+  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands'] as const) {
     put(k, st[k].o);
   }
   put('dockerParameters', provFlags.o ?? BUILTIN);

@@ -26,10 +26,16 @@ export function matchVar(text: string, i: number): { name: LoginVar; len: number
   return { name: m[0] as LoginVar, len };
 }
 
-export function parseTemplate(text: string): Template {
+/** With `dollarEscape` (dosh.yaml), `$$` stands for a literal `$`. */
+export function parseTemplate(text: string, dollarEscape = false): Template {
   const parts: Template = [];
   let lit = '';
   for (let i = 0; i < text.length; i++) {
+    if (dollarEscape && text[i] === '$' && text[i + 1] === '$') {
+      lit += '$';
+      i++;
+      continue;
+    }
     if (text[i] === '$') {
       const m = matchVar(text, i);
       if (m) {
@@ -57,9 +63,9 @@ export function expand(t: Template, vars: Vars): string {
   return s;
 }
 
-/** The template written back as text (variables as `${NAME}`), for messages and conversion. */
-export function templateText(t: Template): string {
-  return t.map((p) => (typeof p === 'string' ? p : '${' + p.v + '}')).join('');
+/** The template written back as text (variables as `${NAME}`); with `dollarEscape`, literal `$` as `$$`. */
+export function templateText(t: Template, dollarEscape = false): string {
+  return t.map((p) => (typeof p !== 'string' ? '${' + p.v + '}' : dollarEscape ? p.replace(/\$/g, '$$$$') : p)).join('');
 }
 
 export function varsFor(user: UserInfo): Vars {

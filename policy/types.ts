@@ -18,6 +18,8 @@ export interface FlagOcc {
   unsafeOk: boolean;
   /** --env-file: the variables read from the file at load time. */
   envFile?: string[];
+  /** A --mount given as fields (dosh.yaml): each field is expanded first, then quoted, so no value can add fields. */
+  csv?: [string, Template | null][];
 }
 
 export type Setting =

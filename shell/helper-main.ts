@@ -1,10 +1,11 @@
 // Entry point of the root session helper (installed as /usr/local/lib/dosh/dosh-helper, run only through sudo).
 // Usage (by the dosh launcher): dosh-helper ARGV0 [SHELL ARGS...]
+import { exitAfterFlush } from '../lib/exit.ts';
 import * as os from 'node:os';
 import * as tty from 'node:tty';
 import { realClock, realRandom } from '../lib/clock.ts';
 import { ExitError, RefusedError } from '../lib/errors.ts';
-import { realProcFs } from '../lib/proc.ts';
+import { parentPid, realProcFs } from '../lib/proc.ts';
 import { NssDirectory } from '../lib/users.ts';
 import { controllerFile, readJsonFile, sessionStore, type ControllerRecord } from '../store/layout.ts';
 import { Engine } from '../engine/docker.ts';
@@ -24,15 +25,20 @@ async function main(): Promise<number> {
   const terminal: Terminal = {
     isTTY: stdinTTY,
     setRaw: (raw) => {
-      if (stdinTTY) (process.stdin as tty.ReadStream).setRawMode(raw);
+      try {
+        if (stdinTTY) (process.stdin as tty.ReadStream).setRawMode(raw);
+      } catch {
+        // A hung-up terminal has no modes left to restore.
+      }
     },
     size: () => (sizeFrom ? { rows: sizeFrom.rows, cols: sizeFrom.columns } : undefined),
     onResize: (fn) => process.on('SIGWINCH', fn),
   };
-  const restore = () => {
-    if (stdinTTY) (process.stdin as tty.ReadStream).setRawMode(false);
-  };
-  process.on('exit', restore);
+  process.on('exit', () => terminal.setRaw(false));
+  // sudo is our parent and the login program (sshd's session process, su) is its parent. When either goes away
+  // (a dropped connection reparents them), the login is over even though no signal came.
+  const sudoPid = process.ppid;
+  const origin = parentPid(sudoPid);
   return runHelper({
     argv0,
     args,
@@ -52,6 +58,8 @@ async function main(): Promise<number> {
     onSignal: (fn) => {
       for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => fn(sig));
     },
+    clientGone: () => process.ppid !== sudoPid || parentPid(sudoPid) !== origin,
+    clientPollMs: 1000,
     loginTimeoutMs: cfg.loginTimeoutMs,
     killGraceMs: cfg.killGraceMs,
     maxArgBytes: 8 << 20,
@@ -59,10 +67,10 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err) => {
     if (err instanceof ExitError || err instanceof RefusedError) process.stderr.write(`dosh: ${err.message}\n`);
     else process.stderr.write(`dosh: login failed: ${(err as Error)?.message ?? String(err)}\n`);
-    process.exit(err instanceof ExitError ? err.code : 1);
+    exitAfterFlush(err instanceof ExitError ? err.code : 1);
   },
 );

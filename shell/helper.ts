@@ -6,7 +6,7 @@ import { API_VERSION } from '../api/meta.ts';
 import { SESSION_KIND, type Session } from '../api/session.ts';
 import { iso, type Clock, type Random } from '../lib/clock.ts';
 import { ExitError, NotFoundError, RefusedError } from '../lib/errors.ts';
-import { isSameProcessAlive, processStartTime, signalTree, type ProcFs } from '../lib/proc.ts';
+import { hangUpTree, isSameProcessAlive, processStartTime, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { ControllerRecord } from '../store/layout.ts';
@@ -42,6 +42,9 @@ export interface HelperDeps {
   proc: ProcFs;
   controller: () => ControllerRecord | undefined;
   onSignal: (fn: (sig: NodeJS.Signals) => void) => void;
+  /** True once the program that started the login (sshd, su) is gone: a dropped ssh connection sends no signal. */
+  clientGone: () => boolean;
+  clientPollMs: number;
   loginTimeoutMs: number;
   killGraceMs: number;
   maxArgBytes: number;
@@ -103,26 +106,25 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   const plan = session.status.exec!;
   const execId = await d.engine.createExec(session.status.container!.id, { ...plan, tty });
   const sock: Duplex = await d.engine.startExec(execId, tty);
-  const state = await d.engine.inspectExec(execId);
-  const execStart = state.pid > 0 ? processStartTime(state.pid, d.proc) : undefined;
-  markRunning(d, name, state.pid, execStart);
+  // The engine answers the hijack before the process exists; its host pid is learned off the critical path.
+  const proc = findExecProcess(d, execId).then((p) => {
+    markRunning(d, name, p?.pid ?? 0, p?.start);
+    return p;
+  });
+  const alive = (p: ExecProcess | undefined): p is ExecProcess => !!p && isSameProcessAlive(p.pid, p.start, d.proc);
 
   let hangup: NodeJS.Signals | undefined;
   const endLogin = (sig: NodeJS.Signals) => {
     if (hangup) return;
     hangup = sig;
-    if (state.pid > 0 && execStart && isSameProcessAlive(state.pid, execStart, d.proc)) {
-      signalTree(state.pid, 'SIGHUP', d.proc);
-      void d.clock.sleep(d.killGraceMs).then(() => {
-        if (isSameProcessAlive(state.pid, execStart, d.proc)) signalTree(state.pid, 'SIGKILL', d.proc);
-      });
-    }
+    void proc.then((p) => {
+      if (alive(p)) void hangUpTree(p.pid, d.killGraceMs, (ms) => d.clock.sleep(ms), d.proc);
+    });
     sock.end();
   };
   d.onSignal((sig) => {
-    if (sig === 'SIGINT' || sig === 'SIGQUIT') {
-      if (state.pid > 0 && execStart && isSameProcessAlive(state.pid, execStart, d.proc)) d.proc.kill(state.pid, sig);
-    } else endLogin(sig);
+    if (sig === 'SIGINT' || sig === 'SIGQUIT') void proc.then((p) => alive(p) && d.proc.kill(p.pid, sig));
+    else endLogin(sig);
   });
 
   if (tty) {
@@ -134,9 +136,17 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     d.terminal.onResize(resize);
     resize();
   }
+  const watching = new AbortController();
+  void (async () => {
+    while (!watching.signal.aborted) {
+      await d.clock.sleep(d.clientPollMs, watching.signal);
+      if (!watching.signal.aborted && d.clientGone()) endLogin('SIGHUP');
+    }
+  })();
   try {
-    await relay(sock, d.io, tty, () => endLogin('SIGPIPE'));
+    await relay(sock, d.io, tty, (why) => endLogin(why === 'terminal' ? 'SIGHUP' : 'SIGPIPE'));
   } finally {
+    watching.abort();
     if (tty) d.terminal.setRaw(false);
   }
   await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);
@@ -145,6 +155,25 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);
   else endAs(d, name, code === 0 ? 'Succeeded' : 'Failed', 'Exited', `exited with status ${code}`, code);
   return code;
+}
+
+interface ExecProcess {
+  pid: number;
+  start: string;
+}
+
+async function findExecProcess(d: HelperDeps, execId: string): Promise<ExecProcess | undefined> {
+  for (let i = 0; i < 400; i++) {
+    const s = await d.engine.inspectExec(execId).catch(() => undefined);
+    if (!s) return undefined;
+    if (s.pid > 0) {
+      const start = processStartTime(s.pid, d.proc);
+      return start ? { pid: s.pid, start } : undefined;
+    }
+    if (!s.running && s.exitCode !== null) return undefined;
+    await d.clock.sleep(5);
+  }
+  return undefined;
 }
 
 async function exitCode(d: HelperDeps, execId: string): Promise<number> {
@@ -158,6 +187,7 @@ async function exitCode(d: HelperDeps, execId: string): Promise<number> {
 }
 
 function markRunning(d: HelperDeps, name: string, pid: number, start: string | undefined): void {
+  // Recorded so that doshd can end the login's processes if this helper is killed.
   try {
     d.store.mutate(name, (cur) =>
       cur.status.phase === 'Ready' ? { ...cur, status: { ...cur.status, phase: 'Running', execPid: pid > 0 ? pid : undefined, execPidStartTime: start, startedAt: iso(d.clock.now()) } } : undefined,

@@ -31,7 +31,7 @@ export interface RelayIO {
  * Resolves when the engine closes the exec's output. stdin EOF half-closes the connection so the command sees EOF
  * (`tar c . | ssh host 'tar x'`); output is written with backpressure so a slow reader slows the command, not memory.
  */
-export function relay(sock: Duplex, io: RelayIO, tty: boolean, onOutputError: (err: Error) => void): Promise<void> {
+export function relay(sock: Duplex, io: RelayIO, tty: boolean, onHangup: (why: 'output' | 'terminal') => void): Promise<void> {
   return new Promise((resolve) => {
     const demux = new Demuxer();
     const write = (out: Writable, data: Buffer) => {
@@ -44,8 +44,8 @@ export function relay(sock: Duplex, io: RelayIO, tty: boolean, onOutputError: (e
       if (tty) write(io.stdout, chunk);
       else demux.push(chunk, (stream, payload) => write(stream === 2 ? io.stderr : io.stdout, payload));
     });
-    io.stdout.on('error', onOutputError);
-    io.stderr.on('error', onOutputError);
+    io.stdout.on('error', () => onHangup('output'));
+    io.stderr.on('error', () => onHangup('output'));
     let finished = false;
     const finish = () => {
       if (finished) return;
@@ -57,7 +57,13 @@ export function relay(sock: Duplex, io: RelayIO, tty: boolean, onOutputError: (e
     sock.on('end', finish);
     sock.on('close', finish);
     sock.on('error', finish);
-    io.stdin.on('error', () => sock.end());
+    if (tty) {
+      // In raw mode ^D is a byte like any other: a terminal only reads EOF or EIO once it has been hung up.
+      io.stdin.on('end', () => onHangup('terminal'));
+      io.stdin.on('error', () => onHangup('terminal'));
+    } else {
+      io.stdin.on('error', () => sock.end());
+    }
     io.stdin.pipe(sock, { end: !tty });
   });
 }

@@ -26,6 +26,10 @@ export function cordonFile(root: string): string {
   return path.join(root, 'cordon.json');
 }
 
+export function policyStatusFile(root: string): string {
+  return path.join(root, 'policy-status.json');
+}
+
 export function readJsonFile<T>(file: string): T | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;

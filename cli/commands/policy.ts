@@ -1,8 +1,9 @@
-import type { Command } from '../context.ts';
+import type { CliContext, Command } from '../context.ts';
 import { CliError } from '../context.ts';
-import { loadPolicyFile, PolicyError, resolvePolicy } from '../../policy/index.ts';
+import { convertLegacyToYaml, explain, formatExplain, loadPolicyFile, PolicyError, type CompiledPolicy } from '../../policy/index.ts';
+import { policyStatusFile, readJsonFile } from '../../store/layout.ts';
+import type { PolicyStatus } from '../../controller/policy-source.ts';
 import { NssDirectory } from '../../lib/users.ts';
-import { table } from '../format.ts';
 
 const DEFAULT_CONFIG = '/etc/dosh/dosh.conf';
 
@@ -38,32 +39,40 @@ export const policyExplain: Command = {
     if (!name) throw new CliError('policy explain: a USER is required', 2);
     const user = await new NssDirectory().lookup(name);
     if (!user) throw new CliError(`user "${name}" is not known to this host (getent passwd)`);
-    let eff;
-    try {
-      eff = resolvePolicy(loadPolicyFile((ctx.flags.config as string | undefined) ?? DEFAULT_CONFIG), user);
-    } catch (e) {
-      if (e instanceof PolicyError) throw new CliError(e.message);
-      throw e;
-    }
-    if (ctx.flags.output === 'json') return void ctx.out(JSON.stringify(eff, null, 2) + '\n');
-    const rows: string[][] = [['SETTING', 'VALUE', 'SET BY']];
-    const flat = flatten(eff as unknown as Record<string, unknown>);
-    for (const [key, value] of flat) {
-      if (key.startsWith('provenance')) continue;
-      const src = eff.provenance[key] ?? Object.entries(eff.provenance).find(([k]) => key.startsWith(k + '.') || key.startsWith(k + '['))?.[1];
-      rows.push([key, value, src ? `${src.file}:${src.line} [${src.section}]` : 'default']);
-    }
+    const entries = withPolicy(ctx, (p) => explain(p, user));
+    if (ctx.flags.output === 'json') return void ctx.out(JSON.stringify(entries, null, 2) + '\n');
     ctx.out(`Effective DoSH policy for ${user.name} (uid ${user.uid}, groups ${user.groups.map((g) => g.name).join(',')}):\n`);
-    ctx.out(table(rows));
+    ctx.out(formatExplain(entries));
   },
 };
 
-function flatten(obj: Record<string, unknown>, prefix = ''): [string, string][] {
-  const out: [string, string][] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) out.push(...flatten(v as Record<string, unknown>, key));
-    else out.push([key, typeof v === 'string' ? v : JSON.stringify(v)]);
+export const policyConvert: Command = {
+  path: ['policy', 'convert'],
+  usage: 'doshctl policy convert [FILE]',
+  summary: 'print the dosh.yaml equivalent of a legacy dosh.conf',
+  async run(ctx) {
+    ctx.out(withPolicy({ ...ctx, flags: { ...ctx.flags, config: ctx.args[0] } }, (p) => convertLegacyToYaml(p)));
+  },
+};
+
+export const policyStatus: Command = {
+  path: ['policy', 'status'],
+  usage: 'doshctl policy status',
+  summary: "the policy doshd has in force, and its last rejected reload",
+  async run(ctx) {
+    const st = readJsonFile<PolicyStatus>(policyStatusFile(ctx.storeRoot));
+    if (!st) throw new CliError(`doshd has not reported a policy status in ${ctx.storeRoot}: is doshd running?`);
+    ctx.out(`Policy file:  ${st.file}\nIn force:     ${st.loaded ? `yes, loaded ${st.loadedAt} from ${st.files.join(', ')}` : 'no valid policy: logins are refused'}\n`);
+    if (st.error) ctx.out(`Last error:   ${st.error.message} (at ${st.error.at})\n`);
+    return st.error ? 1 : 0;
+  },
+};
+
+function withPolicy<T>(ctx: CliContext, fn: (p: CompiledPolicy) => T): T {
+  try {
+    return fn(loadPolicyFile((ctx.flags.config as string | undefined) ?? DEFAULT_CONFIG));
+  } catch (e) {
+    if (e instanceof PolicyError) throw new CliError(e.message);
+    throw e;
   }
-  return out;
 }

@@ -2,6 +2,7 @@
 // through the real su and the test sshd (scripts/lib/test-sshd.sh), real containers on the real engine.
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -177,6 +178,136 @@ export function doshctl(...args: string[]): Promise<Result> {
 }
 
 export function storeSessions(): { metadata: { name: string }; spec: { user: string }; status: { phase: string; reason?: string; exitCode?: number } }[] {
-  const r = spawnSync('/usr/local/bin/doshctl', ['get', 'sessions', '-o', 'json'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/local/bin/doshctl', ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return JSON.parse(r.stdout).items;
+}
+
+/** A real terminal: tmux runs the login, send-keys types, capture-pane reads the screen. */
+export class Tmux {
+  constructor(readonly name: string) {}
+
+  start(cmd: string, cols = 100, rows = 30): this {
+    spawnSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
+    sh(`tmux new-session -d -s ${this.name} -x ${cols} -y ${rows} ${JSON.stringify(cmd)} \\; set-option -t ${this.name} remain-on-exit on`);
+    return this;
+  }
+
+  send(text: string, enter = true): void {
+    sh(`tmux send-keys -t ${this.name} -l ${shellQuote(text)}${enter ? ` && tmux send-keys -t ${this.name} Enter` : ''}`);
+  }
+
+  screen(): string {
+    return sh(`tmux capture-pane -p -t ${this.name}`);
+  }
+
+  waitFor(re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return until(`${re} on the screen`, () => this.screen().match(re) ?? undefined, timeoutMs).catch((e) => {
+      throw new Error(`${(e as Error).message}; screen:\n${this.screen()}`);
+    });
+  }
+
+  resize(cols: number, rows: number): void {
+    sh(`tmux resize-window -t ${this.name} -x ${cols} -y ${rows}`);
+  }
+
+  /** The exit status of the pane's command once it has ended. */
+  exitStatus(): Promise<number> {
+    return until('the login to end', () => {
+      const [dead, status] = sh(`tmux display -p -t ${this.name} '#{pane_dead} #{pane_dead_status}'`).trim().split(' ');
+      return dead === '1' && /^\d+$/.test(status ?? '') ? { status: Number(status) } : undefined;
+    }).then((r) => r.status);
+  }
+
+  kill(): void {
+    spawnSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
+  }
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Host pids of processes in a container whose command line matches. */
+export function containerPids(container: string, pattern: string): number[] {
+  const r = spawnSync('docker', ['top', container, '-eo', 'pid,args'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.includes(pattern))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/** sshOpts() for scp and sftp, which take the port as -P (their -p means "preserve times"). */
+export function scpOpts(): string[] {
+  return sshOpts().map((o) => (o === '-p' ? '-P' : o));
+}
+
+/** One `ssh ...` command line with the test options, for rsync -e and GIT_SSH_COMMAND (no option contains a space). */
+export function sshCommand(): string {
+  return ['ssh', ...sshOpts()].join(' ');
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+export interface StoredSession {
+  metadata: { name: string; creationTimestamp: string };
+  spec: { user: string; mode: string; login: boolean; command?: string; args: string[]; tty: boolean; client?: string };
+  status: {
+    phase: string;
+    reason?: string;
+    message?: string;
+    exitCode?: number;
+    startedAt?: string;
+    endedAt?: string;
+    execPid?: number;
+    container?: { id: string; name: string; image: string };
+    exec?: { argv: string[]; env: string[]; user: string; workingDir?: string };
+  };
+}
+
+/** The user's sessions as `doshctl get sessions --user USER -o json` lists them. */
+export async function sessionsOf(user: string): Promise<StoredSession[]> {
+  const r = await doshctl('get', 'sessions', '--user', user, '-o', 'json');
+  if (r.code !== 0) throw new Error(`doshctl get sessions: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout.toString()).items;
+}
+
+/** Runs a bash script as USER on the host (`su - USER -s /bin/bash -c SCRIPT`): a test driver acting as the user, whose login shell is dosh. */
+export function asUserScript(user: string, script: string, opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<Result> {
+  return run('su', ['-', user, '-s', '/bin/bash', '-c', script], opts);
+}
+
+/** Runs ARGV as USER on the host with extra environment variables set for that one command (through /usr/bin/env). */
+export function asUser(user: string, argv: string[], opts: { env?: Record<string, string>; input?: Buffer | string; timeoutMs?: number; setup?: string } = {}): Promise<Result> {
+  const assign = Object.entries(opts.env ?? {}).map(([k, v]) => shellQuote(`${k}=${v}`));
+  const script = `${opts.setup ? `${opts.setup}\n` : ''}exec /usr/bin/env ${assign.join(' ')} ${argv.map(shellQuote).join(' ')}`;
+  return asUserScript(user, script, opts);
+}
+
+/** The names of USER's Session files, read from the store directory itself (independent of doshd and doshctl). */
+export function sessionFilesOf(user: string): string[] {
+  const re = new RegExp(`^${user.replace(/[^a-z0-9-]/g, '')}-[0-9a-f]+\\.json$`);
+  return sh(`ls -1 ${STORE}/sessions`).split('\n').filter((f) => re.test(f));
+}
+
+/** Whether the doshd on the test metrics port answers /readyz with 200. */
+export async function readyz(): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`)).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether PID exists and is not a zombie. */
+export function pidAlive(pid: number): boolean {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return f.slice(f.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
