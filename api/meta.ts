@@ -1,8 +1,7 @@
 // Kubernetes-style object metadata and conditions, shared by every DoSH object.
 import { z } from 'zod';
 
-export const API_GROUP = 'dosh.io';
-export const API_VERSION = `${API_GROUP}/v1alpha1`;
+export { API_GROUP, API_VERSION } from './constants.ts';
 
 /** DNS-1123 subdomain, as Kubernetes requires of object names. */
 export const ObjectName = z

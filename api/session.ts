@@ -1,8 +1,9 @@
 // The Session object: one login, written by the session helper, reconciled by doshd.
 import { z } from 'zod';
-import { API_VERSION, Condition, ObjectMeta } from './meta.ts';
+import { Condition, ObjectMeta } from './meta.ts';
+import { API_VERSION, SESSION_KIND } from './constants.ts';
 
-export const SESSION_KIND = 'Session';
+export { SESSION_KIND };
 
 /** How the login shell was asked to run, decided from its arguments like bash would. */
 export const SessionMode = z.enum(['interactive', 'command', 'stdin', 'script']);

@@ -1,7 +1,8 @@
 // doshctl entry point: finds the command in the table, parses its flags, runs it, maps errors to exit statuses.
 import { exitAfterFlush } from '../lib/exit.ts';
 import { parseArgs } from 'node:util';
-import { sessionStore, DEFAULT_STORE } from '../store/layout.ts';
+import { DEFAULT_STORE } from '../store/layout.ts';
+import { sessionStore } from '../store/sessions.ts';
 import { Engine, DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 import { COMMANDS } from './commands/index.ts';
 import { CliError, type Command } from './context.ts';

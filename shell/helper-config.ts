@@ -11,10 +11,11 @@ export interface HelperConfig {
   dockerSocket: string;
   loginTimeoutMs: number;
   killGraceMs: number;
+  trace: boolean;
 }
 
 export function loadHelperConfig(file = HELPER_CONFIG): HelperConfig {
-  const cfg: HelperConfig = { store: DEFAULT_STORE, dockerSocket: DEFAULT_DOCKER_SOCKET, loginTimeoutMs: 30_000, killGraceMs: 5_000 };
+  const cfg: HelperConfig = { store: DEFAULT_STORE, dockerSocket: DEFAULT_DOCKER_SOCKET, loginTimeoutMs: 30_000, killGraceMs: 5_000, trace: false };
   let text: string;
   try {
     const st = fs.statSync(file);
@@ -28,7 +29,7 @@ export function loadHelperConfig(file = HELPER_CONFIG): HelperConfig {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
     const m = /^([A-Z_]+)=(.*)$/.exec(line);
-    const bad = () => new Error(`${file}:${i + 1}: ${line}: expected STORE=DIR, DOCKER_SOCKET=PATH, LOGIN_TIMEOUT=SECONDS or KILL_GRACE=SECONDS`);
+    const bad = () => new Error(`${file}:${i + 1}: ${line}: expected STORE=DIR, DOCKER_SOCKET=PATH, LOGIN_TIMEOUT=SECONDS, KILL_GRACE=SECONDS or TRACE=true|false`);
     if (!m) throw bad();
     const [, k, v] = m;
     const secs = () => {
@@ -39,6 +40,7 @@ export function loadHelperConfig(file = HELPER_CONFIG): HelperConfig {
     else if (k === 'DOCKER_SOCKET' && v.startsWith('/')) cfg.dockerSocket = v;
     else if (k === 'LOGIN_TIMEOUT') cfg.loginTimeoutMs = secs();
     else if (k === 'KILL_GRACE') cfg.killGraceMs = secs();
+    else if (k === 'TRACE' && (v === 'true' || v === 'false')) cfg.trace = v === 'true';
     else throw bad();
   });
   return cfg;

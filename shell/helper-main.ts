@@ -6,8 +6,11 @@ import * as tty from 'node:tty';
 import { realClock, realRandom } from '../lib/clock.ts';
 import { ExitError, RefusedError } from '../lib/errors.ts';
 import { parentPid, realProcFs } from '../lib/proc.ts';
-import { NssDirectory } from '../lib/users.ts';
-import { controllerFile, readJsonFile, sessionStore, type ControllerRecord } from '../store/layout.ts';
+import { passwdByUid } from '../lib/users.ts';
+import { controllerFile, readJsonFile, type ControllerRecord } from '../store/layout.ts';
+import { DirStore } from '../store/dirstore.ts';
+import { sessionShapeCodec } from '../store/codec.ts';
+import type { Session } from '../api/session.ts';
 import { Engine } from '../engine/docker.ts';
 import { loadHelperConfig } from './helper-config.ts';
 import { runHelper, type Terminal } from './helper.ts';
@@ -48,9 +51,9 @@ async function main(): Promise<number> {
     node: os.hostname(),
     io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     terminal,
-    store: sessionStore(cfg.store),
+    store: new DirStore<Session>(cfg.store, 'sessions', sessionShapeCodec),
     engine: new Engine(cfg.dockerSocket),
-    users: new NssDirectory(),
+    users: { byUid: (uid) => passwdByUid(uid) },
     clock: realClock,
     random: realRandom,
     proc: realProcFs,
@@ -60,6 +63,7 @@ async function main(): Promise<number> {
     },
     clientGone: () => process.ppid !== sudoPid || parentPid(sudoPid) !== origin,
     clientPollMs: 1000,
+    trace: cfg.trace ? (step) => process.stderr.write(`dosh: trace: ${(performance.now()).toFixed(1)} ms ${step}\n`) : () => {},
     loginTimeoutMs: cfg.loginTimeoutMs,
     killGraceMs: cfg.killGraceMs,
     maxArgBytes: 8 << 20,

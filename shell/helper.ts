@@ -2,17 +2,16 @@
 // doshd to make it Ready, then runs the exec that doshd planned and relays the terminal. Identity comes from sudo,
 // image/command/flags from doshd's status; nothing the user controls reaches either.
 import type { Duplex } from 'node:stream';
-import { API_VERSION } from '../api/meta.ts';
-import { SESSION_KIND, type Session } from '../api/session.ts';
+import { API_VERSION, SESSION_KIND } from '../api/constants.ts';
+import type { Session } from '../api/session.ts';
 import { iso, type Clock, type Random } from '../lib/clock.ts';
 import { ExitError, NotFoundError, RefusedError } from '../lib/errors.ts';
 import { hangUpTree, isSameProcessAlive, processStartTime, type ProcFs } from '../lib/proc.ts';
-import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { ControllerRecord } from '../store/layout.ts';
 import type { Engine } from '../engine/docker.ts';
 import { parseShellArgs, sanitizeLang, sanitizeTerm } from './args.ts';
-import { callerIdentity } from './identity.ts';
+import { callerIdentity, type PasswdLookup } from './identity.ts';
 import { flush, relay, type RelayIO } from './relay.ts';
 import { waitForSession } from './wait.ts';
 
@@ -36,7 +35,7 @@ export interface HelperDeps {
   terminal: Terminal;
   store: DirStore<Session>;
   engine: ExecEngine;
-  users: UserDirectory;
+  users: PasswdLookup;
   clock: Clock;
   random: Random;
   proc: ProcFs;
@@ -47,6 +46,8 @@ export interface HelperDeps {
   clientPollMs: number;
   loginTimeoutMs: number;
   killGraceMs: number;
+  /** Called at each step of the login, for `TRACE=true` in helper.conf (where a slow login spends its time). */
+  trace: (step: string) => void;
   maxArgBytes: number;
 }
 
@@ -54,7 +55,9 @@ const say = (d: HelperDeps, msg: string) => d.io.stderr.write(`dosh: ${msg}\n`);
 
 /** Returns the exit status of the login; throws ExitError for refusals the user has been told about. */
 export async function runHelper(d: HelperDeps): Promise<number> {
+  d.trace('helper started');
   const user = await callerIdentity(d.env, d.uid, d.users);
+  d.trace(`caller is ${user.name}`);
   const parsed = parseShellArgs(d.argv0, d.args);
   if (!parsed.ok) throw new ExitError(2, parsed.error);
   const inv = parsed.value;
@@ -87,10 +90,12 @@ export async function runHelper(d: HelperDeps): Promise<number> {
     status: { phase: 'Pending', conditions: [] },
   });
   const name = created.metadata.name;
+  d.trace('session written');
 
   let session: Session;
   try {
     session = await waitForSession(d, name);
+    d.trace(`session ${session.status.phase}`);
   } catch (e) {
     endAs(d, name, 'Failed', 'NotAdmitted', (e as Error).message);
     throw e;
@@ -105,7 +110,9 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   const name = session.metadata.name;
   const plan = session.status.exec!;
   const execId = await d.engine.createExec(session.status.container!.id, { ...plan, tty });
+  d.trace('exec created');
   const sock: Duplex = await d.engine.startExec(execId, tty);
+  d.trace('exec started');
   // The engine answers the hijack before the process exists; its host pid is learned off the critical path.
   const proc = findExecProcess(d, execId).then((p) => {
     markRunning(d, name, p?.pid ?? 0, p?.start);
@@ -151,7 +158,9 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   }
   await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);
 
+  d.trace('output ended');
   const code = hangup ? 128 + signalNumber(hangup) : await exitCode(d, execId);
+  d.trace(`exit status ${code}`);
   if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);
   else endAs(d, name, code === 0 ? 'Succeeded' : 'Failed', 'Exited', `exited with status ${code}`, code);
   return code;

@@ -3,7 +3,6 @@
 // per-object lock file, and a file that fails to parse is quarantined, never fatal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { iso, realClock, realRandom, type Clock, type Random } from '../lib/clock.ts';
 import { isSameProcessAlive, processStartTime } from '../lib/proc.ts';
@@ -16,6 +15,11 @@ export interface StoredObject {
 export type NewObject<T extends StoredObject> = Omit<T, 'metadata'> & {
   metadata: Pick<ObjectMeta, 'name'> & Partial<ObjectMeta>;
 };
+
+/** How stored JSON becomes a typed object: zod in doshd and doshctl; a lighter check in the helper (see codec.ts). */
+export interface Codec<T> {
+  decode(data: unknown): { ok: true; value: T } | { ok: false; error: string };
+}
 
 export interface StoreOptions {
   clock?: Clock;
@@ -38,7 +42,7 @@ export class DirStore<T extends StoredObject> {
   constructor(
     root: string,
     readonly resource: string,
-    private readonly schema: z.ZodType<T>,
+    private readonly codec: Codec<T>,
     opts: StoreOptions = {},
   ) {
     this.dir = path.join(root, resource);
@@ -206,12 +210,12 @@ export class DirStore<T extends StoredObject> {
       this.quarantine(file, `not valid JSON: ${(e as Error).message}`);
       return undefined;
     }
-    const r = this.schema.safeParse(data);
-    if (!r.success) {
-      this.quarantine(file, r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const r = this.codec.decode(data);
+    if (!r.ok) {
+      this.quarantine(file, r.error);
       return undefined;
     }
-    return r.data;
+    return r.value;
   }
 
   private quarantine(file: string, why: string): void {
@@ -225,7 +229,9 @@ export class DirStore<T extends StoredObject> {
   }
 
   private validate(obj: T): T {
-    return this.schema.parse(obj);
+    const r = this.codec.decode(obj);
+    if (!r.ok) throw new Error(`invalid ${this.resource} object: ${r.error}`);
+    return r.value;
   }
 
   private writeTemp(obj: T): string {

@@ -1,14 +1,8 @@
 // Where things live under the store root, and the small non-Session files doshd keeps there.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Session } from '../api/session.ts';
-import { DirStore, type StoreOptions } from './dirstore.ts';
 
 export const DEFAULT_STORE = '/run/dosh';
-
-export function sessionStore(root: string, opts?: StoreOptions): DirStore<Session> {
-  return new DirStore<Session>(root, 'sessions', Session, opts);
-}
 
 export interface ControllerRecord {
   pid: number;

@@ -109,7 +109,8 @@ after(async () => {
   sh(`docker rmi ${EVIL_IMAGE} >/dev/null 2>&1 || true`);
   rmSync(evil, { recursive: true, force: true });
   for (const f of readdirSync(QUARANTINE)) if (/^dtb-|^DTB/.test(f)) rmSync(path.join(QUARANTINE, f), { recursive: true, force: true });
-  for (const f of readdirSync(SESSIONS)) if (/^dtb-corrupt|^DTB/.test(f)) rmSync(path.join(SESSIONS, f), { recursive: true, force: true });
+  // With doshd stopped: the stray entries, and the ended sessions of the users that no longer exist.
+  for (const f of readdirSync(SESSIONS)) if (/^dtb-corrupt|^DTB|^dtb-(una|vic|wes)-[0-9a-f]+\.json$/.test(f)) rmSync(path.join(SESSIONS, f), { recursive: true, force: true });
   doshd.cleanup();
 });
 
@@ -215,7 +216,7 @@ test('TERM through an ssh terminal (the pty request) is sanitized; LANG through 
   assert.match(out(good), /\[screen-256color\]/, describe(good));
 
   // The test sshd has AcceptEnv LANG LC_*, so SetEnv=LANG reaches the login; TERM via SetEnv is not accepted by sshd.
-  for (const lang of ['\x1b]0;pwned\x07', '$(id)', 'C.UTF-8;id', '../../../etc/shadow', 'x'.repeat(5000)]) {
+  for (const lang of ['\x1b]0;pwned\x07', '$(id)', 'C.UTF-8;id', '../../../etc/shadow', 'C.UTF-8%n%s']) {
     const r = await ssh(U, 'printf "[%s]" "$LANG"', { extra: ['-o', `SetEnv=LANG=${lang}`] });
     assert.equal(r.code, 0, `LANG=${JSON.stringify(lang)}: ${describe(r)}`);
     assert.equal(out(r), '[]', `LANG=${JSON.stringify(lang)} must not reach the container: ${describe(r)}`);
@@ -223,6 +224,32 @@ test('TERM through an ssh terminal (the pty request) is sanitized; LANG through 
   const okLang = await ssh(U, 'printf "[%s]" "$LANG"', { extra: ['-o', 'SetEnv=LANG=C.UTF-8'] });
   assert.equal(out(okLang), '[C.UTF-8]', describe(okLang));
   await assertDoshdHealthy();
+});
+
+// Node's ICU dereferences a null default locale when LANG, LC_ALL or LC_MESSAGES cannot be canonicalized (a language
+// subtag of 12 or more letters, an overlong variant): the process dies with SIGSEGV before any of the helper's code
+// runs. sudo keeps LANG (env_keep) and LC_* (its built-in env_check list), and sshd's AcceptEnv LANG LC_* (Debian's
+// default) lets any ssh client set them.
+const ICU_BREAKERS: [string, string][] = [
+  ['LANG', 'abcdefghijkl'],
+  ['LANG', 'x'.repeat(5000)],
+  ['LANG', `en_US@k=${'a'.repeat(200)}`],
+  ['LC_ALL', 'abcdefghijkl'],
+  ['LC_MESSAGES', 'abcdefghijkl'],
+];
+
+test('a locale the helper\'s runtime cannot parse (LANG/LC_ALL/LC_MESSAGES=abcdefghijkl) still gives her a working login, never a crashed helper', { timeout: 120_000 }, async () => {
+  const problems: string[] = [];
+  for (const [k, v] of ICU_BREAKERS) {
+    const r = await asUser(U, [DOSH, '-c', WHOAMI], { env: { [k]: v } });
+    if (r.code !== 0 || out(r) !== `${uid(U)}\n${gid(U)}\n${U}|/home/${U}\n`) problems.push(`${k}=${v.slice(0, 20)}${v.length > 20 ? '...' : ''} through the launcher: exit ${r.code}, stderr ${JSON.stringify(r.stderr.trim().slice(0, 200))}`);
+  }
+  for (const v of ['abcdefghijkl', `en_US@k=${'a'.repeat(200)}`]) {
+    const r = await ssh(U, WHOAMI, { extra: ['-o', `SetEnv=LANG=${v}`] });
+    if (r.code !== 0 || out(r) !== `${uid(U)}\n${gid(U)}\n${U}|/home/${U}\n`) problems.push(`LANG=${v.slice(0, 20)}${v.length > 20 ? '...' : ''} through ssh SetEnv: exit ${r.code}, stderr ${JSON.stringify(r.stderr.trim().slice(0, 200))}`);
+  }
+  await assertDoshdHealthy();
+  assert.deepEqual(problems, []);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -505,7 +532,7 @@ test('forged argv0 and flags to the helper are refused clearly or give her a nor
 // ---------------------------------------------------------------------------------------------------------------
 // 9. doshd not running
 
-test('with doshd stopped a login fails after LOGIN_TIMEOUT with a message naming doshd; a login that arrives while doshd is down waits for it', { timeout: 180_000 }, async () => {
+test('with doshd stopped a login fails after LOGIN_TIMEOUT with a message naming doshd; a login that arrives while doshd is down waits for it', { timeout: 180_000 }, async (t) => {
   try {
     await doshd.stop();
     assert.ok(!(await readyz()));
@@ -513,6 +540,7 @@ test('with doshd stopped a login fails after LOGIN_TIMEOUT with a message naming
     const down = await su(U, 'echo hi');
     assertRefused(down, /doshd/);
     assert.match(down.stderr, /not running/, describe(down));
+    t.diagnostic(`doshd down, LOGIN_TIMEOUT=3: refused after ${Math.round(down.ms)} ms: ${down.stderr.trim().replace(/\n/g, ' | ')}`);
     assert.ok(down.ms >= 2_500 && down.ms <= 6_000, `failed after ${Math.round(down.ms)} ms, expected about 3 s`);
     assert.equal(out(down), '');
 
@@ -521,6 +549,7 @@ test('with doshd stopped a login fails after LOGIN_TIMEOUT with a message naming
     await sleep(2_000);
     await doshd.start();
     const late = await pending;
+    t.diagnostic(`doshd started 2 s into a login with LOGIN_TIMEOUT=20: exit ${late.code} after ${Math.round(late.ms)} ms; stderr ${JSON.stringify(late.stderr.trim())}`);
     assert.equal(late.code, 0, describe(late));
     assert.equal(out(late), `hi\n${uid(U)}\n`);
     assert.doesNotMatch(late.stderr, /failed|timed out/, describe(late));

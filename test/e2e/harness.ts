@@ -277,7 +277,8 @@ export async function sessionsOf(user: string): Promise<StoredSession[]> {
 
 /** Runs a bash script as USER on the host (`su - USER -s /bin/bash -c SCRIPT`): a test driver acting as the user, whose login shell is dosh. */
 export function asUserScript(user: string, script: string, opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<Result> {
-  return run('su', ['-', user, '-s', '/bin/bash', '-c', script], opts);
+  // su itself runs as root with the test's own clean environment: only SCRIPT, as the user, sees anything else.
+  return run('su', ['-', user, '-s', '/bin/bash', '-c', script], { input: opts.input, timeoutMs: opts.timeoutMs });
 }
 
 /** Runs ARGV as USER on the host with extra environment variables set for that one command (through /usr/bin/env). */

@@ -9,7 +9,7 @@ import { Controller, type PolicyProvider } from '../../controller/controller.ts'
 import { ControllerMetrics } from '../../controller/metrics.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { NssUser, UserDirectory } from '../../lib/users.ts';
-import { sessionStore } from '../../store/layout.ts';
+import { sessionStore } from '../../store/sessions.ts';
 import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';

@@ -4,6 +4,7 @@
 // Every container is named dti-RUN-* and labelled with this run's id, and is removed in `after`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,7 +121,6 @@ describe('containers', () => {
     await assert.rejects(engine.startContainer(`${PREFIX}missing`), NotFoundError);
     await assert.rejects(engine.createExec(`${PREFIX}missing`, { argv: ['true'], env: [], user: '0:0', tty: false }), NotFoundError);
     await assert.rejects(engine.inspectExec('0'.repeat(64)), NotFoundError);
-    await assert.rejects(engine.startExec('0'.repeat(64), false), NotFoundError);
     await assert.rejects(engine.resizeExec('0'.repeat(64), 24, 80), NotFoundError);
     assert.equal(await engine.imageExists(`dosh-test/no-such-image-${RUN}:latest`), false);
     assert.equal(await engine.imageExists(IMAGE), true);
@@ -238,6 +238,28 @@ describe('exec', () => {
       return x.running ? undefined : x;
     });
     assert.equal(s.exitCode, 7);
+  });
+
+  test('a failed startExec (no such exec) is a NotFoundError and leaves nothing open: the process exits by itself', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'engine-startexec-fail.ts'), DEFAULT_DOCKER_SOCKET], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    try {
+      await until(`the child reports the startExec result (stderr: ${err})`, async () => out.includes('\n'));
+      assert.equal(out.trim(), 'rejected NotFoundError');
+      // Once the call has failed there is nothing left to do; a request socket left open keeps the process alive
+      // until the daemon drops the idle connection (minutes).
+      await until('the child exits by itself after the failed startExec', async () => exited, 10_000);
+    } finally {
+      if (!exited) child.kill('SIGKILL');
+    }
   });
 
   test('exec in a stopped container is refused with a typed error', async () => {

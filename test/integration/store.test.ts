@@ -12,7 +12,7 @@ import { Session } from '../../api/session.ts';
 import { ConflictError, NotFoundError } from '../../lib/errors.ts';
 import { processStartTime } from '../../lib/proc.ts';
 import type { DirStore } from '../../store/dirstore.ts';
-import { sessionStore } from '../../store/layout.ts';
+import { sessionStore } from '../../store/sessions.ts';
 import { counterOf, incremented, newSession } from './fixtures/session.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');

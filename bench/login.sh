@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# npm run bench:login — installs what the benchmark needs (engine, image, DoSH), then runs bench/login.ts under the
+# same lock as the end-to-end tests (they share the host's doshd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+bash scripts/lib/ensure-docker.sh
+bash scripts/lib/build-images.sh busybox
+bash scripts/install-system.sh >/dev/null
+exec flock -o /tmp/dosh-e2e.lock node --import tsx bench/login.ts

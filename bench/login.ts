@@ -1,0 +1,85 @@
+// bench/login: DoSH's warm and cold login against the docker CLI floor, side by side in one run, plus where a warm
+// login's milliseconds go. Run with `npm run bench:login` (root; installs and starts what it needs).
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { addUser, BUSYBOX, delUser, Doshd, sh, storeSessions } from '../test/e2e/harness.ts';
+
+const N = Number(process.env.BENCH_N ?? 25);
+const USER = 'dosh-bench';
+const PLAIN = 'dosh-bench-plain';
+const FLOOR = 'dosh-bench-floor';
+
+function time(cmd: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
+const quiet = (cmd: string) => spawnSync('bash', ['-c', cmd], { stdio: 'ignore' });
+
+async function main(): Promise<void> {
+  addUser(USER);
+  addUser(PLAIN, { shell: '/bin/sh' });
+  const doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
+  quiet(`docker rm -f ${FLOOR}; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647`);
+  time(['su', '-', USER, '-c', 'true']); // creates her container, warms caches
+  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [] };
+  for (let i = 0; i < N; i++) {
+    // Interleaved so that drift (page cache, other load) hits every series alike.
+    r.exec.push(time(['docker', 'exec', FLOOR, 'true']));
+    const t = time(['docker', 'run', '-d', '--name', `${FLOOR}-run`, '--init', BUSYBOX, 'sleep', '2147483647']);
+    r.run.push(t);
+    quiet(`docker rm -f ${FLOOR}-run`);
+    r.warm.push(time(['su', '-', USER, '-c', 'true']));
+    quiet(`docker rm -f dosh-${USER}`);
+    r.cold.push(time(['su', '-', USER, '-c', 'true']));
+    r.su.push(time(['su', '-', PLAIN, '-c', 'true']));
+    r.node.push(time(['node', '-e', '0']));
+    r.helperStart.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
+  }
+  // Where a warm login's time goes, from the timestamps the helper and doshd record on each session.
+  const phases = { pendingToReady: [] as number[], readyToRunning: [] as number[], runningToEnd: [] as number[] };
+  for (const s of storeSessions().filter((x) => x.spec.user === USER) as unknown as { metadata: { creationTimestamp: string }; status: Record<string, string> }[]) {
+    const c = Date.parse(s.metadata.creationTimestamp);
+    const { readyAt, startedAt, endedAt } = s.status;
+    if (!readyAt || !startedAt || !endedAt) continue;
+    phases.pendingToReady.push(Date.parse(readyAt) - c);
+    phases.readyToRunning.push(Date.parse(startedAt) - Date.parse(readyAt));
+    phases.runningToEnd.push(Date.parse(endedAt) - Date.parse(startedAt));
+  }
+  await doshd.stop();
+  quiet(`docker rm -f ${FLOOR} dosh-${USER}`);
+  delUser(USER);
+  delUser(PLAIN);
+  doshd.cleanup();
+
+  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)]));
+  const f = (x: number) => `${x.toFixed(0)} ms`;
+  console.log(`bench/login: ${N} rounds, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, docker ${sh("docker version -f '{{.Server.Version}}'").trim()}`);
+  console.log('');
+  console.log('| what | median | p95 | ratio |');
+  console.log('|---|---|---|---|');
+  console.log(`| docker exec CONTAINER true (floor, warm) | ${f(m.exec)} | ${f(p95(r.exec))} | 1.00 |`);
+  console.log(`| DoSH warm login: su - USER -c true | ${f(m.warm)} | ${f(p95(r.warm))} | ${(m.warm / m.exec).toFixed(2)} x docker exec |`);
+  console.log(`| docker run -d (floor, cold) | ${f(m.run)} | ${f(p95(r.run))} | 1.00 |`);
+  console.log(`| DoSH cold login: su - USER -c true, no container | ${f(m.cold)} | ${f(p95(r.cold))} | ${(m.cold / m.run).toFixed(2)} x docker run -d |`);
+  console.log('');
+  console.log('Breakdown of a warm login (medians):');
+  console.log(`| su - PLAINUSER -c true (su and PAM alone) | ${f(m.su)} |`);
+  console.log(`| node -e 0 (Node.js start) | ${f(m.node)} |`);
+  console.log(`| helper start to its first refusal (node + bundle load) | ${f(m.helperStart)} |`);
+  if (phases.pendingToReady.length) {
+    console.log(`| session written -> Ready (doshd reaction) | ${f(median(phases.pendingToReady))} |`);
+    console.log(`| Ready -> exec running (helper wakes, exec create/start) | ${f(median(phases.readyToRunning))} |`);
+    console.log(`| exec running -> ended (command, exit code, status write) | ${f(median(phases.runningToEnd))} |`);
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench/login: ${(e as Error).message}`);
+  process.exitCode = 1;
+});

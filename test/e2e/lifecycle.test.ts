@@ -1,0 +1,57 @@
+// The user's container over time: shared by simultaneous first logins, collected after the idle timeout, and
+// found again by a doshd restarted with kill -9 (all of its state is in labels and the store).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, storeSessions, su, until } from './harness.ts';
+
+const U = 'dtl-lou';
+const V = 'dtl-vic';
+let doshd: Doshd;
+
+before(async () => {
+  addUser(U);
+  addUser(V);
+  removeContainersOf(U, V);
+  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=3\n\n[user:${V}]\nIDLETIMEOUT=0\n`).start();
+});
+
+after(async () => {
+  await doshd.stop();
+  removeContainersOf(U, V);
+  delUser(U);
+  delUser(V);
+  doshd.cleanup();
+});
+
+test('20 simultaneous first logins of one user all succeed and share one container', async () => {
+  const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => su(U, `echo ok-${i}; cat /proc/1/cgroup | grep -m1 -o 'docker/[0-9a-f]*'`)));
+  const failures = rs.filter((r, i) => r.code !== 0 || !r.stdout.toString().startsWith(`ok-${i}\n`));
+  assert.deepEqual(failures.map((r) => r.stderr), [], 'every login succeeded');
+  const cgroups = new Set(rs.map((r) => r.stdout.toString().split('\n')[1]));
+  assert.equal(cgroups.size, 1, 'all in one container');
+  assert.equal(containerIds(`dosh.io/user=${U}`).length, 1);
+});
+
+test('logins of different users proceed in parallel, each in her own container', async () => {
+  const [a, b] = await Promise.all([su(U, 'hostname'), su(V, 'hostname')]);
+  assert.notEqual(a.stdout.toString(), b.stdout.toString());
+  assert.equal(containerIds(`dosh.io/user=${V}`).length, 1);
+});
+
+test('an idle container is removed after IDLETIMEOUT; IDLETIMEOUT=0 keeps it', async () => {
+  await until(`dosh-${U} to be collected`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
+  assert.equal(containerIds(`dosh.io/user=${V}`).length, 1, 'kept forever');
+  const r = await su(U, 'echo back');
+  assert.equal(r.stdout.toString(), 'back\n', 'the next login creates it again');
+});
+
+test('a doshd restarted after kill -9 rebuilds its state from the store and the engine', async () => {
+  await su(U, 'true');
+  doshd.kill('SIGKILL');
+  const before = storeSessions().filter((s) => s.spec.user === U).length;
+  await doshd.start();
+  // The restarted doshd knows the container only by its labels, and still collects it once idle.
+  await until(`dosh-${U} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
+  assert.ok(storeSessions().filter((s) => s.spec.user === U).length >= Math.min(before, 1), 'ended sessions are still listed');
+  assert.match(sh(`docker inspect -f '{{index .Config.Labels "dosh.io/managed"}}' dosh-${V}`), /true/);
+});
