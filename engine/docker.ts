@@ -138,7 +138,15 @@ export class Engine {
 
   /** Starts the exec on a hijacked connection: one raw socket carrying stdin up and the (multiplexed unless tty) output down. */
   async startExec(execId: string, tty: boolean): Promise<Duplex> {
-    return (await call(`start exec ${execId}`, () => this.docker.getExec(execId).start({ hijack: true, stdin: true, Tty: tty }))) as Duplex;
+    // When the engine refuses instead of upgrading, docker-modem leaves the request (stdin open) hanging; aborting
+    // it lets the caller exit instead of waiting minutes for the daemon to drop the idle connection.
+    const ac = new AbortController();
+    try {
+      return (await call(`start exec ${execId}`, () => this.docker.getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
+    } catch (e) {
+      ac.abort();
+      throw e;
+    }
   }
 
   async inspectExec(execId: string): Promise<ExecState> {

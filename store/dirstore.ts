@@ -65,7 +65,7 @@ export class DirStore<T extends StoredObject> {
   }
 
   private file(name: string): string {
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) throw new NotFoundError(`invalid name ${JSON.stringify(name)}`);
+    if (!isObjectName(name)) throw new NotFoundError(`invalid name ${JSON.stringify(name)}`);
     return path.join(this.dir, `${name}.json`);
   }
 
@@ -75,7 +75,12 @@ export class DirStore<T extends StoredObject> {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'EISDIR') {
+        this.quarantine(file, 'a directory where an object file belongs');
+        return undefined;
+      }
       throw e;
     }
     return this.parse(file, text);
@@ -92,7 +97,12 @@ export class DirStore<T extends StoredObject> {
     const out: T[] = [];
     for (const n of names) {
       if (!n.endsWith('.json') || n.startsWith('.')) continue;
-      const obj = this.get(n.slice(0, -5));
+      const name = n.slice(0, -5);
+      if (!isObjectName(name)) {
+        this.quarantine(path.join(this.dir, n), 'not a valid object name');
+        continue;
+      }
+      const obj = this.get(name);
       if (obj) out.push(obj);
     }
     return out;
@@ -240,27 +250,22 @@ export class DirStore<T extends StoredObject> {
     try {
       fs.writeSync(fd, JSON.stringify(obj));
       fs.fsyncSync(fd);
-    } finally {
+    } catch (e) {
       fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw e;
     }
+    fs.closeSync(fd);
     return tmp;
   }
 
   private withLock<R>(name: string, fn: () => R): R {
     const lock = path.join(this.dir, `.lock-${name}`);
     const deadline = this.clock.now() + this.lockWaitMs;
-    for (;;) {
-      try {
-        const fd = fs.openSync(lock, 'wx', 0o600);
-        fs.writeSync(fd, `${process.pid} ${processStartTime(process.pid) ?? ''}`);
-        fs.closeSync(fd);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (this.breakStaleLock(lock)) continue;
-        if (this.clock.now() > deadline) throw new ConflictError(`${this.resource} ${name} is locked by another writer`);
-        Atomics.wait(LOCK_SPIN, 0, 0, 1);
-      }
+    while (!this.tryLock(lock, `${process.pid} ${processStartTime(process.pid) ?? ''}`)) {
+      if (this.breakStaleLock(lock)) continue;
+      if (this.clock.now() > deadline) throw new ConflictError(`${this.resource} ${name} is locked by another writer`);
+      Atomics.wait(LOCK_SPIN, 0, 0, 1);
     }
     try {
       return fn();
@@ -269,34 +274,78 @@ export class DirStore<T extends StoredObject> {
     }
   }
 
-  /** A lock whose writer died (kill -9 mid-update) would block the object forever; its owner's identity says so. */
+  /** Creates the lock file with its owner in it, or returns false if it exists; never leaves a half-made lock. */
+  private tryLock(lock: string, owner: string): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+    try {
+      fs.writeSync(fd, owner);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true }); // e.g. ENOSPC: an empty lock would block the object for its expiry time
+      throw e;
+    }
+    fs.closeSync(fd);
+    return true;
+  }
+
+  /**
+   * A lock whose writer died (kill -9 mid-update) would block the object forever; its owner's identity says so.
+   * Judging and removing are two steps, so breakers take turns under a second lock and re-read the owner before
+   * removing: otherwise one could remove the fresh lock another waiter took meanwhile, and both would write.
+   */
   private breakStaleLock(lock: string): boolean {
+    const breaker = `${lock}.break`;
+    if (!this.tryLock(breaker, String(process.pid))) {
+      // A breaker killed inside this tiny section would otherwise block breaking forever.
+      try {
+        if (this.clock.now() - fs.statSync(breaker).mtimeMs > 2000) fs.rmSync(breaker, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+      return false;
+    }
+    try {
+      if (!this.lockIsStale(lock)) return false;
+      fs.rmSync(lock, { force: true });
+      return true;
+    } finally {
+      fs.rmSync(breaker, { force: true });
+    }
+  }
+
+  private lockIsStale(lock: string): boolean {
     let owner: string;
     try {
       owner = fs.readFileSync(lock, 'utf8');
     } catch {
-      return true;
+      return false; // released meanwhile: just try to take it again
     }
     const [pid, start] = owner.split(' ');
     if (!pid || !start) {
       // Either still being written by its owner, or its owner died between open and write.
       try {
-        if (this.clock.now() - fs.statSync(lock).mtimeMs < 5000) return false;
+        return this.clock.now() - fs.statSync(lock).mtimeMs >= 5000;
       } catch {
-        return true;
+        return false;
       }
-      fs.rmSync(lock, { force: true });
-      return true;
     }
-    if (isSameProcessAlive(Number(pid), start)) return false;
-    fs.rmSync(lock, { force: true });
-    return true;
+    return !isSameProcessAlive(Number(pid), start);
   }
 
   private uuid(): string {
     const h = this.random(16);
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
+}
+
+function isObjectName(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name);
 }
 
 function safeReaddir(dir: string): string[] {

@@ -34,6 +34,8 @@ const ENV_FILE = path.join(TMP, 'site.env');
 const ENV_TEXT = '# site environment\r\nTZ=Europe/Madrid\r\n\n  LANG=C.UTF-8\nEMPTY=\nGREETING=hello there = world\n';
 const VOLUME = `dtf-vol-${RUN}`;
 const NETWORK = `dtf-net-${RUN}`;
+/** A container the container: modes of --network, --pid and --ipc point at. */
+const PEER = `dtf-peer-${RUN}`;
 const CONF = '/etc/dosh/dosh.conf';
 const USER: UserInfo = { name: 'dtfuser', uid: 4242, gid: 4242, home: '/home/dtfuser', shell: '/bin/sh', groups: [{ name: 'dtfuser', gid: 4242 }] };
 
@@ -57,13 +59,19 @@ const CASES: Case[] = [
   C('--volume', ['-v', '/scratch']),
   C('--volume', ['-v', `/home/${USER.name}:/home/${USER.name}`], { conf: '-v $HOME:/home/$USER' }),
   C('--volume', ['-v', '/var/run/docker.sock:/var/run/docker.sock'], { unsafe: true }),
+  C('--volume', ['-v', `${VOLUME}:/vol:nocopy`, '-v', `${DATA}:/z:Z`, '-v', `${DATA}:/d:delegated`]),
   C('--mount', ['--mount', `type=bind,source=${DATA},target=/data,readonly,bind-propagation=rslave`]),
   C('--mount', [`--mount=type=volume,src=${VOLUME},dst=/vol,volume-nocopy`]),
   C('--mount', ['--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=64m,tmpfs-mode=1770']),
   C('--mount', ['--mount', 'target=/anon']),
   C('--mount', ['--mount', 'type=bind,src=/,dst=/host'], { unsafe: true }),
+  C('--mount', ['--mount', `type=volume,source=${VOLUME}-2,target=/v2,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=a=b,consistency=cached`]),
+  C('--mount', ['--mount', `type=bind,source=${DATA},target=/data,ro=false,bind-nonrecursive`]),
+  C('--mount', ['--mount', `type=volume,src=${VOLUME},dst=/vol,readonly=true,volume-subpath=sub`]),
   C('--tmpfs', ['--tmpfs', '/run:size=64m', '--tmpfs=/scratch']),
+  C('--tmpfs', ['--tmpfs', '/z:rw,noexec,nosuid,size=1m', '--tmpfs', '/a']),
   C('--workdir', ['-w', '/srv']),
+  C('--workdir', ['-w=/srv/x']),
   C('--workdir', [`--workdir=/home/${USER.name}`], { conf: '--workdir=$HOME' }),
   C('--env', ['-e', 'LANG=C.UTF-8', '--env=GREETING=hello world', '-eA=1', '-e', 'EMPTY=']),
   C('--env-file', ['--env-file', ENV_FILE]),
@@ -71,6 +79,7 @@ const CASES: Case[] = [
   C('--memory', ['-m', '64m']),
   C('--memory', ['--memory=1.5GiB']),
   C('--memory', ['-m2g']),
+  C('--memory', ['-m=512M', '--memory-reservation', '256m']),
   C('--memory-swap', ['-m', '64m', '--memory-swap', '128m']),
   C('--memory-swap', ['-m', '64m', '--memory-swap=-1']),
   C('--memory-reservation', ['--memory-reservation', '32m']),
@@ -78,34 +87,43 @@ const CASES: Case[] = [
   C('--cpus', ['--cpus=0.25']),
   C('--cpu-shares', ['-c', '512']),
   C('--cpu-shares', ['--cpu-shares=0x100']),
+  C('--cpu-shares', ['-c=010']),
   C('--cpuset-cpus', ['--cpuset-cpus', '0']),
   C('--cpuset-cpus', ['--cpuset-cpus=0-1']),
   C('--pids-limit', ['--pids-limit', '512']),
   C('--pids-limit', ['--pids-limit=-1']),
+  C('--pids-limit', ['--pids-limit', '1_000']),
   C('--device', ['--device', '/dev/null']),
   C('--device', ['--device=/dev/zero:/dev/myzero:r', '--device', '/dev/loop0:rw']),
   C('--gpus', ['--gpus', 'all']),
   C('--gpus', ['--gpus', '"device=0,2",capabilities=compute']),
   C('--gpus', ['--gpus=2']),
+  C('--gpus', ['--gpus', 'count=2,driver=nvidia,capabilities=utility,options=a=b']),
   C('--cap-add', ['--cap-add', 'NET_RAW']),
   C('--cap-add', ['--cap-add=chown', '--cap-add', 'CAP_KILL']),
   C('--cap-add', ['--cap-add', 'SYS_ADMIN'], { unsafe: true }),
+  C('--cap-add', ['--cap-add', 'ALL'], { unsafe: true }),
   C('--cap-drop', ['--cap-drop', 'NET_RAW', '--cap-drop=mknod']),
   C('--cap-drop', ['--cap-drop', 'ALL', '--cap-add', 'CHOWN']),
   C('--network', ['--network', 'bridge']),
   C('--network', ['--net=none']),
   C('--network', ['--network', NETWORK]),
   C('--network', ['--network', 'host'], { unsafe: true }),
+  C('--network', ['--network', `container:${PEER}`], { unsafe: true }),
   C('--hostname', ['-h', 'devbox']),
   C('--hostname', ['--hostname=box.example']),
+  C('--hostname', ['-h=a1-b2']),
   C('--dns', ['--dns', '192.0.2.53', '--dns=2001:DB8:0::1']),
+  C('--dns', ['--dns', '::ffff:192.0.2.1', '--dns', '192.0.2.53']),
   C('--add-host', ['--add-host', 'db.internal:192.0.2.10']),
   C('--add-host', ['--add-host=gw:host-gateway']),
   C('--add-host', ['--add-host', 'v6=[2001:db8::1]']),
+  C('--add-host', ['--add-host', 'h6:::1', '--add-host=h4=192.0.2.1']),
   C('--read-only', ['--read-only']),
   C('--read-only', ['--read-only=false']),
   C('--shm-size', ['--shm-size', '256m']),
   C('--ulimit', ['--ulimit', 'nofile=1024:2048', '--ulimit=nproc=100']),
+  C('--ulimit', ['--ulimit', 'nproc=100', '--ulimit', 'nofile=1024:2048', '--ulimit', 'core=0', '--ulimit', 'nproc=50:60']),
   C('--security-opt', ['--security-opt', 'no-new-privileges']),
   C('--security-opt', ['--security-opt', 'apparmor=dtf-profile']),
   C('--security-opt', ['--security-opt=label=level:s0:c100,c200']),
@@ -113,31 +131,42 @@ const CASES: Case[] = [
   C('--security-opt', ['--security-opt', 'no-new-privileges=false'], { unsafe: true }),
   C('--security-opt', ['--security-opt', 'systempaths=unconfined'], { unsafe: true }),
   C('--security-opt', ['--security-opt', 'label=disable'], { unsafe: true }),
+  C('--security-opt', ['--security-opt', 'label:disable', '--security-opt=apparmor=unconfined'], { unsafe: true }),
+  C('--security-opt', ['--security-opt', 'seccomp=builtin', '--security-opt', 'no-new-privileges:true']),
   C('--group-add', ['--group-add', 'video', '--group-add=4242']),
   C('--label', ['-l', 'team=research', '--label', 'flag', '--label=k=v=w']),
+  C('--label', ['-l=x=y', '--label', ' spaced key =v']),
   C('--init', ['--init']),
   C('--init', ['--init=false']),
+  C('--init', ['--init', '--init=false']),
   C('--restart', ['--restart', 'on-failure:3']),
   C('--restart', ['--restart=unless-stopped']),
+  C('--restart', ['--restart', 'on-failure']),
+  C('--restart', ['--restart=no']),
   C('--log-driver', ['--log-driver', 'json-file']),
   C('--log-driver', ['--log-driver=none']),
   C('--log-opt', ['--log-opt', 'max-size=10m', '--log-opt', 'max-file=3']),
   C('--log-opt', ['--log-driver', 'local', '--log-opt=max-size=5m']),
   C('--stop-timeout', ['--stop-timeout', '10']),
   C('--stop-timeout', ['--stop-timeout=-1']),
+  C('--stop-timeout', ['--stop-timeout', '0x10']),
   C('--oom-score-adj', ['--oom-score-adj', '500']),
   C('--oom-score-adj', ['--oom-score-adj=-100']),
   C('--blkio-weight', ['--blkio-weight', '300']),
   C('--device-read-bps', ['--device-read-bps', '/dev/loop0:10mb']),
+  C('--device-read-bps', ['--device-read-bps', '/dev/loop0:1.5m', '--device-read-bps', '/dev/zero:1']),
   C('--device-write-bps', ['--device-write-bps=/dev/loop0:1g']),
   C('--device-read-iops', ['--device-read-iops', '/dev/loop0:1000']),
   C('--device-write-iops', ['--device-write-iops=/dev/loop0:200']),
   C('--privileged', ['--privileged'], { unsafe: true }),
+  C('--privileged', ['--privileged=false']),
   C('--pid', ['--pid', 'host'], { unsafe: true }),
+  C('--pid', [`--pid=container:${PEER}`], { unsafe: true }),
   C('--ipc', ['--ipc', 'private']),
   C('--ipc', ['--ipc=shareable']),
   C('--ipc', ['--ipc', 'none']),
   C('--ipc', ['--ipc', 'host'], { unsafe: true }),
+  C('--ipc', ['--ipc', `container:${PEER}`], { unsafe: true }),
   C('--uts', ['--uts', 'host'], { unsafe: true }),
   C('--userns', ['--userns=host'], { unsafe: true }),
   C('--cgroupns', ['--cgroupns', 'private']),
@@ -304,7 +333,7 @@ before(async () => {
   fs.mkdirSync(DATA);
   fs.mkdirSync(path.join(TMP, 'docker-config'));
   fs.writeFileSync(ENV_FILE, ENV_TEXT);
-  for (const cmd of [['volume', 'create', VOLUME], ['network', 'create', NETWORK]]) {
+  for (const cmd of [['volume', 'create', VOLUME], ['network', 'create', NETWORK], ['create', '--name', PEER, '--ipc', 'shareable', IMAGE, '/bin/sh']]) {
     const r = await docker(cmd);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -315,8 +344,9 @@ after(async () => {
   const r = await docker(['ps', '-aq', '--filter', `name=dtf-cli-${RUN}-`, '--filter', `name=dtf-api-${RUN}-`]).catch(() => ({ stdout: '' }));
   const ids = [...new Set([...created, ...r.stdout.split('\n').filter(Boolean)])];
   if (ids.length) await docker(['rm', '-f', '-v', ...ids]);
+  await docker(['rm', '-f', PEER]);
   await docker(['network', 'rm', NETWORK]);
-  await docker(['volume', 'rm', '-f', VOLUME]);
+  await docker(['volume', 'rm', '-f', VOLUME, `${VOLUME}-2`]);
   await proxy?.close();
   fs.rmSync(TMP, { recursive: true, force: true });
 });
