@@ -51,6 +51,8 @@ export const SessionStatus = z.object({
   execPid: z.number().int().positive().optional(),
   execPidStartTime: z.string().optional(),
   readyAt: z.string().optional(),
+  /** When doshd ends the session (the policy's maximum session lifetime), if it has one. */
+  deadline: z.string().optional(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
   exitCode: z.number().int().optional(),

@@ -175,3 +175,30 @@ test('many simultaneous first logins of one user share one container', async () 
   assert.equal(w.engine.actions.filter((a) => a.startsWith('create')).length, 1);
   assert.ok(sessions.every((s) => w.get(s.metadata.name).status.phase === 'Ready'));
 });
+
+test('the maximum number of sessions per user refuses the one too many, counting only earlier live sessions', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ maxSessionsPerUser: 2 });
+  const [a, b, c] = [w.login(), w.login(), w.login()];
+  await w.controller.syncSession(c.metadata.name);
+  assert.equal(w.get(c.metadata.name).status.reason, 'TooManySessions');
+  assert.match(w.get(c.metadata.name).status.message ?? '', /the most the policy allows \(2\)/);
+  await w.controller.syncSession(a.metadata.name);
+  await w.controller.syncSession(b.metadata.name);
+  assert.equal(w.get(a.metadata.name).status.phase, 'Ready');
+  assert.equal(w.get(b.metadata.name).status.phase, 'Ready');
+});
+
+test('the maximum session lifetime ends the session at its deadline', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ maxSessionSeconds: 60 });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.deadline, new Date(w.clock.now() + 60_000).toISOString());
+  await w.clock.advance(59_000);
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+  await w.clock.advance(1_000);
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.reason, 'MaxLifetime');
+});

@@ -116,6 +116,11 @@ export class Controller {
     }
     if (s.metadata.deletionTimestamp) return this.endSession(s, 'Deleted', 'the session was ended by an administrator');
     if (s.status.phase === 'Pending') return this.admitSession(s);
+    if (s.status.deadline) {
+      const left = Date.parse(s.status.deadline) - this.d.clock.now();
+      if (left <= 0) return this.endSession(s, 'MaxLifetime', `the session reached the maximum session lifetime set by the policy (ended at ${s.status.deadline})`);
+      this.queue.addAfter(s.metadata.name, left, this.signal);
+    }
   }
 
   private async admitSession(s: Session): Promise<void> {
@@ -129,6 +134,12 @@ export class Controller {
       const cordoned = this.d.cordon.message();
       if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
       policy = this.d.policy.resolve(user);
+      if (policy.maxSessionsPerUser > 0) {
+        const others = this.d.store.list().filter((o) => o.spec.user === user.name && o.metadata.name !== s.metadata.name && isLive(o) && (o.status.phase !== 'Pending' || admittedBefore(o, s)));
+        if (others.length >= policy.maxSessionsPerUser) {
+          throw new RefusedError('TooManySessions', `${user.name} already has ${others.length} sessions on this host, the most the policy allows (${policy.maxSessionsPerUser}); end one and try again`);
+        }
+      }
       if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
     } catch (err) {
@@ -142,6 +153,7 @@ export class Controller {
       container,
       exec: planExec(s.spec, policy, user),
       readyAt: iso(now),
+      deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
       conditions: setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) }),
     });
     this.d.metrics.loginLatency.observe((now - Date.parse(s.metadata.creationTimestamp)) / 1000);
@@ -293,4 +305,11 @@ export class Controller {
       });
     }
   }
+}
+
+/** Admission order among simultaneous logins: creation time, then name, so every worker agrees. */
+function admittedBefore(a: Session, b: Session): boolean {
+  const ta = a.metadata.creationTimestamp;
+  const tb = b.metadata.creationTimestamp;
+  return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
 }

@@ -159,6 +159,8 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);
 
   d.trace('output ended');
+  const ended = d.store.get(name);
+  if (ended?.status.phase === 'Failed' && ended.status.message) say(d, ended.status.message);
   const code = hangup ? 128 + signalNumber(hangup) : await exitCode(d, execId);
   d.trace(`exit status ${code}`);
   if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);

@@ -614,7 +614,12 @@ test('a stray entry the store cannot even name (bad file name, a directory) is q
     if (get.code !== 0) problems.push(`doshctl get sessions fails: ${get.stderr.trim()}`);
     const failures = doshd.logText().slice(logBefore).split('\n').filter((l) => /housekeeping failed|reconcile failed/.test(l));
     if (failures.length) problems.push(`doshd logged ${failures.length} failures, e.g. ${failures[0]}`);
-    for (const n of [badName, dir]) if (existsSync(path.join(SESSIONS, n))) problems.push(`${JSON.stringify(n)} was not quarantined`);
+    for (const n of [badName, dir]) {
+      if (existsSync(path.join(SESSIONS, n))) problems.push(`${JSON.stringify(n)} was not quarantined`);
+      else if (!readdirSync(QUARANTINE).some((f) => f.startsWith(`${n}.`))) problems.push(`${JSON.stringify(n)} left the store but is not in ${QUARANTINE}`);
+      const logged = doshd.logText().slice(logBefore).split('\n').some((l) => /quarantined a corrupt store object/.test(l) && l.includes(JSON.stringify(path.join(SESSIONS, n)).slice(1, -1)));
+      if (!logged) problems.push(`no "quarantined a corrupt store object" log line for ${JSON.stringify(n)}`);
+    }
     // A restarted doshd must come up with the stray entries present (the design: never a crash).
     const starting = doshd.start().then(
       () => 'ready',

@@ -105,6 +105,8 @@ const CASES: Case[] = [
   C('--cap-add', ['--cap-add', 'ALL'], { unsafe: true }),
   C('--cap-drop', ['--cap-drop', 'NET_RAW', '--cap-drop=mknod']),
   C('--cap-drop', ['--cap-drop', 'ALL', '--cap-add', 'CHOWN']),
+  C('--cap-drop', ['--cap-add', 'CHOWN', '--cap-drop', 'chown', '--cap-drop', 'NET_RAW']),
+  C('--cap-drop', ['--cap-drop', 'ALL', '--cap-drop', 'MKNOD']),
   C('--network', ['--network', 'bridge']),
   C('--network', ['--net=none']),
   C('--network', ['--network', NETWORK]),
@@ -135,7 +137,7 @@ const CASES: Case[] = [
   C('--security-opt', ['--security-opt', 'seccomp=builtin', '--security-opt', 'no-new-privileges:true']),
   C('--group-add', ['--group-add', 'video', '--group-add=4242']),
   C('--label', ['-l', 'team=research', '--label', 'flag', '--label=k=v=w']),
-  C('--label', ['-l=x=y', '--label', ' spaced key =v']),
+  C('--label', ['-l=x=y', '--label', 'note=a b  c', '--label', 'k=']),
   C('--init', ['--init']),
   C('--init', ['--init=false']),
   C('--init', ['--init', '--init=false']),
@@ -277,17 +279,15 @@ function prune(v: Json | undefined): Json | undefined {
 }
 
 /**
- * Spellings the engine reads the same way, made equal before comparing:
- * - Env and Binds are compared as sorted lists: docker CLI 28 sends `-e` and `-v` values in a varying order from one
- *   run to the next (seen here: `-e X=1 -e A=1 -e B=2` sent as [B, X, A] once in six runs, and two `-v` swapped), so
- *   their order is not something to match (and the daemon sorts mounts by target before mounting them);
- * - SecurityOpt `no-new-privileges` (as the CLI sends it) and `no-new-privileges=true` (as the translation sends it, on
- *   purpose: docs/POLICY.md) both turn no-new-privileges on in the daemon (daemon/create parseSecurityOpt).
+ * Env and Binds are compared as sorted lists: docker CLI 28 sends `-e` and `-v` values in a varying order from one run
+ * to the next (seen here: `-e X=1 -e A=1 -e B=2` sent as [B, X, A] once in six runs, and two `-v` swapped), so their
+ * order is not something a translation can match (and the daemon sorts mounts by target before mounting them).
+ * Nothing else is normalised: every other list the CLI sends was seen in a stable order (sorted for CapAdd, CapDrop
+ * and Ulimits), and is compared as it is.
  */
-function sameMeaning(config: Record<string, Json>, hostConfig: Record<string, Json>): void {
+function unordered(config: Record<string, Json>, hostConfig: Record<string, Json>): void {
   if (Array.isArray(config.Env)) config.Env = [...config.Env].sort();
   if (Array.isArray(hostConfig.Binds)) hostConfig.Binds = [...hostConfig.Binds].sort();
-  if (Array.isArray(hostConfig.SecurityOpt)) hostConfig.SecurityOpt = hostConfig.SecurityOpt.map((o) => (o === 'no-new-privileges' ? 'no-new-privileges=true' : o));
 }
 
 /** The parts of `docker inspect` that flags can change, without what differs between any two containers. */
@@ -301,7 +301,7 @@ function snapshot(info: { Id: string; Config: Record<string, Json>; HostConfig: 
   const hostConfig = { ...info.HostConfig };
   const rp = hostConfig.RestartPolicy as { Name?: string } | null;
   if (rp && rp.Name === '') hostConfig.RestartPolicy = { ...rp, Name: 'no' }; // "" and "no" are the same policy
-  sameMeaning(config, hostConfig);
+  unordered(config, hostConfig);
   return prune({ Config: config, HostConfig: hostConfig, Networks: Object.keys(info.NetworkSettings.Networks ?? {}).sort() }) as Record<string, Json>;
 }
 
@@ -404,12 +404,47 @@ describe('docker create FLAGS and the translation give the same container', () =
       const want = eff.create as unknown as Record<string, Json>;
       const got: Record<string, Json> = { ...sent, HostConfig: { ...((sent.HostConfig ?? {}) as Record<string, Json>) } };
       const wantCopy: Record<string, Json> = { ...want, HostConfig: { ...(want.HostConfig as Record<string, Json>) } };
-      sameMeaning(got, got.HostConfig as Record<string, Json>);
-      sameMeaning(wantCopy, wantCopy.HostConfig as Record<string, Json>);
+      unordered(got, got.HostConfig as Record<string, Json>);
+      unordered(wantCopy, wantCopy.HostConfig as Record<string, Json>);
       const fields = [...Object.keys(want).filter((k) => k !== 'HostConfig'), ...Object.keys(want.HostConfig as object).map((k) => `HostConfig.${k}`)];
       const pick = (o: Record<string, Json>, f: string) => f.split('.').reduce<Json | undefined>((x, k) => (x && typeof x === 'object' && !Array.isArray(x) ? x[k] : undefined), o);
       const sentDiff = fields.flatMap((f) => diff(prune(pick(got, f)), prune(pick(wantCopy, f)), f));
       assert.deepEqual(sentDiff, [], `the create request differs for ${c.args.join(' ')}:\n  ${sentDiff.join('\n  ')}`);
+    });
+  });
+});
+
+/**
+ * Flag values that docker refuses on every host, by the CLI itself or by the daemon's fixed rules at create time. A
+ * policy using one can never give anybody a container, so it must be refused when it is loaded (with its line), not
+ * at each login of the users it applies to. Host-dependent refusals (CPUs or cpusets this machine lacks, a missing
+ * bind source, log drivers not installed) are not listed: a policy may be written for other hosts.
+ */
+const DOCKER_REFUSES: { args: string[]; why: RegExp }[] = [
+  { args: ['--label', ' spaced key =v'], why: /contains whitespaces/ },
+  { args: ['--log-driver', 'none', '--log-opt', 'max-size=10m'], why: /invalid logging opts for driver none/ },
+  { args: ['--log-driver', 'json-file', '--log-opt', 'colour=blue'], why: /unknown log opt 'colour'/ },
+  { args: ['--cap-add', 'BOGUS'], why: /unknown capability: "CAP_BOGUS"/ },
+  { args: ['--cap-drop', 'bogus'], why: /unknown capability: "CAP_BOGUS"/ },
+  { args: ['--security-opt', 'colour=blue'], why: /invalid --security-opt/ },
+  { args: ['--memory-swap', '1g'], why: /always set the Memory limit when using Memoryswap/ },
+  { args: ['-m', '64m', '--memory-swap', '32m'], why: /memoryswap limit should be larger than memory limit/ },
+  { args: ['-m', '64m', '--memory-reservation', '128m'], why: /can not be less than memory reservation/ },
+  { args: ['-m', '1k'], why: /Minimum memory limit allowed is 6MB/ },
+];
+
+describe('what docker refuses on every host is refused when the policy is loaded', () => {
+  DOCKER_REFUSES.forEach((c, i) => {
+    test(c.args.join(' '), async () => {
+      const r = await docker(['create', '--name', `dtf-cli-${RUN}-refused-${i}`, ...c.args, IMAGE, '/bin/sh']);
+      if (r.code === 0) created.push(r.stdout.trim());
+      assert.notEqual(r.code, 0, `docker create ${c.args.join(' ')} was expected to fail`);
+      assert.match(r.stderr, c.why);
+      assert.throws(
+        () => translate(confFor({ flag: '', args: c.args })),
+        (e: unknown) => e instanceof PolicyError && e.file === CONF && e.line === 1,
+        `the policy DOCKERPARAMETERS=${c.args.map(quote).join(' ')} loads, but docker refuses it: ${r.stderr.trim().split('\n')[0]}`,
+      );
     });
   });
 });
