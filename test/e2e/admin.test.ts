@@ -1,0 +1,70 @@
+// The sysadmin's levers, end to end: doshctl lists and ends sessions, cordon refuses new logins with her message,
+// policy limits on sessions are enforced with a clear message.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { addUser, BUSYBOX, containerPids, delUser, doshctl, Doshd, removeContainersOf, storeSessions, su, until } from './harness.ts';
+
+const U = 'dta-amy';
+let doshd: Doshd;
+
+before(async () => {
+  addUser(U);
+  removeContainersOf(U);
+  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\nMAXSESSIONS=2\n`, ['--kill-grace', '1']).start();
+});
+
+after(async () => {
+  await doshctl('uncordon');
+  await doshd.stop();
+  removeContainersOf(U);
+  delUser(U);
+  doshd.cleanup();
+});
+
+test('doshctl get sessions shows a live login; delete session ends it and tells the user', async () => {
+  const out: Buffer[] = [];
+  const login = spawn('su', ['-', U, '-c', 'echo started; sleep 7171'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  login.stderr.on('data', (d: Buffer) => out.push(d));
+  const exited = new Promise<number | null>((r) => login.on('close', r));
+  await until('the sleep to run', () => containerPids(`dosh-${U}`, 'sleep 7171').length === 1 || undefined);
+  const list = await doshctl('get', 'sessions', '--user', U);
+  const line = list.stdout.toString().split('\n').find((l) => l.includes('Running'));
+  assert.ok(line, list.stdout.toString());
+  const name = line.split(/\s+/)[0];
+  const wide = await doshctl('get', 'sessions', name, '-o', 'json');
+  assert.equal(JSON.parse(wide.stdout.toString()).spec.user, U);
+  const del = await doshctl('delete', 'session', name);
+  assert.equal(del.code, 0, del.stderr);
+  assert.notEqual(await exited, 0);
+  assert.match(Buffer.concat(out).toString(), /ended by an administrator/);
+  await until('the sleep to end', () => containerPids(`dosh-${U}`, 'sleep 7171').length === 0);
+  assert.equal(storeSessions().find((s) => s.metadata.name === name)?.status.reason, 'Deleted');
+  assert.equal((await doshctl('delete', 'session', 'no-such-session')).code, 1);
+});
+
+test('cordon refuses new logins with the message the sysadmin chose; existing sessions go on; uncordon', async () => {
+  const login = spawn('su', ['-', U, '-c', 'sleep 7272'], { stdio: 'ignore' });
+  await until('the sleep to run', () => containerPids(`dosh-${U}`, 'sleep 7272').length === 1 || undefined);
+  await doshctl('cordon', '--message', 'maintenance until 14:00, sorry');
+  const r = await su(U, 'true');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /maintenance until 14:00, sorry/);
+  assert.equal(containerPids(`dosh-${U}`, 'sleep 7272').length, 1, 'the existing session is untouched');
+  await doshctl('uncordon');
+  assert.equal((await su(U, 'true')).code, 0);
+  login.kill('SIGTERM');
+  await until('the sleep to end', () => containerPids(`dosh-${U}`, 'sleep 7272').length === 0);
+});
+
+test('MAXSESSIONS refuses the session one too many, with a message', async () => {
+  const a = spawn('su', ['-', U, '-c', 'sleep 7373'], { stdio: 'ignore' });
+  const b = spawn('su', ['-', U, '-c', 'sleep 7374'], { stdio: 'ignore' });
+  await until('two sessions', () => containerPids(`dosh-${U}`, 'sleep 737').length === 2 || undefined);
+  const r = await su(U, 'true');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /already has 2 sessions/);
+  a.kill('SIGTERM');
+  b.kill('SIGTERM');
+  await until('the sleeps to end', () => containerPids(`dosh-${U}`, 'sleep 737').length === 0);
+});
