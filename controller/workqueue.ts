@@ -14,6 +14,8 @@ export class WorkQueue {
   private processing = new Set<string>();
   private failures = new Map<string, number>();
   private waiters: ((key: string | undefined) => void)[] = [];
+  /** Keys waiting for a delayed add, with when: one timer per key, however often the same delay is asked for. */
+  private delayed = new Map<string, number>();
   private shuttingDown = false;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -42,7 +44,13 @@ export class WorkQueue {
 
   addAfter(key: string, delayMs: number, signal?: AbortSignal): void {
     if (delayMs <= 0) return this.add(key);
+    const due = this.clock.now() + delayMs;
+    const pending = this.delayed.get(key);
+    if (pending !== undefined && pending <= due) return;
+    this.delayed.set(key, due);
     void this.clock.sleep(delayMs, signal).then(() => {
+      if (this.delayed.get(key) !== due) return; // superseded by an earlier one
+      this.delayed.delete(key);
       if (!signal?.aborted) this.add(key);
     });
   }

@@ -21,6 +21,8 @@ for (const k of Object.keys(process.env)) delete process.env[k];
 process.env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 async function main(): Promise<number> {
+  // Before anything else (even reading our root-only settings): the same refusal callerIdentity would give.
+  if (process.getuid!() !== 0) throw new RefusedError('NotPrivileged', 'the session helper must be started by the dosh login shell through sudo');
   const cfg = loadHelperConfig();
   const [argv0 = 'dosh', ...args] = process.argv.slice(2);
   const stdinTTY = tty.isatty(0);

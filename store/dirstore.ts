@@ -187,7 +187,7 @@ export class DirStore<T extends StoredObject> {
   watch(onChange: (name: string) => void): () => void {
     const w = fs.watch(this.dir, (_event, filename) => {
       const f = filename?.toString();
-      if (f && f.endsWith('.json') && !f.startsWith('.')) onChange(f.slice(0, -5));
+      if (f && f.endsWith('.json') && isObjectName(f.slice(0, -5))) onChange(f.slice(0, -5));
     });
     w.on('error', (e) => this.log('store watch failed', { error: String(e) }));
     return () => w.close();
