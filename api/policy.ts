@@ -143,6 +143,8 @@ export const EffectivePolicy = z.object({
   /** One entry per unsafe setting this user's policy used (with its location), to log at login. */
   unsafe: z.array(z.string()),
   create: ContainerCreate,
+  /** The docker run flags after expansion, one word each (`-v`, `/a:/b`): what hook scripts get as arguments. */
+  dockerArgs: z.array(z.string()),
   /** `--network` values after the first (the first is create.HostConfig.NetworkMode). */
   extraNetworks: z.array(z.string()),
   /** Which file/line/section set each setting; keys are field paths such as `image` or `create.HostConfig.Memory`. */

@@ -51,6 +51,8 @@ export const SessionStatus = z.object({
   execPid: z.number().int().positive().optional(),
   execPidStartTime: z.string().optional(),
   readyAt: z.string().optional(),
+  /** Hook scripts for this session's exec moments (preexec ran before Ready; exec runs once it ends). */
+  hooks: z.object({ folder: z.string(), execDone: z.boolean().default(false) }).optional(),
   /** When doshd ends the session (the policy's maximum session lifetime), if it has one. */
   deadline: z.string().optional(),
   startedAt: z.string().optional(),

@@ -202,3 +202,37 @@ test('the maximum session lifetime ends the session at its deadline', async () =
   await w.controller.syncSession(s.metadata.name);
   assert.equal(w.get(s.metadata.name).status.reason, 'MaxLifetime');
 });
+
+test('hooks run at the original moments with the original arguments', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts', dockerArgs: ['-m', '2G'] });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const id = w.engine.containers.get('dosh-ann')!.id;
+  assert.deepEqual(w.hookCalls, [
+    'prerun dosh-ann -u 1001:1001 -m 2G -id --name dosh-ann busybox:latest /bin/sh',
+    `run ${id} -u 1001:1001 -m 2G -id --name dosh-ann busybox:latest /bin/sh`,
+    'preexec dosh-ann /bin/sh -l -c id',
+  ]);
+  w.hookCalls = [];
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.hookCalls, ['exec dosh-ann /bin/sh -l -c id'], 'the exec hook runs once');
+  w.hookCalls = [];
+  w.engine.containers.get('dosh-ann')!.running = false;
+  await w.controller.syncSession(w.login().metadata.name);
+  assert.deepEqual(w.hookCalls.map((c) => c.split(' ').slice(0, 2).join(' ')), ['prestart dosh-ann', 'start dosh-ann', 'preexec dosh-ann']);
+});
+
+test('a failing pre hook refuses the login with its message and leaves nothing half-made', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts' });
+  w.hookResult = (m) => (m === 'prerun' ? { ok: false, runs: [], failure: 'hook script /etc/dosh/scripts/10quota (prerun) failed with exit status 3' } : { ok: true, runs: [] });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.reason, 'HookFailed');
+  assert.match(got.status.message ?? '', /10quota \(prerun\) failed with exit status 3/);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest']);
+});

@@ -1,7 +1,7 @@
 // doshd's reconcile loop, shaped like kubernetes/sample-controller: store events enqueue session keys; workers take
 // keys and run syncSession, which is level-triggered and idempotent; only transient errors requeue (with backoff).
 import { setCondition } from '../api/meta.ts';
-import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { iso, type Clock } from '../lib/clock.ts';
 import { ConflictError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
@@ -14,12 +14,18 @@ import { desiredContainer, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LA
 import { planExec } from './exec-plan.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
+import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 
 export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'imageExists'>;
 
 export interface PolicyProvider {
   /** The effective policy for a user; throws RefusedError when the policy refuses her. */
   resolve(user: UserInfo): EffectivePolicy;
+}
+
+/** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
+export interface HookPort {
+  run(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult>;
 }
 
 export interface Cordon {
@@ -41,6 +47,7 @@ export interface ControllerDeps {
   policy: PolicyProvider;
   users: UserDirectory;
   cordon: Cordon;
+  hooks: HookPort;
   proc: ProcFs;
   clock: Clock;
   metrics: ControllerMetrics;
@@ -127,6 +134,7 @@ export class Controller {
     let policy: EffectivePolicy;
     let user: UserInfo;
     let container: NonNullable<SessionStatus['container']>;
+    let exec: ExecPlan;
     try {
       const found = await this.d.users.lookup(s.spec.user);
       if (!found || found.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
@@ -142,6 +150,8 @@ export class Controller {
       }
       if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
+      exec = planExec(s.spec, policy, user);
+      await this.runHooks(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
     } catch (err) {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
       throw err;
@@ -151,7 +161,8 @@ export class Controller {
       ...s.status,
       phase: 'Ready',
       container,
-      exec: planExec(s.spec, policy, user),
+      exec,
+      hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
       conditions: setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) }),
@@ -180,15 +191,21 @@ export class Controller {
       if (!(await engine.imageExists(policy.image))) {
         throw new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
       }
+      const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
+      await this.runHooks(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
       // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
       const id = await engine.createContainer(want.name, want.body);
       metrics.containers.inc({ action: 'create' });
       await engine.startContainer(id);
+      await this.runHooks(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
       return { id, name: want.name, image: policy.image };
     }
     if (!cur.running) {
+      const ctx = hookContext(user, cur, s);
+      await this.runHooks(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
       await engine.startContainer(cur.id);
       metrics.containers.inc({ action: 'start' });
+      await this.runHooks(policy, 'start', hookArgs('start', cur.name), ctx);
     }
     return { id: cur.id, name: cur.name, image: cur.image };
   }
@@ -228,7 +245,14 @@ export class Controller {
     });
   }
 
-  private syncEnded(s: Session): void {
+  private async syncEnded(s: Session): Promise<void> {
+    const hooks = s.status.hooks;
+    if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
+      const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
+      await this.runHookScripts(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, s.status.exec.argv), ctx);
+      await this.updateSessionStatus(s, { ...s.status, hooks: { ...hooks, execDone: true } });
+      return;
+    }
     const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
     const left = ended + this.d.options.endedRetentionMs - this.d.clock.now();
     if (left <= 0) {
@@ -237,6 +261,24 @@ export class Controller {
     } else {
       this.queue.addAfter(s.metadata.name, left, this.signal);
     }
+  }
+
+  /** Runs a policy's hooks for a moment; a failing pre* hook refuses the login. */
+  private async runHooks(policy: EffectivePolicy, moment: HookMoment, args: string[], ctx: HookContext): Promise<void> {
+    if (!policy.runScripts || !policy.scriptsFolder) return;
+    const r = await this.runHookScripts(policy.scriptsFolder, moment, args, ctx);
+    if (!r.ok) throw new RefusedError('HookFailed', `login refused by the administrator's ${moment} hook: ${r.failure ?? 'it failed'}`);
+  }
+
+  private async runHookScripts(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult> {
+    const r = await this.d.hooks.run(folder, moment, args, ctx);
+    for (const run of r.runs) {
+      const ok = run.exitCode === 0 && !run.timedOut;
+      this.d.metrics.hookRuns.inc({ moment, result: run.timedOut ? 'timeout' : ok ? 'success' : 'failure' });
+      this.d.metrics.hookDuration.observe({ moment }, run.durationMs / 1000);
+      this.d.log[ok ? 'info' : 'warn']('hook ran', { moment, script: run.script, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, ms: Math.round(run.durationMs), output: run.output, session: ctx.session, user: ctx.user });
+    }
+    return r;
   }
 
   async updateSessionStatus(s: Session, status: SessionStatus): Promise<Session> {
@@ -312,4 +354,8 @@ function admittedBefore(a: Session, b: Session): boolean {
   const ta = a.metadata.creationTimestamp;
   const tb = b.metadata.creationTimestamp;
   return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
+}
+
+function hookContext(user: UserInfo, c: { id?: string; name: string; image?: string }, s: Session): HookContext {
+  return { user: user.name, uid: user.uid, gid: user.gid, groups: user.groups.map((g) => g.gid), session: s.metadata.name, containerId: c.id, containerName: c.name, image: c.image };
 }

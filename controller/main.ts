@@ -15,6 +15,7 @@ import { serveHttp } from './http.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PolicySource } from './policy-source.ts';
 import { VERSION } from '../lib/version.ts';
+import { runHooks } from '../lib/hooks.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
     policy,
     users: new CachedDirectory(new NssDirectory(), 5_000, Date.now),
     cordon: new FileCordon(cfg.store),
+    hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
     proc: realProcFs,
     clock: realClock,
     metrics,

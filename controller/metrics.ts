@@ -23,6 +23,14 @@ export class ControllerMetrics {
   readonly engineErrors = new Counter({ name: 'dosh_engine_errors_total', help: 'Docker engine errors by operation.', labelNames: ['operation'], registers: [this.registry] });
   readonly containers = new Counter({ name: 'dosh_container_actions_total', help: 'Container actions taken.', labelNames: ['action'], registers: [this.registry] });
   readonly gcCollected = new Counter({ name: 'dosh_gc_collected_total', help: 'Objects garbage-collected by kind.', labelNames: ['kind'], registers: [this.registry] });
+  readonly hookRuns = new Counter({ name: 'dosh_hook_runs_total', help: 'Hook script runs by moment and result.', labelNames: ['moment', 'result'], registers: [this.registry] });
+  readonly hookDuration = new Histogram({
+    name: 'dosh_hook_duration_seconds',
+    help: 'Hook script run time by moment.',
+    labelNames: ['moment'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly policyReloads = new Counter({ name: 'dosh_policy_reloads_total', help: 'Policy reloads by result.', labelNames: ['result'], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

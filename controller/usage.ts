@@ -46,6 +46,11 @@ export const realFs: CgroupFs = {
   },
 };
 
+/** An in-memory tree for tests: a path exists when it is one of the files. */
+export function memFs(files: Record<string, string>): CgroupFs {
+  return { read: (p) => files[p], exists: (p) => Object.hasOwn(files, p) };
+}
+
 export type CgroupController = 'cpu' | 'memory' | 'pids' | 'blkio';
 
 export interface CgroupLayout {
@@ -84,16 +89,15 @@ const SYSTEMD = (id: string) => `system.slice/docker-${id}.scope`;
 /**
  * Which cgroup version the host runs and where Docker puts a container's cgroup. v2 (unified) has cgroup.controllers at
  * the root; otherwise the v1 controllers are separate mounts below it (a hybrid host's `unified` mount is ignored, as
- * Docker ignores it). Both drivers' layouts are kept, the one whose parent directory exists first.
+ * Docker ignores it). Both drivers' layouts are kept, the one whose parent directory exists first; readUsage moves the
+ * one that found a container to the front.
  */
 export function detectCgroup(root = '/sys/fs/cgroup', opts: { fs?: CgroupFs; procRoot?: string } = {}): CgroupLayout {
   const fs = opts.fs ?? realFs;
   const procRoot = opts.procRoot ?? '/proc';
   const has = (p: string) => fs.exists(`${root}/${p}`);
   if (has('cgroup.controllers')) {
-    const templates = has('docker/cgroup.procs') && !has('system.slice/cgroup.procs') ? [CGROUPFS, SYSTEMD] : [SYSTEMD, CGROUPFS];
-    // With the systemd driver a host may still have a leftover docker/ directory; a container found under either wins.
-    if (has('docker/cgroup.procs') && has('system.slice/cgroup.procs')) templates.sort((a) => (a === CGROUPFS ? -1 : 1));
+    const templates = has('docker/cgroup.procs') ? [CGROUPFS, SYSTEMD] : [SYSTEMD, CGROUPFS];
     return { version: 2, root, mounts: { cpu: root, memory: root, pids: root, blkio: root }, templates, procRoot, fs };
   }
   const mount = (names: string[]) => {
@@ -109,14 +113,13 @@ export function detectCgroup(root = '/sys/fs/cgroup', opts: { fs?: CgroupFs; pro
   if (!fs.exists(`${mounts.memory}/cgroup.procs`) && !fs.exists(`${mounts.cpu}/cgroup.procs`)) {
     throw new Error(`no cgroup v1 or v2 hierarchy found at ${root}`);
   }
-  const rel = mounts.memory.slice(root.length + 1);
-  const templates = fs.exists(`${mounts.memory}/docker/cgroup.procs`) || !has(`${rel}/system.slice/cgroup.procs`) ? [CGROUPFS, SYSTEMD] : [SYSTEMD, CGROUPFS];
+  const templates = fs.exists(`${mounts.memory}/docker/cgroup.procs`) ? [CGROUPFS, SYSTEMD] : [SYSTEMD, CGROUPFS];
   return { version: 1, root, mounts, templates, procRoot, fs };
 }
 
 /** The container's cgroup path below each mount, or undefined when it has none (stopped, or not on this host). */
 function locate(layout: CgroupLayout, id: string, pid?: number): string | undefined {
-  const probe = layout.version === 2 ? layout.mounts.memory : layout.mounts.memory;
+  const probe = layout.mounts.memory;
   for (let i = 0; i < layout.templates.length; i++) {
     const rel = layout.templates[i](id);
     if (layout.fs.exists(`${probe}/${rel}/cgroup.procs`)) {
@@ -256,7 +259,7 @@ export function readUsage(layout: CgroupLayout, containerId: string, pid?: numbe
   }
   let netPid = pid;
   if (!netPid) {
-    const procs = fs.read(`${dir(layout.version === 1 ? 'pids' : 'memory')}/cgroup.procs`) ?? fs.read(`${dir('memory')}/cgroup.procs`);
+    const procs = fs.read(`${dir('memory')}/cgroup.procs`);
     netPid = procs ? Number.parseInt(procs, 10) || undefined : undefined;
   }
   const net = netPid ? fs.read(`${layout.procRoot}/${netPid}/net/dev`) : undefined;

@@ -58,7 +58,7 @@ function files(c: { main: string[]; include?: [string[], string[]] }): Record<st
 function comparable(r: () => EffectivePolicy): unknown {
   try {
     const p = r();
-    return { ...p, provenance: undefined, unsafe: p.unsafe.map((u) => u.replace(/ \(.*\)$/, '')) };
+    return { ...p, provenance: undefined, dockerArgs: undefined, unsafe: p.unsafe.map((u) => u.replace(/ \(.*\)$/, '')) };
   } catch (e) {
     if (e instanceof PolicyError) return { error: e.reason.replace(/^[^:]*: /, '') };
     throw e;

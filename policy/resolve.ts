@@ -168,6 +168,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
     runCommands: st.runCommands.v,
     unsafe: c.unsafeUsed,
     create,
+    dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),
     extraNetworks,
     provenance,
   };

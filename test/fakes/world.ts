@@ -13,6 +13,7 @@ import { sessionStore } from '../../store/sessions.ts';
 import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
+import type { HookResult } from '../../lib/hooks.ts';
 
 export const ANN: NssUser = { name: 'ann', uid: 1001, gid: 1001, home: '/home/ann', shell: '/usr/local/bin/dosh', groups: [{ name: 'ann', gid: 1001 }, { name: 'lab', gid: 2000 }] };
 
@@ -32,6 +33,7 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     runCommands: false,
     unsafe: [],
     create: { HostConfig: { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'], Init: true, PidsLimit: 1024 } },
+    dockerArgs: [],
     extraNetworks: [],
     provenance: {},
     ...over,
@@ -44,6 +46,8 @@ export class World {
   proc = new FakeProc();
   users = new Map<string, NssUser>([['ann', ANN]]);
   cordonMessage: string | undefined;
+  hookCalls: string[] = [];
+  hookResult: (moment: string) => HookResult = () => ({ ok: true, runs: [] });
   policyFor: (u: UserInfo) => EffectivePolicy = () => basePolicy();
   metrics = new ControllerMetrics();
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
@@ -61,6 +65,7 @@ export class World {
       policy,
       users,
       cordon: { message: () => this.cordonMessage },
+      hooks: { run: async (folder, moment, args) => (this.hookCalls.push(`${moment} ${args.join(' ')}`), this.hookResult(moment)) },
       proc: this.proc,
       clock: this.clock,
       metrics: this.metrics,
