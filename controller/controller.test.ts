@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ANN, basePolicy, World } from '../test/fakes/world.ts';
 import { desiredContainer, LABEL_HASH } from './container-spec.ts';
-import { RefusedError } from '../lib/errors.ts';
+import { InvalidError, RefusedError } from '../lib/errors.ts';
 
 test('first login: creates and starts the container, then marks the session Ready with the planned exec', async () => {
   const w = new World();
@@ -235,4 +235,40 @@ test('a failing pre hook refuses the login with its message and leaves nothing h
   assert.equal(got.status.reason, 'HookFailed');
   assert.match(got.status.message ?? '', /10quota \(prerun\) failed with exit status 3/);
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest']);
+});
+
+test('a container the engine refuses ends the login at once with the engine\'s message, not a timeout', async () => {
+  const w = new World();
+  w.engine.createError = new InvalidError('create container dosh-ann: invalid CapAdd: unknown capability: "CAP_BOGUS"');
+  const s = w.login();
+  w.controller.enqueueSession(s.metadata.name);
+  await w.controller.processNextWorkItem();
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.reason, 'EngineRefused');
+  assert.match(got.status.message ?? '', /unknown capability/);
+  assert.equal(w.controller.queue.retries(s.metadata.name), 0);
+});
+
+test('a session on an outdated container says so in a condition', async () => {
+  const w = new World();
+  const first = w.login();
+  await w.controller.syncSession(first.metadata.name);
+  w.policyFor = () => basePolicy({ command: ['/bin/bash'] });
+  const second = w.login();
+  await w.controller.syncSession(second.metadata.name);
+  const c = w.get(second.metadata.name).status.conditions.find((x) => x.type === 'ContainerOutdated');
+  assert.equal(c?.status, 'True');
+  assert.equal(w.get(first.metadata.name).status.conditions.find((x) => x.type === 'ContainerOutdated'), undefined);
+});
+
+test('after a policy change, live sessions on a container that no longer matches are marked outdated', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.policyChanged();
+  assert.equal(w.get(s.metadata.name).status.conditions.find((x) => x.type === 'ContainerOutdated'), undefined);
+  w.policyFor = () => basePolicy({ image: 'busybox:new' });
+  await w.controller.policyChanged();
+  assert.equal(w.get(s.metadata.name).status.conditions.find((x) => x.type === 'ContainerOutdated')?.status, 'True');
+  assert.ok(w.engine.containers.has('dosh-ann'), 'never recreated under her');
 });

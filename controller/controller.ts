@@ -4,7 +4,7 @@ import { setCondition } from '../api/meta.ts';
 import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { iso, type Clock } from '../lib/clock.ts';
-import { ConflictError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
+import { InvalidError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
@@ -133,7 +133,7 @@ export class Controller {
   private async admitSession(s: Session): Promise<void> {
     let policy: EffectivePolicy;
     let user: UserInfo;
-    let container: NonNullable<SessionStatus['container']>;
+    let container: NonNullable<SessionStatus['container']> & { outdated?: boolean };
     let exec: ExecPlan;
     try {
       const found = await this.d.users.lookup(s.spec.user);
@@ -154,24 +154,30 @@ export class Controller {
       await this.runHooks(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
     } catch (err) {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
+      // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
+      if (err instanceof InvalidError) return this.refuse(s, 'EngineRefused', `the Docker engine refused ${s.spec.user}'s container: ${err.message}`);
       throw err;
     }
     const now = this.d.clock.now();
+    const { outdated, ...containerRef } = container;
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
+    // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
+    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged', message: 'the container predates the current policy', lastTransitionTime: iso(now) });
     await this.updateSessionStatus(s, {
       ...s.status,
       phase: 'Ready',
-      container,
+      container: containerRef,
       exec,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
-      conditions: setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) }),
+      conditions,
     });
     this.d.metrics.loginLatency.observe((now - Date.parse(s.metadata.creationTimestamp)) / 1000);
     this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
   }
 
-  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']>> {
+  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean }> {
     const want = desiredContainer(policy, user, this.d.options.node);
     const { engine, metrics } = this.d;
     let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
@@ -207,7 +213,7 @@ export class Controller {
       metrics.containers.inc({ action: 'start' });
       await this.runHooks(policy, 'start', hookArgs('start', cur.name), ctx);
     }
-    return { id: cur.id, name: cur.name, image: cur.image };
+    return { id: cur.id, name: cur.name, image: cur.image, outdated: cur.labels[LABEL_HASH] !== want.hash };
   }
 
   private attachedSessions(user: string, except: string): number {
@@ -294,6 +300,41 @@ export class Controller {
       if (this.userLocks.get(user) === tail) this.userLocks.delete(user);
     });
     return run;
+  }
+
+  /**
+   * After a policy reload: sessions whose container no longer matches their user's policy get a ContainerOutdated
+   * condition (doshctl shows it); the container itself is replaced at her first login with none attached.
+   */
+  async policyChanged(): Promise<void> {
+    const byUser = new Map<string, Session[]>();
+    for (const s of this.d.store.list()) {
+      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node) {
+        byUser.set(s.spec.user, [...(byUser.get(s.spec.user) ?? []), s]);
+      }
+    }
+    for (const [name, sessions] of byUser) {
+      try {
+        const user = await this.d.users.lookup(name);
+        if (!user) continue;
+        const want = desiredContainer(this.d.policy.resolve(user), user, this.d.options.node);
+        for (const s of sessions) {
+          const c = await this.d.engine.inspectContainer(s.status.container!.id).catch(() => undefined);
+          if (!c) continue;
+          const outdated = c.labels[LABEL_HASH] !== want.hash;
+          const cur = s.status.conditions.find((x) => x.type === 'ContainerOutdated');
+          if ((cur?.status === 'True') === outdated) continue;
+          const now = iso(this.d.clock.now());
+          await this.updateSessionStatus(s, {
+            ...s.status,
+            conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged', message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
+          });
+        }
+      } catch (err) {
+        // A conflict or a refused policy for one user must not stop the others; the next reload retries.
+        this.d.log.debug('could not check a container against the new policy', { user: name, error: String(err) });
+      }
+    }
   }
 
   resync(): void {

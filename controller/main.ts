@@ -58,6 +58,7 @@ async function main(): Promise<number> {
     log,
     options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
+  policy.onReload(() => void controller.policyChanged());
   const server = cfg.metricsAddress
     ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, {
         notReady: async () => {

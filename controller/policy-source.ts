@@ -28,6 +28,12 @@ export class PolicySource implements PolicyProvider {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private watchedDirs = '';
+  private listeners: (() => void)[] = [];
+
+  /** Called after every successful reload (not the first load). */
+  onReload(fn: () => void): void {
+    this.listeners.push(fn);
+  }
 
   constructor(
     private readonly file: string,
@@ -58,6 +64,7 @@ export class PolicySource implements PolicyProvider {
       this.log.info('policy loaded', { file: this.file, files: next.files.length });
       if (this.watcher) this.rewatch();
       this.publish(this.state);
+      if (this.watcher) for (const fn of this.listeners) fn();
       return true;
     } catch (e) {
       const pe = e instanceof PolicyError ? e : undefined;

@@ -117,14 +117,19 @@ export function detectCgroup(root = '/sys/fs/cgroup', opts: { fs?: CgroupFs; pro
   return { version: 1, root, mounts, templates, procRoot, fs };
 }
 
-/** The container's cgroup path below each mount, or undefined when it has none (stopped, or not on this host). */
-function locate(layout: CgroupLayout, id: string, pid?: number): string | undefined {
-  const probe = layout.mounts.memory;
+/**
+ * The container's cgroup path below each mount and its memory usage file's text (read as the probe, which saves an
+ * open per container), or undefined when it has no cgroup here (stopped, or not on this host).
+ */
+function locate(layout: CgroupLayout, id: string, pid?: number): { rel: string; usage: string } | undefined {
+  const usageFile = layout.version === 1 ? 'memory.usage_in_bytes' : 'memory.current';
+  const probe = (rel: string) => layout.fs.read(`${layout.mounts.memory}/${rel}/${usageFile}`);
   for (let i = 0; i < layout.templates.length; i++) {
     const rel = layout.templates[i](id);
-    if (layout.fs.exists(`${probe}/${rel}/cgroup.procs`)) {
+    const usage = probe(rel);
+    if (usage !== undefined) {
       if (i > 0) layout.templates.unshift(...layout.templates.splice(i, 1)); // remember the layout that worked
-      return rel;
+      return { rel, usage };
     }
   }
   // A custom cgroup parent (HostConfig.CgroupParent): ask the kernel where the container's process is.
@@ -136,7 +141,8 @@ function locate(layout: CgroupLayout, id: string, pid?: number): string | undefi
     if (path === undefined) continue;
     if (layout.version === 2 ? controllers === '' : controllers.split(',').includes('memory')) {
       const rel = path.replace(/^\//, '');
-      return rel && layout.fs.exists(`${probe}/${rel}/cgroup.procs`) ? rel : undefined;
+      const usage = rel ? probe(rel) : undefined;
+      return usage === undefined ? undefined : { rel, usage };
     }
   }
   return undefined;
@@ -214,15 +220,16 @@ export function parseNetDev(text: string): [number, number] {
  * come from `pid`'s network namespace; without a pid, from the first process listed in the container's cgroup.
  */
 export function readUsage(layout: CgroupLayout, containerId: string, pid?: number): ContainerUsage | undefined {
-  const rel = locate(layout, containerId, pid);
-  if (rel === undefined) return undefined;
+  const found = locate(layout, containerId, pid);
+  if (found === undefined) return undefined;
+  const { rel } = found;
   const { fs, mounts } = layout;
   const dir = (c: CgroupController) => `${mounts[c]}/${rel}`;
   let u: ContainerUsage;
   if (layout.version === 1) {
     const mem = dir('memory');
     const stat = fs.read(`${mem}/memory.stat`);
-    const usage = num(fs.read(`${mem}/memory.usage_in_bytes`)) ?? 0;
+    const usage = num(found.usage) ?? 0;
     const inactive = keyed(stat, 'total_inactive_file') ?? keyed(stat, 'inactive_file') ?? 0;
     const limit = num(fs.read(`${mem}/memory.limit_in_bytes`));
     const pidsLimit = num(fs.read(`${dir('pids')}/pids.max`));
@@ -240,7 +247,7 @@ export function readUsage(layout: CgroupLayout, containerId: string, pid?: numbe
     if (pidsLimit !== undefined) u.pidsLimit = pidsLimit;
   } else {
     const d = dir('memory');
-    const usage = num(fs.read(`${d}/memory.current`)) ?? 0;
+    const usage = num(found.usage) ?? 0;
     const inactive = keyed(fs.read(`${d}/memory.stat`), 'inactive_file') ?? 0;
     const limit = num(fs.read(`${d}/memory.max`));
     const pidsLimit = num(fs.read(`${d}/pids.max`));

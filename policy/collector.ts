@@ -81,6 +81,32 @@ export class Collector {
     this.unsafeUsed.push(`${what} (${o.file}:${o.line} [${o.section}])`);
   }
 
+  /** Combinations the engine refuses at container creation, which would otherwise surface only at a login. */
+  private checkMemory(): void {
+    const swapAt = this.prov['create.HostConfig.MemorySwap'];
+    const resAt = this.prov['create.HostConfig.MemoryReservation'];
+    if (this.memorySwap !== undefined && this.memorySwap > 0 && swapAt) {
+      if (this.memory === undefined || this.memory === 0) throw new PolicyError(swapAt, '--memory-swap needs a memory limit (-m/--memory) as well');
+      if (this.memorySwap < this.memory) throw new PolicyError(swapAt, '--memory-swap (memory plus swap) must be at least the memory limit');
+    }
+    if (this.memoryReservation && this.memory && this.memoryReservation > this.memory && resAt) {
+      throw new PolicyError(resAt, '--memory-reservation must not exceed the memory limit');
+    }
+  }
+
+  private checkLogging(): void {
+    const at = this.prov['create.HostConfig.LogConfig'];
+    if (!at || !this.logOpts.length) return;
+    if (this.logDriver === 'none') throw new PolicyError(at, '--log-opt cannot be used with --log-driver none');
+    if (this.logDriver === 'json-file' || this.logDriver === 'local') {
+      const known = ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'];
+      for (const o of this.logOpts) {
+        const k = o.slice(0, o.indexOf('='));
+        if (!known.includes(k)) throw new PolicyError(at, `unknown log option ${JSON.stringify(k)} for the ${this.logDriver} log driver`);
+      }
+    }
+  }
+
   /** The create body, with the secure defaults wherever the policy did not say otherwise. */
   build(): { create: ContainerCreate; extraNetworks: string[] } {
     const hc: HostConfig = {};
@@ -94,6 +120,8 @@ export class Collector {
     if (this.stopTimeout !== undefined) c.StopTimeout = this.stopTimeout;
     if (this.volumes.length) c.Volumes = Object.fromEntries(this.volumes.map((v) => [v, {}]));
 
+    this.checkMemory();
+    this.checkLogging();
     if (this.binds.length) hc.Binds = this.binds;
     if (this.mounts.length) hc.Mounts = this.mounts;
     if (this.memory !== undefined) hc.Memory = this.memory;
@@ -107,8 +135,7 @@ export class Collector {
     if (this.devices.length) hc.Devices = this.devices;
     if (this.gpus.length) hc.DeviceRequests = this.gpus;
 
-    // An explicit --cap-drop replaces the default drop of everything; then the CLI's
-    // EffectiveCapAddCapDrop rules (normalized, ALL wins, add beats drop, sorted).
+    // An explicit --cap-drop replaces the default drop of everything.
     const { add, drop } = effectiveCaps(this.capAdd, this.capDrop ?? ['ALL']);
     if (this.capDrop === undefined) def('HostConfig.CapDrop');
     if (add.length) hc.CapAdd = add;
@@ -120,7 +147,7 @@ export class Collector {
     if (this.readOnly !== undefined) hc.ReadonlyRootfs = this.readOnly;
     if (Object.keys(this.tmpfs).length) hc.Tmpfs = this.tmpfs;
     if (this.shmSize !== undefined) hc.ShmSize = this.shmSize;
-    if (this.ulimits.length) hc.Ulimits = this.ulimits;
+    if (this.ulimits.length) hc.Ulimits = [...this.ulimits].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
 
     const sec = [...this.securityOpt];
     if (!sec.some((o) => /^no-new-privileges([=:]|$)/.test(o))) {
@@ -156,13 +183,8 @@ export function normalizeCap(c: string): string {
   return u === 'ALL' || u.startsWith('CAP_') ? u : 'CAP_' + u;
 }
 
-/** docker/cli opts.EffectiveCapAddCapDrop. */
+/** What the docker CLI (28.x, measured by test/integration/flags-vs-cli.test.ts) sends: normalized, de-duplicated, sorted. */
 export function effectiveCaps(addIn: string[], dropIn: string[]): { add: string[]; drop: string[] } {
-  let add = new Set(addIn.map(normalizeCap));
-  let drop = new Set(dropIn.map(normalizeCap));
-  if (add.has('ALL')) add = new Set(['ALL']);
-  if (drop.has('ALL')) drop = new Set(['ALL']);
-  const outDrop = [...drop].filter((c) => !add.has(c) && c !== 'RESET');
-  const outAdd = [...add].filter((c) => c !== 'RESET');
-  return { add: outAdd.sort(), drop: outDrop.sort() };
+  const norm = (l: string[]) => [...new Set(l.map(normalizeCap))].filter((c) => c !== 'RESET').sort();
+  return { add: norm(addIn), drop: norm(dropIn) };
 }

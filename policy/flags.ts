@@ -23,6 +23,10 @@ export interface FlagSpec {
   apply(c: Collector, v: string, occ: FlagOcc): void;
 }
 
+/** capabilities(7) as of Linux 6.x, plus ALL: docker refuses any other name when the container is created. */
+const KNOWN_CAPS = new Set(
+  ['ALL', ...'CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE'.split(' ').map((c) => `CAP_${c}`)],
+);
 const UNSAFE_CAPS = new Set(['ALL', 'CAP_SYS_ADMIN', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_DAC_READ_SEARCH']);
 const ULIMITS = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$/;
@@ -136,9 +140,17 @@ export const FLAG_SPECS: FlagSpec[] = [
       c.at('Env', occ);
     },
   },
-  { name: 'memory', short: 'm', example: '2g', apply(c, v, occ) { c.memory = bytes(occ, v); c.at('HostConfig.Memory', occ); } },
   {
-    name: 'memory-swap', example: '4g',
+    name: 'memory', short: 'm', example: '2g',
+    apply(c, v, occ) {
+      c.memory = bytes(occ, v);
+      // The engine's own minimum: a smaller limit would be refused at container creation, i.e. at her login.
+      if (c.memory > 0 && c.memory < 6 * 1024 * 1024) bad(occ, `memory limit ${v} is below the engine's minimum of 6 MiB`);
+      c.at('HostConfig.Memory', occ);
+    },
+  },
+  {
+    name: 'memory-swap', example: '-1',
     apply(c, v, occ) {
       c.memorySwap = v === '-1' ? -1 : bytes(occ, v);
       c.at('HostConfig.MemorySwap', occ);
@@ -186,6 +198,7 @@ export const FLAG_SPECS: FlagSpec[] = [
     name: 'cap-add', example: 'NET_RAW',
     apply(c, v, occ) {
       if (v.trim() === '') bad(occ, 'empty capability');
+      if (!KNOWN_CAPS.has(normalizeCap(v))) bad(occ, `unknown capability ${JSON.stringify(v)} (see capabilities(7); docker refuses it)`);
       if (UNSAFE_CAPS.has(normalizeCap(v))) c.unsafe(occ, `${occ.written} ${v}`);
       c.capAdd.push(v);
       c.at('HostConfig.CapAdd', occ);
@@ -195,6 +208,7 @@ export const FLAG_SPECS: FlagSpec[] = [
     name: 'cap-drop', example: 'ALL',
     apply(c, v, occ) {
       if (v.trim() === '') bad(occ, 'empty capability');
+      if (!KNOWN_CAPS.has(normalizeCap(v))) bad(occ, `unknown capability ${JSON.stringify(v)} (see capabilities(7); docker refuses it)`);
       (c.capDrop ??= []).push(v);
       c.at('HostConfig.CapDrop', occ);
     },
@@ -266,12 +280,14 @@ export const FLAG_SPECS: FlagSpec[] = [
   {
     name: 'security-opt', example: 'no-new-privileges',
     apply(c, raw, occ) {
-      const v = raw.trim() === 'no-new-privileges' ? 'no-new-privileges=true' : raw.trim();
+      // Sent as written, as the CLI does; a bare no-new-privileges means true.
+      const v = raw.trim();
       let sep = v.indexOf('=');
       if (sep === -1) sep = v.indexOf(':');
-      if (sep === -1) bad(occ, `invalid value ${JSON.stringify(raw)} (expected KEY=VALUE)`);
-      const k = v.slice(0, sep);
-      const val = v.slice(sep + 1);
+      if (sep === -1 && v !== 'no-new-privileges') bad(occ, `invalid value ${JSON.stringify(raw)} (expected KEY=VALUE)`);
+      const k = sep === -1 ? v : v.slice(0, sep);
+      const val = sep === -1 ? 'true' : v.slice(sep + 1);
+      if (!['label', 'apparmor', 'seccomp', 'no-new-privileges', 'systempaths'].includes(k)) bad(occ, `unknown security option ${JSON.stringify(k)} (docker knows label, apparmor, seccomp, no-new-privileges, systempaths)`);
       if (k === 'seccomp' && val !== 'unconfined' && val !== 'builtin') bad(occ, 'seccomp profile files are not supported (only builtin)');
       const off =
         ((k === 'seccomp' || k === 'apparmor') && val === 'unconfined') ||
@@ -295,6 +311,7 @@ export const FLAG_SPECS: FlagSpec[] = [
       const eq = v.indexOf('=');
       const k = (eq === -1 ? v : v.slice(0, eq)).trim();
       if (k === '') bad(occ, `invalid label ${JSON.stringify(v)}: empty name`);
+      if (/\s/.test(eq === -1 ? v : v.slice(0, eq))) bad(occ, `invalid label ${JSON.stringify(v)}: a label name cannot contain blanks`);
       if (/^(io\.)?dosh[.-]/i.test(k)) bad(occ, `label ${JSON.stringify(k)} is reserved for DoSH itself`);
       c.labels.push(eq === -1 ? k : k + '=' + v.slice(eq + 1));
       c.at('Labels', occ);

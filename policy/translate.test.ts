@@ -59,8 +59,12 @@ test('resources: sizes, swap -1, cpus as NanoCpus, shares, cpuset, pids', () => 
   assert.equal(h.ShmSize, 1024 ** 3);
   assert.equal(hc('-m=2g').Memory, 2 * 1024 ** 3);
   assert.equal(hc('-m2G').Memory, 2 * 1024 ** 3);
-  assert.equal(hc('-m 1.5KiB').Memory, 1536);
-  assert.equal(hc('--memory-swap 2g').MemorySwap, 2 * 1024 ** 3);
+  assert.equal(hc('-m 6.5MiB').Memory, 6.5 * 1024 * 1024);
+  throwsAt(() => translate('-m 1.5KiB'), MAIN, 1, /below the engine's minimum of 6 MiB/);
+  throwsAt(() => translate('--memory-swap 1g'), MAIN, 1, /needs a memory limit/);
+  throwsAt(() => translate('-m 64m --memory-swap 32m'), MAIN, 1, /at least the memory limit/);
+  throwsAt(() => translate('-m 64m --memory-reservation 128m'), MAIN, 1, /must not exceed the memory limit/);
+  assert.equal(hc('-m 1g --memory-swap 2g').MemorySwap, 2 * 1024 ** 3);
   assert.equal(hc('--cpus 0.000000001').NanoCpus, 1);
   throwsAt(() => translate('--cpus 0.0000000001'), MAIN, 1, /at most 9 decimals/);
   throwsAt(() => translate('-m 2X'), MAIN, 1, /invalid size "2X"/);
@@ -121,7 +125,8 @@ test('read-only, tmpfs, ulimit, security-opt, group-add, init, restart, logging,
   assert.deepEqual(h.BlkioDeviceWriteBps, [{ Path: '/dev/sda', Rate: 2 * 1024 ** 2 }]);
   assert.deepEqual(h.BlkioDeviceReadIOps, [{ Path: '/dev/sda', Rate: 100 }]);
   assert.deepEqual(h.BlkioDeviceWriteIOps, [{ Path: '/dev/sda', Rate: 200 }]);
-  assert.deepEqual(hc('--security-opt no-new-privileges').SecurityOpt, ['no-new-privileges=true']);
+  assert.deepEqual(hc('--security-opt no-new-privileges').SecurityOpt, ['no-new-privileges']);
+  throwsAt(() => translate('--cap-add BOGUS'), MAIN, 1, /unknown capability "BOGUS"/);
   throwsAt(() => translate('--ulimit nofile=20:10'), MAIN, 1, /soft limit/);
   throwsAt(() => translate('--restart always:3'), MAIN, 1, /only allowed with on-failure/);
   throwsAt(() => translate('--oom-score-adj 2000'), MAIN, 1, /out of range/);

@@ -51,7 +51,8 @@ export const policyConvert: Command = {
   usage: 'doshctl policy convert [FILE]',
   summary: 'print the dosh.yaml equivalent of a legacy dosh.conf',
   async run(ctx) {
-    ctx.out(withPolicy({ ...ctx, flags: { ...ctx.flags, config: ctx.args[0] } }, (p) => convertLegacyToYaml(p)));
+    const yaml = withPolicy({ ...ctx, flags: { ...ctx.flags, config: ctx.args[0] } }, (p) => convertLegacyToYaml(p));
+    ctx.out(yaml.endsWith('\n') ? yaml : yaml + '\n');
   },
 };
 

@@ -8,6 +8,8 @@ export class FakeEngine implements EnginePort {
   containers = new Map<string, ContainerInfo & { body?: CreateBody }>();
   images = new Set<string>(['busybox:latest']);
   down = false;
+  /** An error createContainer throws, as the engine answers a request it will never accept. */
+  createError: Error | undefined;
   private seq = 0;
 
   private check(): void {
@@ -41,6 +43,7 @@ export class FakeEngine implements EnginePort {
   async createContainer(name: string, body: CreateBody): Promise<string> {
     this.check();
     this.actions.push(`create ${name}`);
+    if (this.createError) throw this.createError;
     if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
     const id = `c${++this.seq}`.padEnd(64, '0');
     this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', body });

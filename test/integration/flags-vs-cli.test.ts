@@ -12,7 +12,11 @@
 // The CLI talks to the engine through a recording proxy, so its create request is compared too, field by field for
 // every field the translation sets: this catches values the daemon discards at create time on this host
 // (e.g. --blkio-weight without a blkio weight controller), which the inspect comparison alone cannot see.
-// Every container, the volume and the network are removed in `after`.
+// Containers are only created, never started: that is where the translation ends, and it lets --gpus (no NVIDIA
+// runtime here) and the device flags (/dev/null, /dev/zero, /dev/loop0) be compared on this machine too.
+// Unsafe values are tried with the opt-in key in the section, and checked to be refused without it.
+// A second part lists values docker refuses on every host and requires the policy loader to refuse them as well.
+// Every container, the volumes, the network and the temporary files are removed in `after`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -179,7 +183,10 @@ const CASES: Case[] = [
   }),
 ];
 
-/** Entries of SUPPORTED_FLAGS that cannot be tried on this machine, each with the reason. Empty: all can. */
+/**
+ * Entries of SUPPORTED_FLAGS that cannot be tried on this machine, each with the reason (printed and counted by the
+ * first test). Empty: every one can, since containers are only created (--gpus needs the NVIDIA runtime only to start).
+ */
 const SKIPPED: Record<string, string> = {};
 
 // ---------------------------------------------------------------------------------------------------------------
