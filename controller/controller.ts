@@ -227,11 +227,12 @@ export class Controller {
   }
 
   private async endSession(s: Session, reason: string, message: string): Promise<void> {
+    // Recorded first: the helper reads the reason when its stream ends, and tells the user.
+    await this.finish(s, 'Failed', reason, message);
     if (s.status.execPid && s.status.execPidStartTime && isSameProcessAlive(s.status.execPid, s.status.execPidStartTime, this.d.proc)) {
       this.killLogin(s.status.execPid);
     }
     this.d.log.info('session ended', { session: s.metadata.name, user: s.spec.user, reason });
-    await this.finish(s, 'Failed', reason, message);
   }
 
   /** SIGHUP to every process of the login, SIGKILL to survivors after the grace period. */

@@ -14,6 +14,8 @@ import { FileCordon } from './cordon.ts';
 import { serveHttp } from './http.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PolicySource } from './policy-source.ts';
+import { UserMetrics } from './user-metrics.ts';
+import { LABEL_MANAGED, LABEL_NODE } from './container-spec.ts';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from '../lib/hooks.ts';
 
@@ -59,6 +61,19 @@ async function main(): Promise<number> {
     options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   policy.onReload(() => void controller.policyChanged());
+  // Per-user usage from the containers' cgroups; the container list is cached briefly so scrapes stay cheap.
+  let listed: { at: number; list: Promise<{ id: string; labels: Record<string, string> }[]> } | undefined;
+  new UserMetrics({
+    registry: metrics.registry,
+    list: () => {
+      if (!listed || Date.now() - listed.at > 2000) {
+        listed = { at: Date.now(), list: engine.listContainers(`${LABEL_MANAGED}=true`).then((l) => l.filter((c) => c.state === 'running' && c.labels[LABEL_NODE] === cfg.node)) };
+        listed.list.catch(() => (listed = undefined));
+      }
+      return listed.list;
+    },
+    onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }),
+  });
   const server = cfg.metricsAddress
     ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, {
         notReady: async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm test: the whole suite (unit, integration, end-to-end). Installs and starts what it needs: npm dependencies,
-# a Docker engine, the local test images, DoSH itself (system-wide), a private sshd on 127.0.0.1:2222.
+# a Docker engine, the local test images, DoSH itself (system-wide), a private sshd on 127.0.0.1:2222, tmux and
+# Prometheus (each test that needs a Prometheus server starts its own on loopback).
 set -euo pipefail
 say() { printf 'test: %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { say "run as root: the end-to-end tests create users and install DoSH"; exit 1; }
@@ -12,7 +13,15 @@ npx tsc --noEmit -p .
 say "services: docker engine, test images, DoSH, sshd"
 bash scripts/lib/ensure-docker.sh
 bash scripts/lib/build-images.sh
-command -v tmux >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+updated=
+need() { # need COMMAND PACKAGE: install PACKAGE from Debian when COMMAND is missing (apt-get update once)
+  command -v "$1" >/dev/null && return
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+need tmux tmux
+need prometheus prometheus
+need promtool prometheus
 bash scripts/install-system.sh
 bash scripts/lib/test-sshd.sh start
 

@@ -188,7 +188,9 @@ export class Tmux {
 
   start(cmd: string, cols = 100, rows = 30): this {
     spawnSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
-    sh(`tmux new-session -d -s ${this.name} -x ${cols} -y ${rows} ${JSON.stringify(cmd)} \\; set-option -t ${this.name} remain-on-exit on`);
+    // The status is printed by a wrapper shell: tmux's own #{pane_dead_status} is not always filled in here.
+    const wrapped = `${cmd}; echo "[exit status $?]"; exec sleep 3600`;
+    sh(`tmux new-session -d -s ${this.name} -x ${cols} -y ${rows} ${shellQuote(wrapped)}`);
     return this;
   }
 
@@ -210,12 +212,10 @@ export class Tmux {
     sh(`tmux resize-window -t ${this.name} -x ${cols} -y ${rows}`);
   }
 
-  /** The exit status of the pane's command once it has ended. */
-  exitStatus(): Promise<number> {
-    return until('the login to end', () => {
-      const [dead, status] = sh(`tmux display -p -t ${this.name} '#{pane_dead} #{pane_dead_status}'`).trim().split(' ');
-      return dead === '1' && /^\d+$/.test(status ?? '') ? { status: Number(status) } : undefined;
-    }).then((r) => r.status);
+  /** The exit status of the login once it has ended, as the wrapper shell printed it. */
+  async exitStatus(timeoutMs = 20_000): Promise<number> {
+    const m = await this.waitFor(/\[exit status (\d+)\]/, timeoutMs);
+    return Number(m[1]);
   }
 
   kill(): void {
