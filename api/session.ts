@@ -48,6 +48,8 @@ export const SessionStatus = z.object({
   container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
   /** What the helper must run: decided by doshd from policy, never by the user. */
   exec: ExecPlan.optional(),
+  /** The exec doshd created from that plan; the helper only starts it (one engine round trip less per login). */
+  execId: z.string().optional(),
   execPid: z.number().int().positive().optional(),
   execPidStartTime: z.string().optional(),
   readyAt: z.string().optional(),

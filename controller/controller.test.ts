@@ -9,9 +9,10 @@ test('first login: creates and starts the container, then marks the session Read
   const w = new World();
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest', 'create dosh-ann', 'start c100']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest', 'create dosh-ann', 'start c100', 'exec c100 1001:1001: /bin/sh -l -c id']);
   const got = w.get(s.metadata.name);
   assert.equal(got.status.phase, 'Ready');
+  assert.equal(got.status.execId, 'e2', 'the helper only has to start it');
   assert.equal(got.status.container?.name, 'dosh-ann');
   assert.deepEqual(got.status.exec?.argv, ['/bin/sh', '-l', '-c', 'id']);
   assert.equal(got.status.exec?.user, '1001:1001');
@@ -39,10 +40,11 @@ test('a running container with the same policy is reused; a stopped one is start
   const c = w.engine.seed('dosh-ann', want.body.Labels!, false);
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `start ${c.id.slice(0, 4)}`]);
+  const exec = `exec ${c.id.slice(0, 4)} 1001:1001: /bin/sh -l -c id`;
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `start ${c.id.slice(0, 4)}`, exec]);
   w.engine.actions = [];
   await w.controller.syncSession(w.login().metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', exec]);
 });
 
 test('an outdated container is recreated when no session uses it, and kept under a logged-in user', async () => {
@@ -51,13 +53,13 @@ test('an outdated container is recreated when no session uses it, and kept under
   const c = w.engine.seed('dosh-ann', old.body.Labels!);
   const busy = w.login();
   await w.controller.syncSession(busy.metadata.name); // Ready on the old container
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, 'image busybox:latest', 'create dosh-ann', 'start c200']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, 'image busybox:latest', 'create dosh-ann', 'start c200', 'exec c200 1001:1001: /bin/sh -l -c id']);
   // Now make the policy change again while `busy` is Ready: the container must stay.
   w.policyFor = () => basePolicy({ command: ['/bin/bash'] });
   w.engine.actions = [];
   const second = w.login();
   await w.controller.syncSession(second.metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'exec c200 1001:1001: /bin/bash -l -c id']);
   assert.equal(w.get(second.metadata.name).status.phase, 'Ready');
   assert.notEqual(w.engine.containers.get('dosh-ann')!.labels[LABEL_HASH], desiredContainer(basePolicy({ command: ['/bin/bash'] }), ANN, 'node1').hash);
 });

@@ -16,7 +16,7 @@ import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'imageExists'>;
+export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'imageExists' | 'createExec'>;
 
 export interface PolicyProvider {
   /** The effective policy for a user; throws RefusedError when the policy refuses her. */
@@ -135,6 +135,7 @@ export class Controller {
     let user: UserInfo;
     let container: NonNullable<SessionStatus['container']> & { outdated?: boolean };
     let exec: ExecPlan;
+    let execId: string;
     try {
       const found = await this.d.users.lookup(s.spec.user);
       if (!found || found.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
@@ -152,6 +153,7 @@ export class Controller {
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
       exec = planExec(s.spec, policy, user);
       await this.runHooks(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
+      execId = await this.d.engine.createExec(container.id, { ...exec, tty: s.spec.tty });
     } catch (err) {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
       // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
@@ -168,6 +170,7 @@ export class Controller {
       phase: 'Ready',
       container: containerRef,
       exec,
+      execId,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,

@@ -1,6 +1,6 @@
 // Every dockerode call in DoSH lives here. Callers get plain data and typed errors (lib/errors.ts), never dockerode
 // objects or message strings. The socket path is always explicit: DOCKER_HOST and friends are never read.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 
@@ -59,18 +59,32 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 export class Engine {
-  private readonly docker: Docker;
+  private docker?: Promise<Docker>;
 
-  constructor(readonly socketPath: string = DEFAULT_DOCKER_SOCKET) {
-    this.docker = new Docker({ socketPath });
+  constructor(readonly socketPath: string = DEFAULT_DOCKER_SOCKET) {}
+
+  /**
+   * dockerode is loaded on first use, not at start-up: the session helper loads it (warm()) while it waits for doshd,
+   * so its ~20 ms of module evaluation overlaps doshd's work instead of adding to every login.
+   */
+  private client(): Promise<Docker> {
+    this.docker ??= import('dockerode').then((m) => new m.default({ socketPath: this.socketPath }));
+    return this.docker;
+  }
+
+  /** Loads the client and opens a first connection ahead of need; errors surface on the real call. */
+  warm(): void {
+    void this.client()
+      .then((d) => d.ping())
+      .catch(() => {});
   }
 
   async ping(): Promise<void> {
-    await call('ping the Docker engine', () => this.docker.ping());
+    await call('ping the Docker engine', async () => (await this.client()).ping());
   }
 
   async inspectContainer(nameOrId: string): Promise<ContainerInfo> {
-    const c = await call(`inspect container ${nameOrId}`, () => this.docker.getContainer(nameOrId).inspect());
+    const c = await call(`inspect container ${nameOrId}`, async () => (await this.client()).getContainer(nameOrId).inspect());
     return {
       id: c.Id,
       name: c.Name.replace(/^\//, ''),
@@ -84,13 +98,13 @@ export class Engine {
   }
 
   async listContainers(label: string): Promise<ContainerSummary[]> {
-    const list = await call('list containers', () => this.docker.listContainers({ all: true, filters: { label: [label] } }));
+    const list = await call('list containers', async () => (await this.client()).listContainers({ all: true, filters: { label: [label] } }));
     return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
   }
 
   async imageExists(image: string): Promise<boolean> {
     try {
-      await call(`inspect image ${image}`, () => this.docker.getImage(image).inspect());
+      await call(`inspect image ${image}`, async () => (await this.client()).getImage(image).inspect());
       return true;
     } catch (e) {
       if (e instanceof NotFoundError) return false;
@@ -99,13 +113,13 @@ export class Engine {
   }
 
   async createContainer(name: string, body: CreateBody): Promise<string> {
-    const c = await call(`create container ${name}`, () => this.docker.createContainer({ ...body, name } as Docker.ContainerCreateOptions));
+    const c = await call(`create container ${name}`, async () => (await this.client()).createContainer({ ...body, name } as Docker.ContainerCreateOptions));
     return c.id;
   }
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await (await this.client()).getContainer(id).start();
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 304) return; // already running: the goal is reached
       throw mapError(err, `start container ${id}`);
@@ -114,15 +128,15 @@ export class Engine {
 
   async removeContainer(id: string, force = true): Promise<void> {
     try {
-      await call(`remove container ${id}`, () => this.docker.getContainer(id).remove({ force, v: false }));
+      await call(`remove container ${id}`, async () => (await this.client()).getContainer(id).remove({ force, v: false }));
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
   }
 
   async createExec(containerId: string, req: ExecRequest): Promise<string> {
-    const exec = await call(`create exec in ${containerId}`, () =>
-      this.docker.getContainer(containerId).exec({
+    const exec = await call(`create exec in ${containerId}`, async () =>
+      (await this.client()).getContainer(containerId).exec({
         Cmd: req.argv,
         Env: req.env,
         User: req.user,
@@ -142,7 +156,7 @@ export class Engine {
     // it lets the caller exit instead of waiting minutes for the daemon to drop the idle connection.
     const ac = new AbortController();
     try {
-      return (await call(`start exec ${execId}`, () => this.docker.getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
+      return (await call(`start exec ${execId}`, async () => (await this.client()).getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
     } catch (e) {
       ac.abort();
       throw e;
@@ -150,11 +164,11 @@ export class Engine {
   }
 
   async inspectExec(execId: string): Promise<ExecState> {
-    const e = await call(`inspect exec ${execId}`, () => this.docker.getExec(execId).inspect());
+    const e = await call(`inspect exec ${execId}`, async () => (await this.client()).getExec(execId).inspect());
     return { running: e.Running, exitCode: e.ExitCode ?? null, pid: e.Pid };
   }
 
   async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
-    await call(`resize exec ${execId}`, () => this.docker.getExec(execId).resize({ h: rows, w: cols }));
+    await call(`resize exec ${execId}`, async () => (await this.client()).getExec(execId).resize({ h: rows, w: cols }));
   }
 }

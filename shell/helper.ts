@@ -15,7 +15,7 @@ import { callerIdentity, type PasswdLookup } from './identity.ts';
 import { flush, relay, type RelayIO } from './relay.ts';
 import { waitForSession } from './wait.ts';
 
-export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec'>;
+export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec' | 'warm'>;
 
 export interface Terminal {
   isTTY: boolean;
@@ -91,6 +91,7 @@ export async function runHelper(d: HelperDeps): Promise<number> {
   });
   const name = created.metadata.name;
   d.trace('session written');
+  d.engine.warm();
 
   let session: Session;
   try {
@@ -109,7 +110,7 @@ export async function runHelper(d: HelperDeps): Promise<number> {
 async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<number> {
   const name = session.metadata.name;
   const plan = session.status.exec!;
-  const execId = await d.engine.createExec(session.status.container!.id, { ...plan, tty });
+  const execId = session.status.execId ?? (await d.engine.createExec(session.status.container!.id, { ...plan, tty }));
   d.trace('exec created');
   const sock: Duplex = await d.engine.startExec(execId, tty);
   d.trace('exec started');

@@ -66,6 +66,12 @@ export class FakeEngine implements EnginePort {
     if (c) this.containers.delete(c.name);
   }
 
+  async createExec(containerId: string, req: { argv: string[]; user: string; tty: boolean }): Promise<string> {
+    this.check();
+    this.actions.push(`exec ${containerId.slice(0, 4)} ${req.user}${req.tty ? ' tty' : ''}: ${req.argv.join(' ')}`);
+    return `e${++this.seq}`;
+  }
+
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */
   seed(name: string, labels: Record<string, string>, running = true): ContainerInfo {
     const id = `s${++this.seq}`.padEnd(64, '0');
