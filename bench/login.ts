@@ -1,8 +1,9 @@
 // bench/login: DoSH's warm and cold login against the docker CLI floor, side by side in one run, plus where a warm
 // login's milliseconds go. Run with `npm run bench:login` (root; installs and starts what it needs).
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { addUser, BUSYBOX, delUser, Doshd, sh, storeSessions } from '../test/e2e/harness.ts';
+import { addUser, BUSYBOX, delUser, Doshd, sh } from '../test/e2e/harness.ts';
 
 const N = Number(process.env.BENCH_N ?? 25);
 const USER = 'dosh-bench';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   const doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
   quiet(`docker rm -f ${FLOOR}; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647`);
   time(['su', '-', USER, '-c', 'true']); // creates her container, warms caches
+  const warmNames: string[] = [];
+  const coldNames: string[] = [];
   const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [] };
   for (let i = 0; i < N; i++) {
     // Interleaved so that drift (page cache, other load) hits every series alike.
@@ -34,23 +37,20 @@ async function main(): Promise<void> {
     const t = time(['docker', 'run', '-d', '--name', `${FLOOR}-run`, '--init', BUSYBOX, 'sleep', '2147483647']);
     r.run.push(t);
     quiet(`docker rm -f ${FLOOR}-run`);
+    let before = sessionFiles();
     r.warm.push(time(['su', '-', USER, '-c', 'true']));
+    warmNames.push(...newFiles(before));
     quiet(`docker rm -f dosh-${USER}`);
+    before = sessionFiles();
     r.cold.push(time(['su', '-', USER, '-c', 'true']));
+    coldNames.push(...newFiles(before));
     r.su.push(time(['su', '-', PLAIN, '-c', 'true']));
     r.node.push(time(['node', '-e', '0']));
     r.helperStart.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
   }
-  // Where a warm login's time goes, from the timestamps the helper and doshd record on each session.
-  const phases = { pendingToReady: [] as number[], readyToRunning: [] as number[], runningToEnd: [] as number[] };
-  for (const s of storeSessions().filter((x) => x.spec.user === USER) as unknown as { metadata: { creationTimestamp: string }; status: Record<string, string> }[]) {
-    const c = Date.parse(s.metadata.creationTimestamp);
-    const { readyAt, startedAt, endedAt } = s.status;
-    if (!readyAt || !startedAt || !endedAt) continue;
-    phases.pendingToReady.push(Date.parse(readyAt) - c);
-    phases.readyToRunning.push(Date.parse(startedAt) - Date.parse(readyAt));
-    phases.runningToEnd.push(Date.parse(endedAt) - Date.parse(startedAt));
-  }
+  // Where a login's time goes, from the timestamps the helper and doshd record on each session.
+  const warmPhases = phases(warmNames);
+  const coldPhases = phases(coldNames);
   await doshd.stop();
   quiet(`docker rm -f ${FLOOR} dosh-${USER}`);
   delUser(USER);
@@ -68,15 +68,36 @@ async function main(): Promise<void> {
   console.log(`| docker run -d (floor, cold) | ${f(m.run)} | ${f(p95(r.run))} | 1.00 |`);
   console.log(`| DoSH cold login: su - USER -c true, no container | ${f(m.cold)} | ${f(p95(r.cold))} | ${(m.cold / m.run).toFixed(2)} x docker run -d |`);
   console.log('');
-  console.log('Breakdown of a warm login (medians):');
-  console.log(`| su - PLAINUSER -c true (su and PAM alone) | ${f(m.su)} |`);
-  console.log(`| node -e 0 (Node.js start) | ${f(m.node)} |`);
-  console.log(`| helper start to its first refusal (node + bundle load) | ${f(m.helperStart)} |`);
-  if (phases.pendingToReady.length) {
-    console.log(`| session written -> Ready (doshd reaction) | ${f(median(phases.pendingToReady))} |`);
-    console.log(`| Ready -> exec running (helper wakes, exec create/start) | ${f(median(phases.readyToRunning))} |`);
-    console.log(`| exec running -> ended (command, exit code, status write) | ${f(median(phases.runningToEnd))} |`);
+  console.log('Where the time goes (medians):');
+  console.log('| step | warm | cold |');
+  console.log('|---|---|---|');
+  console.log(`| su - PLAINUSER -c true (su and PAM alone, for scale) | ${f(m.su)} | |`);
+  console.log(`| node -e 0 (Node.js start, for scale) | ${f(m.node)} | |`);
+  console.log(`| helper start to its first refusal (node + bundle load) | ${f(m.helperStart)} | |`);
+  console.log(`| session written -> Ready (doshd: container, exec created) | ${f(median(warmPhases.pendingToReady))} | ${f(median(coldPhases.pendingToReady))} |`);
+  console.log(`| Ready -> Running recorded (helper wakes, starts the exec, learns its pid) | ${f(median(warmPhases.readyToRunning))} | ${f(median(coldPhases.readyToRunning))} |`);
+  console.log(`| Running -> ended (command, exit code, status write) | ${f(median(warmPhases.runningToEnd))} | ${f(median(coldPhases.runningToEnd))} |`);
+}
+
+function sessionFiles(): Set<string> {
+  return new Set(readdirSync('/run/dosh/sessions').filter((n) => n.endsWith('.json')));
+}
+
+function newFiles(before: Set<string>): string[] {
+  return [...sessionFiles()].filter((n) => !before.has(n));
+}
+
+function phases(files: string[]) {
+  const out = { pendingToReady: [] as number[], readyToRunning: [] as number[], runningToEnd: [] as number[] };
+  for (const f of files) {
+    const s = JSON.parse(readFileSync(`/run/dosh/sessions/${f}`, 'utf8')) as { metadata: { creationTimestamp: string }; status: Record<string, string> };
+    const { readyAt, startedAt, endedAt } = s.status;
+    if (!readyAt || !startedAt || !endedAt) continue;
+    out.pendingToReady.push(Date.parse(readyAt) - Date.parse(s.metadata.creationTimestamp));
+    out.readyToRunning.push(Date.parse(startedAt) - Date.parse(readyAt));
+    out.runningToEnd.push(Date.parse(endedAt) - Date.parse(startedAt));
   }
+  return out;
 }
 
 main().catch((e) => {

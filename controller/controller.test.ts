@@ -9,7 +9,7 @@ test('first login: creates and starts the container, then marks the session Read
   const w = new World();
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest', 'create dosh-ann', 'start c100', 'exec c100 1001:1001: /bin/sh -l -c id']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'create dosh-ann', 'start c100', 'exec c100 1001:1001: /bin/sh -l -c id']);
   const got = w.get(s.metadata.name);
   assert.equal(got.status.phase, 'Ready');
   assert.equal(got.status.execId, 'e2', 'the helper only has to start it');
@@ -53,7 +53,7 @@ test('an outdated container is recreated when no session uses it, and kept under
   const c = w.engine.seed('dosh-ann', old.body.Labels!);
   const busy = w.login();
   await w.controller.syncSession(busy.metadata.name); // Ready on the old container
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, 'image busybox:latest', 'create dosh-ann', 'start c200', 'exec c200 1001:1001: /bin/sh -l -c id']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, 'create dosh-ann', 'start c200', 'exec c200 1001:1001: /bin/sh -l -c id']);
   // Now make the policy change again while `busy` is Ready: the container must stay.
   w.policyFor = () => basePolicy({ command: ['/bin/bash'] });
   w.engine.actions = [];
@@ -80,7 +80,8 @@ test('refusals end the session with a reason and a message, and touch no contain
     assert.equal(got.status.phase, 'Failed', reason);
     assert.equal(got.status.reason, reason);
     assert.match(got.status.message ?? '', msg);
-    assert.ok(!w.engine.actions.some((a) => a.startsWith('create')), `${reason}: nothing created`);
+    assert.ok(!w.engine.actions.some((a) => a.startsWith('start') || a.startsWith('exec')), `${reason}: nothing started`);
+    assert.ok(reason === 'NameTaken' || !w.engine.containers.has('dosh-ann'), `${reason}: no container left`);
   }
 });
 
@@ -236,7 +237,7 @@ test('a failing pre hook refuses the login with its message and leaves nothing h
   const got = w.get(s.metadata.name);
   assert.equal(got.status.reason, 'HookFailed');
   assert.match(got.status.message ?? '', /10quota \(prerun\) failed with exit status 3/);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'image busybox:latest']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann']);
 });
 
 test('a container the engine refuses ends the login at once with the engine\'s message, not a timeout', async () => {

@@ -16,7 +16,7 @@ import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'imageExists' | 'createExec'>;
+export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'>;
 
 export interface PolicyProvider {
   /** The effective policy for a user; throws RefusedError when the policy refuses her. */
@@ -197,13 +197,14 @@ export class Controller {
       }
     }
     if (!cur) {
-      if (!(await engine.imageExists(policy.image))) {
-        throw new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
-      }
       const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
       await this.runHooks(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
       // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
-      const id = await engine.createContainer(want.name, want.body);
+      // Not found can only be the image: asking first would cost every cold login a round trip.
+      const id = await engine.createContainer(want.name, want.body).catch((e) => {
+        if (e instanceof NotFoundError) throw new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
+        throw e;
+      });
       metrics.containers.inc({ action: 'create' });
       await engine.startContainer(id);
       await this.runHooks(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));

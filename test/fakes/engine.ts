@@ -44,6 +44,7 @@ export class FakeEngine implements EnginePort {
     this.check();
     this.actions.push(`create ${name}`);
     if (this.createError) throw this.createError;
+    if (!this.images.has(body.Image)) throw new NotFoundError(`No such image: ${body.Image}`);
     if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
     const id = `c${++this.seq}`.padEnd(64, '0');
     this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', body });
