@@ -1,2 +1,3 @@
 export * from './meta.ts';
 export * from './session.ts';
+export * from './event.ts';

@@ -24,6 +24,9 @@ export class CliError extends Error {
   }
 }
 
+/** root: the store, the Docker socket and the cgroups are root's; doshd: the command only takes effect through doshd. */
+export type Need = 'root' | 'doshd';
+
 export interface Command {
   /** Words that select the command, e.g. ['get', 'sessions']. */
   path: string[];
@@ -31,5 +34,9 @@ export interface Command {
   usage: string;
   summary: string;
   flags?: Record<string, { type: 'string' | 'boolean'; short?: string; help: string }>;
+  /** Checked before run (cli/preflight.ts), so the caller reads why instead of an errno. */
+  needs?: Need[];
+  /** What completion offers for the positional arguments: object names looked up live. */
+  args?: 'sessions' | 'users';
   run(ctx: CliContext): Promise<number | void>;
 }

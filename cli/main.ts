@@ -6,6 +6,7 @@ import { sessionStore } from '../store/sessions.ts';
 import { Engine, DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 import { COMMANDS } from './commands/index.ts';
 import { CliError, type Command } from './context.ts';
+import { preflight } from './preflight.ts';
 
 const GLOBAL_FLAGS = { store: { type: 'string' as const, help: `the session store (default ${DEFAULT_STORE})` }, help: { type: 'boolean' as const, short: 'h', help: 'help' } };
 
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.values.help) return void process.stdout.write(`Usage: ${cmd.usage}\n\n${cmd.summary}\n`), 0;
   const storeRoot = (parsed.values.store as string | undefined) ?? DEFAULT_STORE;
+  preflight(cmd, { uid: process.getuid?.() ?? 0, storeRoot });
   const code = await cmd.run({
     args: parsed.positionals,
     flags: parsed.values,

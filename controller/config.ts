@@ -15,6 +15,7 @@ export interface DoshdConfig {
   workers: number;
   resyncIntervalMs: number;
   endedRetentionMs: number;
+  eventTtlMs: number;
   killGraceMs: number;
   logLevel: Level;
   logFormat: 'json' | 'text' | 'auto';
@@ -34,6 +35,7 @@ Flags:
   --workers N                 sessions reconciled in parallel (default 4)
   --resync-interval SECONDS   how often every session and container is re-checked and idle ones collected (default 5)
   --ended-retention SECONDS   how long an ended session stays visible before it is deleted (default 300)
+  --event-ttl SECONDS         how long an event is kept after it last happened (default 3600)
   --kill-grace SECONDS        between SIGHUP and SIGKILL when a session's processes are ended (default 5)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         json, text or auto: text on a terminal, json otherwise (default auto)
@@ -63,6 +65,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         workers: { type: 'string' },
         'resync-interval': { type: 'string' },
         'ended-retention': { type: 'string' },
+        'event-ttl': { type: 'string' },
         'kill-grace': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -98,6 +101,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       workers: Math.floor(num('workers', 4, 1)),
       resyncIntervalMs: num('resync-interval', 5, 0.05) * 1000,
       endedRetentionMs: num('ended-retention', 300, 0) * 1000,
+      eventTtlMs: num('event-ttl', 3600, 1) * 1000,
       killGraceMs: num('kill-grace', 5, 0) * 1000,
       logLevel: level as Level,
       logFormat: format as DoshdConfig['logFormat'],

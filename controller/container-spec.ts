@@ -34,6 +34,9 @@ export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: 
     Cmd: policy.command,
     Tty: true,
     OpenStdin: true,
+    // An interactive shell ignores SIGTERM; SIGHUP ends it at once, so stopping a container (or the engine) does
+    // not wait for the kill timeout.
+    StopSignal: 'SIGHUP',
     User: `${user.uid}:${user.gid}`,
     Env: [`HOME=${user.home}`, `USER=${user.name}`, `LOGNAME=${user.name}`, ...(create.Env ?? [])],
     HostConfig: { ...host, GroupAdd: groupAdd },

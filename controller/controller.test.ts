@@ -132,6 +132,20 @@ test('transient engine errors requeue with backoff; the session stays Pending', 
   assert.equal(w.controller.queue.retries(s.metadata.name), 0);
 });
 
+test('an engine that stays down refuses the login after a few retries, with a clear reason', async () => {
+  const w = new World();
+  w.engine.down = true;
+  const s = w.login();
+  w.controller.enqueueSession(s.metadata.name);
+  for (let i = 0; i < 6; i++) {
+    await w.controller.processNextWorkItem();
+    await w.clock.advance(2000);
+  }
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.reason, 'EngineUnavailable');
+  assert.match(got.status.message ?? '', /Docker engine is not answering/);
+});
+
 test('ended sessions are deleted after the retention period', async () => {
   const w = new World();
   const s = w.login();
@@ -274,4 +288,60 @@ test('after a policy change, live sessions on a container that no longer matches
   await w.controller.policyChanged();
   assert.equal(w.get(s.metadata.name).status.conditions.find((x) => x.type === 'ContainerOutdated')?.status, 'True');
   assert.ok(w.engine.containers.has('dosh-ann'), 'never recreated under her');
+});
+
+test('events of a first login, then of its end (recorded once)', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.events.of(`Session/${s.metadata.name}`), [
+    'Normal Admitted: login of ann (command) admitted, image busybox:latest',
+    'Normal ContainerCreated: created container dosh-ann from image busybox:latest',
+    'Normal ContainerStarted: started container dosh-ann',
+    'Normal Ready: container dosh-ann is running; ready 0 ms after the login started',
+  ]);
+  assert.equal(w.events.events.length, 4);
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', reason: 'Exited', exitCode: 0, endedAt: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.events.of(`Session/${s.metadata.name}`).slice(4), ['Normal Ended: session ended with exit code 0']);
+});
+
+test('events of a refused login: one Warning with the reason, and no Ended', async () => {
+  const w = new World();
+  w.cordonMessage = 'maintenance until 14:00';
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.syncSession(s.metadata.name);
+  assert.deepEqual(w.events.events, [{ type: 'Warning', reason: 'Refused', object: `Session/${s.metadata.name}`, message: 'login of ann refused (Cordoned): maintenance until 14:00' }]);
+});
+
+test('events of a recreated container, a failing hook, a vanished helper and a collected container', async () => {
+  const w = new World();
+  const c = w.engine.seed('dosh-ann', desiredContainer(basePolicy({ image: 'busybox:old' }), ANN, 'node1').body.Labels!);
+  const first = w.login();
+  await w.controller.syncSession(first.metadata.name);
+  assert.ok(w.events.of(`Session/${first.metadata.name}`).includes('Normal ContainerRecreated: removed container dosh-ann, which predates the current policy, to create it again'), c.id);
+  w.proc.procs.delete(first.spec.helper.pid);
+  await w.controller.syncSession(first.metadata.name);
+  await w.controller.syncSession(first.metadata.name);
+  assert.deepEqual(w.events.of(`Session/${first.metadata.name}`).slice(-2), [
+    'Warning HelperGone: the session helper exited without recording the end of the session',
+    'Normal Ended: session ended (HelperGone): the session helper exited without recording the end of the session',
+  ]);
+
+  w.policyFor = () => basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts' });
+  w.hookResult = (m) => (m === 'preexec' ? { ok: false, runs: [{ script: '/etc/dosh/scripts/10quota', moment: 'preexec', exitCode: 3, signal: null, timedOut: false, durationMs: 12, output: '' }], failure: '10quota failed' } : { ok: true, runs: [] });
+  const second = w.login();
+  await w.controller.syncSession(second.metadata.name);
+  assert.deepEqual(w.events.of(`Session/${second.metadata.name}`).slice(-2), [
+    'Warning HookFailed: preexec hook /etc/dosh/scripts/10quota exited with status 3 after 12 ms',
+    "Warning Refused: login of ann refused (HookFailed): login refused by the administrator's preexec hook: 10quota failed",
+  ]);
+
+  await w.controller.housekeeping();
+  await w.clock.advance(60_000);
+  await w.controller.housekeeping();
+  assert.deepEqual(w.events.of('User/ann'), ['Normal GarbageCollected: removed container dosh-ann, idle for 60 s (idle timeout 60 s)']);
+  assert.equal(w.events.sweeps.length, 2, 'housekeeping sweeps expired events');
 });

@@ -4,7 +4,7 @@ import { setCondition } from '../api/meta.ts';
 import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { iso, type Clock } from '../lib/clock.ts';
-import { InvalidError, NotFoundError, RefusedError, isTransient } from '../lib/errors.ts';
+import { InvalidError, NotFoundError, RefusedError, UnavailableError, isTransient } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
@@ -14,6 +14,7 @@ import { desiredContainer, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LA
 import { planExec } from './exec-plan.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
+import { endedMessage, hookRunMessage, sessionRef, type EventSink } from './events.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 
 export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'>;
@@ -24,6 +25,9 @@ export interface PolicyProvider {
 }
 
 /** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
+/** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
+const ENGINE_RETRIES = 5;
+
 export interface HookPort {
   run(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult>;
 }
@@ -48,6 +52,7 @@ export interface ControllerDeps {
   users: UserDirectory;
   cordon: Cordon;
   hooks: HookPort;
+  events: EventSink;
   proc: ProcFs;
   clock: Clock;
   metrics: ControllerMetrics;
@@ -150,6 +155,7 @@ export class Controller {
         }
       }
       if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
+      this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
       exec = planExec(s.spec, policy, user);
       await this.runHooks(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
@@ -158,6 +164,10 @@ export class Controller {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
       // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
       if (err instanceof InvalidError) return this.refuse(s, 'EngineRefused', `the Docker engine refused ${s.spec.user}'s container: ${err.message}`);
+      // A login waits a few backoff steps (~1.5 s) for an engine that is restarting, not the helper's whole timeout.
+      if (err instanceof UnavailableError && this.queue.retries(s.metadata.name) >= ENGINE_RETRIES) {
+        return this.refuse(s, 'EngineUnavailable', `the Docker engine is not answering; try again in a moment (${err.message})`);
+      }
       throw err;
     }
     const now = this.d.clock.now();
@@ -177,6 +187,7 @@ export class Controller {
       conditions,
     });
     this.d.metrics.loginLatency.observe((now - Date.parse(s.metadata.creationTimestamp)) / 1000);
+    this.d.events.record(sessionRef(s), 'Normal', 'Ready', `container ${container.name} is running; ready ${now - Date.parse(s.metadata.creationTimestamp)} ms after the login started`);
     this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
   }
 
@@ -193,6 +204,7 @@ export class Controller {
         this.d.log.info('recreating container with changed policy', { user: user.name, container: want.name });
         await engine.removeContainer(cur.id);
         metrics.containers.inc({ action: 'recreate' });
+        this.d.events.record(sessionRef(s), 'Normal', 'ContainerRecreated', `removed container ${want.name}, which predates the current policy, to create it again`);
         cur = undefined;
       }
     }
@@ -206,7 +218,9 @@ export class Controller {
         throw e;
       });
       metrics.containers.inc({ action: 'create' });
+      this.d.events.record(sessionRef(s), 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
       await engine.startContainer(id);
+      this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started container ${want.name}`);
       await this.runHooks(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
       return { id, name: want.name, image: policy.image };
     }
@@ -215,6 +229,7 @@ export class Controller {
       await this.runHooks(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
       await engine.startContainer(cur.id);
       metrics.containers.inc({ action: 'start' });
+      this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
       await this.runHooks(policy, 'start', hookArgs('start', cur.name), ctx);
     }
     return { id: cur.id, name: cur.name, image: cur.image, outdated: cur.labels[LABEL_HASH] !== want.hash };
@@ -227,12 +242,14 @@ export class Controller {
   private async refuse(s: Session, reason: string, message: string): Promise<void> {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
+    this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
     await this.finish(s, 'Failed', reason, message);
   }
 
   private async endSession(s: Session, reason: string, message: string): Promise<void> {
     // Recorded first: the helper reads the reason when its stream ends, and tells the user.
     await this.finish(s, 'Failed', reason, message);
+    if (reason === 'HelperGone') this.d.events.record(sessionRef(s), 'Warning', 'HelperGone', message);
     if (s.status.execPid && s.status.execPidStartTime && isSameProcessAlive(s.status.execPid, s.status.execPidStartTime, this.d.proc)) {
       this.killLogin(s.status.execPid);
     }
@@ -257,6 +274,8 @@ export class Controller {
   }
 
   private async syncEnded(s: Session): Promise<void> {
+    // Refused logins were never Ready: their Refused event says it all.
+    if (s.status.readyAt) this.d.events.record(sessionRef(s), 'Normal', 'Ended', endedMessage(s), { once: true });
     const hooks = s.status.hooks;
     if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
       const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
@@ -287,6 +306,7 @@ export class Controller {
       const ok = run.exitCode === 0 && !run.timedOut;
       this.d.metrics.hookRuns.inc({ moment, result: run.timedOut ? 'timeout' : ok ? 'success' : 'failure' });
       this.d.metrics.hookDuration.observe({ moment }, run.durationMs / 1000);
+      if (ctx.session) this.d.events.record({ kind: 'Session', name: ctx.session }, ok ? 'Normal' : 'Warning', ok ? 'HookRan' : 'HookFailed', hookRunMessage(run));
       this.d.log[ok ? 'info' : 'warn']('hook ran', { moment, script: run.script, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, ms: Math.round(run.durationMs), output: run.output, session: ctx.session, user: ctx.user });
     }
     return r;
@@ -366,6 +386,7 @@ export class Controller {
     this.resync();
     await this.collectIdleContainers(sessions);
     this.d.store.sweep(60_000);
+    this.d.events.sweep(this.d.clock.now());
   }
 
   async collectIdleContainers(sessions: Session[]): Promise<void> {
@@ -389,6 +410,7 @@ export class Controller {
         await this.d.engine.removeContainer(c.id);
         this.idleSince.delete(c.name);
         this.d.metrics.gcCollected.inc({ kind: 'container' });
+        this.d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed container ${c.name}, idle for ${Math.round((now - since) / 1000)} s (idle timeout ${timeoutS} s)`);
         this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
       });
     }

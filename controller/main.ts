@@ -1,15 +1,18 @@
 // doshd entry point: builds config, clients, store and metrics, then runs the controller until SIGTERM/SIGINT.
 import { exitAfterFlush } from '../lib/exit.ts';
+import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
 import { isSameProcessAlive, processStartTime, realProcFs } from '../lib/proc.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
 import { controllerFile, policyStatusFile, readJsonFile, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
 import { sessionStore } from '../store/sessions.ts';
+import { eventStore } from '../store/events.ts';
 import { Engine } from '../engine/docker.ts';
 import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
 import { DOSHD_HELP, parseDoshdArgs, UsageError } from './config.ts';
 import { Controller } from './controller.ts';
+import { EventRecorder } from './events.ts';
 import { FileCordon } from './cordon.ts';
 import { serveHttp } from './http.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -44,6 +47,8 @@ async function main(): Promise<number> {
   const metrics = new ControllerMetrics({ defaultMetrics: true });
   const store = sessionStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
   store.init();
+  const events = eventStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
+  events.init();
   const engine = new Engine(cfg.dockerSocket);
   const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
@@ -54,6 +59,7 @@ async function main(): Promise<number> {
     users: new CachedDirectory(new NssDirectory(), 5_000, Date.now),
     cordon: new FileCordon(cfg.store),
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
+    events: new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs }),
     proc: realProcFs,
     clock: realClock,
     metrics,
@@ -88,6 +94,8 @@ async function main(): Promise<number> {
   writeJsonFileAtomic(controllerFile(cfg.store), record);
 
   const ac = new AbortController();
+  // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.
+  setMaxListeners(0, ac.signal);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
   process.on('SIGHUP', () => policy.reload());
   log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });

@@ -24,6 +24,17 @@ export interface ContainerSummary {
   labels: Record<string, string>;
 }
 
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  driver: string;
+  scope: string;
+  internal: boolean;
+  subnets: string[];
+  /** The containers attached on this host, as the network's inspect lists them. */
+  containers: { id: string; name: string; ipv4: string }[];
+}
+
 export interface ExecRequest {
   argv: string[];
   env: string[];
@@ -100,6 +111,31 @@ export class Engine {
   async listContainers(label: string): Promise<ContainerSummary[]> {
     const list = await call('list containers', async () => (await this.client()).listContainers({ all: true, filters: { label: [label] } }));
     return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
+  }
+
+  /** Every network with its attached containers: the list endpoint leaves Containers empty, so each is inspected. */
+  async listNetworks(): Promise<NetworkInfo[]> {
+    const d = await this.client();
+    const nets = await call('list networks', () => d.listNetworks());
+    const inspected = await Promise.all(
+      nets.map((n) =>
+        call(`inspect network ${n.Name}`, () => d.getNetwork(n.Id).inspect() as Promise<Docker.NetworkInspectInfo>).catch((e) => {
+          if (e instanceof NotFoundError) return undefined; // removed between the list and the inspect
+          throw e;
+        }),
+      ),
+    );
+    return inspected
+      .filter((n) => n !== undefined)
+      .map((n) => ({
+        id: n.Id,
+        name: n.Name,
+        driver: n.Driver,
+        scope: n.Scope,
+        internal: !!n.Internal,
+        subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean),
+        containers: Object.entries(n.Containers ?? {}).map(([id, c]) => ({ id, name: c.Name, ipv4: c.IPv4Address ?? '' })),
+      }));
   }
 
   async imageExists(image: string): Promise<boolean> {

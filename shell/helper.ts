@@ -15,7 +15,7 @@ import { callerIdentity, type PasswdLookup } from './identity.ts';
 import { flush, relay, type RelayIO } from './relay.ts';
 import { waitForSession } from './wait.ts';
 
-export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec' | 'warm'>;
+export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec' | 'warm' | 'inspectContainer'>;
 
 export interface Terminal {
   isTTY: boolean;
@@ -164,6 +164,11 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   if (ended?.status.phase === 'Failed' && ended.status.message) say(d, ended.status.message);
   const code = hangup ? 128 + signalNumber(hangup) : await exitCode(d, execId);
   d.trace(`exit status ${code}`);
+  if (code > 128 && !hangup) {
+    // Killed by a signal: say so when it is because the container itself went away, not the user's own doing.
+    const running = await d.engine.inspectContainer(session.status.container!.id).then((c) => c.running, () => false);
+    if (!running) say(d, 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)');
+  }
   if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);
   else endAs(d, name, code === 0 ? 'Succeeded' : 'Failed', 'Exited', `exited with status ${code}`, code);
   return code;
@@ -191,7 +196,10 @@ async function findExecProcess(d: HelperDeps, execId: string): Promise<ExecProce
 async function exitCode(d: HelperDeps, execId: string): Promise<number> {
   // The connection closes a moment before the engine records the exit code.
   for (let i = 0; i < 200; i++) {
-    const s = await d.engine.inspectExec(execId);
+    const s = await d.engine.inspectExec(execId).catch((e: Error) => {
+      // The stream ended because the engine went away (stopped, restarted): the container's processes are gone.
+      throw new ExitError(255, `the session was cut: the Docker engine stopped or restarted (${e.message})`);
+    });
     if (!s.running && s.exitCode !== null) return s.exitCode;
     await d.clock.sleep(5);
   }

@@ -5,6 +5,7 @@ export const cordon: Command = {
   path: ['cordon'],
   usage: 'doshctl cordon [--message TEXT]',
   summary: 'refuse new logins with a message; existing sessions continue',
+  needs: ['root'],
   flags: { message: { type: 'string', short: 'm', help: 'what users are told' } },
   async run(ctx) {
     const message = (ctx.flags.message as string | undefined) ?? 'logins are temporarily disabled on this host by the administrator';
@@ -17,6 +18,7 @@ export const uncordon: Command = {
   path: ['uncordon'],
   usage: 'doshctl uncordon',
   summary: 'allow new logins again',
+  needs: ['root'],
   async run(ctx) {
     new FileCordon(ctx.storeRoot).clear();
     ctx.out('node uncordoned\n');

@@ -7,6 +7,8 @@ export const deleteSession: Command = {
   aliases: [['delete', 'sessions']],
   usage: 'doshctl delete session NAME...',
   summary: 'end logins: doshd hangs up their processes and records the end',
+  needs: ['root', 'doshd'],
+  args: 'sessions',
   async run(ctx) {
     if (ctx.args.length === 0) throw new CliError('delete session: at least one session NAME is required', 2);
     const store = ctx.sessions();

@@ -1,12 +1,15 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { age } from '../format.ts';
+import { describeEvents } from './events.ts';
 
 export const describeSession: Command = {
   path: ['describe', 'session'],
   aliases: [['describe', 'sessions']],
   usage: 'doshctl describe session NAME',
   summary: 'show one session in detail',
+  needs: ['root'],
+  args: 'sessions',
   async run(ctx) {
     const name = ctx.args[0];
     if (!name) throw new CliError('describe session: a session NAME is required', 2);
@@ -31,6 +34,7 @@ export const describeSession: Command = {
       'Conditions:',
       '  Type    Status  Reason              Message',
       ...st.conditions.map((c) => `  ${c.type.padEnd(7)} ${c.status.padEnd(7)} ${c.reason.padEnd(19)} ${c.message}`),
+      ...describeEvents(ctx, 'Session', s.metadata.name),
     ];
     ctx.out(lines.join('\n') + '\n');
   },

@@ -9,6 +9,7 @@ export const getContainers: Command = {
   aliases: [['get', 'container'], ['get', 'users'], ['get', 'user']],
   usage: 'doshctl get containers|users [-o wide|json|yaml|name]',
   summary: "list users' containers with their live sessions",
+  needs: ['root'],
   flags: { output: { type: 'string', short: 'o', help: 'wide, json, yaml or name' } },
   async run(ctx) {
     const containers = await ctx.engine().listContainers(`${LABEL_MANAGED}=true`);

@@ -60,6 +60,7 @@ export const policyStatus: Command = {
   path: ['policy', 'status'],
   usage: 'doshctl policy status',
   summary: "the policy doshd has in force, and its last rejected reload",
+  needs: ['root', 'doshd'],
   async run(ctx) {
     const st = readJsonFile<PolicyStatus>(policyStatusFile(ctx.storeRoot));
     if (!st) throw new CliError(`doshd has not reported a policy status in ${ctx.storeRoot}: is doshd running?`);

@@ -14,6 +14,28 @@ import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
 import type { HookResult } from '../../lib/hooks.ts';
+import type { EventSink } from '../../controller/events.ts';
+
+/** Records events in order, with the real recorder's `once` rule (no aggregation, no store). */
+export class RecordingEvents implements EventSink {
+  events: { type: string; reason: string; object: string; message: string }[] = [];
+  sweeps: number[] = [];
+
+  record(o: { kind: string; name: string }, type: string, reason: string, message: string, opts: { once?: boolean } = {}): void {
+    const object = `${o.kind}/${o.name}`;
+    if (opts.once && this.events.some((e) => e.object === object && e.reason === reason)) return;
+    this.events.push({ type, reason, object, message });
+  }
+
+  sweep(now: number): void {
+    this.sweeps.push(now);
+  }
+
+  /** One object's events as `TYPE REASON: MESSAGE`, oldest first. */
+  of(object: string): string[] {
+    return this.events.filter((e) => e.object === object).map((e) => `${e.type} ${e.reason}: ${e.message}`);
+  }
+}
 
 export const ANN: NssUser = { name: 'ann', uid: 1001, gid: 1001, home: '/home/ann', shell: '/usr/local/bin/dosh', groups: [{ name: 'ann', gid: 1001 }, { name: 'lab', gid: 2000 }] };
 
@@ -50,6 +72,7 @@ export class World {
   hookResult: (moment: string) => HookResult = () => ({ ok: true, runs: [] });
   policyFor: (u: UserInfo) => EffectivePolicy = () => basePolicy();
   metrics = new ControllerMetrics();
+  events = new RecordingEvents();
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
   store = sessionStore(this.root, { clock: this.clock });
   controller: Controller;
@@ -66,6 +89,7 @@ export class World {
       users,
       cordon: { message: () => this.cordonMessage },
       hooks: { run: async (folder, moment, args) => (this.hookCalls.push(`${moment} ${args.join(' ')}`), this.hookResult(moment)) },
+      events: this.events,
       proc: this.proc,
       clock: this.clock,
       metrics: this.metrics,

@@ -1,0 +1,159 @@
+// `doshctl completion bash|zsh`: generated from the command table, so a new command or flag completes without
+// touching this file. Each command's usage line is read for what its flags and arguments take: lowercase words
+// (`-o wide|json`, `bash|zsh`) are literal values, NAME/USER are looked up live, FILE/DIR complete paths.
+import type { Command } from '../context.ts';
+import { CliError } from '../context.ts';
+
+const GLOBAL_FLAGS = ['--store', '--help', '-h'];
+const VALUE_FLAGS_GLOBAL = ['--store'];
+
+type Values = { words: string[] } | { kind: 'files' | 'dirs' | 'users' | 'sessions' } | undefined;
+
+interface Leaf {
+  keys: string[];
+  flags: string[];
+  valueFlags: { spellings: string[]; values: Values }[];
+  positional: Values;
+}
+
+function placeholder(tok: string, cmd: Command): Values {
+  if (/^[a-z][a-z0-9-]*(\|[a-z][a-z0-9-]*)*$/.test(tok)) return { words: tok.split('|') };
+  if (tok === 'FILE') return { kind: 'files' };
+  if (tok === 'DIR') return { kind: 'dirs' };
+  if (tok === 'USER') return { kind: 'users' };
+  if (tok === 'NAME' && cmd.args) return { kind: cmd.args };
+  return undefined;
+}
+
+function leafOf(cmd: Command): Leaf {
+  const tokens = cmd.usage.split(/\s+/).slice(1 + cmd.path.length).map((t) => t.replace(/[[\]]|\.\.\./g, ''));
+  const flags = Object.entries(cmd.flags ?? {});
+  const spell = (name: string, short?: string) => [`--${name}`, ...(short ? [`-${short}`] : [])];
+  const valueFlags = flags
+    .filter(([, f]) => f.type === 'string')
+    .map(([name, f]) => {
+      const at = tokens.findIndex((t) => t === `--${name}` || (f.short && t === `-${f.short}`));
+      return { spellings: spell(name, f.short), values: at >= 0 && tokens[at + 1] ? placeholder(tokens[at + 1], cmd) : undefined };
+    });
+  let positional: Values;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i].startsWith('-')) {
+      const f = flags.find(([name, fl]) => tokens[i] === `--${name}` || (fl.short && tokens[i] === `-${fl.short}`));
+      if (f?.[1].type === 'string') i++;
+      continue;
+    }
+    positional ??= placeholder(tokens[i], cmd);
+  }
+  const keys = [cmd.path, ...(cmd.aliases ?? [])].map((p) => p.join(' '));
+  return { keys, flags: [...flags.flatMap(([n, f]) => spell(n, f.short)), ...GLOBAL_FLAGS], valueFlags, positional };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function reply(v: Values): string {
+  if (!v) return ':';
+  if ('words' in v) return `__doshctl_reply ${q(v.words.join(' '))}`;
+  return `__doshctl_${v.kind}`;
+}
+
+/** The shell-neutral part: a case on the command words typed so far; bash and zsh define the __doshctl_* helpers. */
+export function completionBody(commands: Command[]): string {
+  const children = new Map<string, Set<string>>();
+  const leaves = commands.map(leafOf);
+  for (const leaf of leaves) {
+    for (const key of leaf.keys) {
+      const words = key.split(' ');
+      words.forEach((w, i) => {
+        const parent = words.slice(0, i).join(' ');
+        if (!children.has(parent)) children.set(parent, new Set());
+        children.get(parent)!.add(w);
+      });
+    }
+  }
+  const lines = ['_doshctl_complete() {', '  case "$key" in'];
+  for (const [parent, words] of children) {
+    if (leaves.some((l) => l.keys.includes(parent))) continue;
+    lines.push(`    ${q(parent)})`, `      case "$cur" in -*) __doshctl_reply ${q(GLOBAL_FLAGS.join(' '))} ;; *) __doshctl_reply ${q([...words].join(' '))} ;; esac ;;`);
+  }
+  for (const leaf of leaves) {
+    lines.push(`    ${leaf.keys.flatMap((k) => [q(k), `${q(k + ' ')}*`]).join('|')})`);
+    lines.push('      case "$prev" in');
+    lines.push(`        --store) __doshctl_dirs; return ;;`);
+    for (const f of leaf.valueFlags) lines.push(`        ${f.spellings.join('|')}) ${reply(f.values)}; return ;;`);
+    lines.push('      esac');
+    lines.push(`      case "$cur" in -*) __doshctl_reply ${q(leaf.flags.join(' '))} ;; *) ${reply(leaf.positional)} ;; esac ;;`);
+  }
+  lines.push('  esac', '}');
+  return lines.join('\n');
+}
+
+function valueFlags(commands: Command[]): string {
+  const all = new Set(VALUE_FLAGS_GLOBAL);
+  for (const c of commands) for (const [n, f] of Object.entries(c.flags ?? {})) if (f.type === 'string') [`--${n}`, ...(f.short ? [`-${f.short}`] : [])].forEach((s) => all.add(s));
+  return [...all].join('|');
+}
+
+const SESSIONS = `__doshctl_reply "$(doshctl \${store:+--store "$store"} get sessions -o name 2>/dev/null | sed 's,^session/,,')"`;
+
+function scanWords(arr: string, first: number, end: string, commands: Command[]): string {
+  return `  for ((i = ${first}; i < ${end}; i++)); do
+    w="\${${arr}[i]}"
+    case "$w" in -*) continue ;; esac
+    case "\${${arr}[i-1]}" in
+      ${valueFlags(commands)}) [ "\${${arr}[i-1]}" = --store ] && store="$w"; continue ;;
+    esac
+    key="\${key:+$key }$w"
+  done`;
+}
+
+export function bashScript(commands: Command[]): string {
+  return `# bash completion for doshctl; generated by \`doshctl completion bash\`.
+# Load it with: source <(doshctl completion bash)   or save it as /etc/bash_completion.d/doshctl
+__doshctl_reply() { local IFS=$' \\t\\n'; COMPREPLY+=($(compgen -W "$1" -- "$cur")); }
+__doshctl_files() { COMPREPLY+=($(compgen -f -- "$cur")); }
+__doshctl_dirs() { COMPREPLY+=($(compgen -d -- "$cur")); }
+__doshctl_users() { COMPREPLY+=($(compgen -u -- "$cur")); }
+__doshctl_sessions() { ${SESSIONS}; }
+${completionBody(commands)}
+_doshctl() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" key= store= w i
+${scanWords('COMP_WORDS', 1, 'COMP_CWORD', commands)}
+  COMPREPLY=()
+  _doshctl_complete
+}
+complete -F _doshctl doshctl
+`;
+}
+
+export function zshScript(commands: Command[]): string {
+  return `#compdef doshctl
+# zsh completion for doshctl; generated by \`doshctl completion zsh\`.
+# Load it with: source <(doshctl completion zsh)   (after compinit)   or save it as _doshctl in a directory of $fpath
+__doshctl_reply() { compadd -- \${=1}; }
+__doshctl_files() { _files; }
+__doshctl_dirs() { _files -/; }
+__doshctl_users() { _users; }
+__doshctl_sessions() { ${SESSIONS}; }
+${completionBody(commands)}
+_doshctl() {
+  local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" key= store= w i
+${scanWords('words', 2, 'CURRENT', commands)}
+  _doshctl_complete
+}
+if [ "$funcstack[1]" = _doshctl ]; then _doshctl "$@"; else compdef _doshctl doshctl; fi
+`;
+}
+
+export const completion: Command = {
+  path: ['completion'],
+  usage: 'doshctl completion bash|zsh',
+  summary: 'print a shell completion script for doshctl commands, flags and session names',
+  async run(ctx) {
+    const shell = ctx.args[0];
+    // Imported here, not at the top: the command table lists this command, so a static import would be a cycle.
+    const { COMMANDS } = await import('./index.ts');
+    if (shell === 'bash') return void ctx.out(bashScript(COMMANDS));
+    if (shell === 'zsh') return void ctx.out(zshScript(COMMANDS));
+    throw new CliError(`completion: expected bash or zsh${shell ? `, not "${shell}"` : ''}`, 2);
+  },
+};

@@ -1,0 +1,186 @@
+// charts/dosh: `helm lint` and `helm template` with a real Helm (built from source by scripts/lib/ensure-helm.sh on
+// first use, then cached), and checks of the rendered objects.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHART = path.join(ROOT, 'charts/dosh');
+const HOME = mkdtempSync(path.join(tmpdir(), 'dosh-helm-'));
+let helm = '';
+
+type Obj = Record<string, any>;
+
+before(() => {
+  const t0 = Date.now();
+  // Builds helm with `go install` on a fresh machine (a few minutes, once), else prints the cached binary.
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts/lib/ensure-helm.sh')], { encoding: 'utf8', timeout: 20 * 60_000 });
+  assert.equal(r.status, 0, `ensure-helm.sh failed:\n${r.stderr}`);
+  helm = r.stdout.trim();
+  if (Date.now() - t0 > 5000) console.log(`# helm built in ${Math.round((Date.now() - t0) / 1000)}s: ${helm}`);
+});
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  // A private Helm home: no repositories, plugins or caches of the machine are read or written.
+  const env = { PATH: process.env.PATH, HELM_CONFIG_HOME: `${HOME}/config`, HELM_CACHE_HOME: `${HOME}/cache`, HELM_DATA_HOME: `${HOME}/data` };
+  return spawnSync(helm, args, { encoding: 'utf8', env, timeout: 60_000 });
+}
+
+function render(...extra: string[]): Obj[] {
+  const r = run(['template', 'dosh', CHART, '--namespace', 'dosh-system', '--include-crds', ...extra]);
+  assert.equal(r.status, 0, `helm template ${extra.join(' ')} failed:\n${r.stderr}`);
+  return YAML.parseAllDocuments(r.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
+}
+
+function valuesFile(v: Obj): string {
+  const f = path.join(HOME, `values-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(f, YAML.stringify(v));
+  return f;
+}
+
+const one = (objs: Obj[], kind: string): Obj => {
+  const found = objs.filter((o) => o.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}, got ${found.length}`);
+  return found[0];
+};
+
+test('helm lint passes (strict), with the default values and with the ServiceMonitor on', () => {
+  const r = run(['lint', '--strict', CHART]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  const m = run(['lint', '--strict', CHART, '--set', 'serviceMonitor.enabled=true']);
+  assert.equal(m.status, 0, m.stdout + m.stderr);
+});
+
+test('the rendered objects: CRDs as generated, DaemonSet, RBAC, metrics Service, no ServiceMonitor', () => {
+  const objs = render();
+  const kinds = objs.map((o) => o.kind).sort();
+  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Service', 'ServiceAccount']);
+  // The chart's CRDs are the generated ones (gen:crds writes both; crds/crds.test.ts checks the bytes).
+  for (const crd of objs.filter((o) => o.kind === 'CustomResourceDefinition')) {
+    const file = path.join(ROOT, 'crds', `${crd.spec.group}_${crd.spec.names.plural}.yaml`);
+    assert.deepEqual(crd, YAML.parse(readFileSync(file, 'utf8')), file);
+  }
+  for (const o of objs.filter((x) => x.kind !== 'CustomResourceDefinition' && !x.kind.startsWith('Cluster'))) assert.equal(o.metadata.namespace, 'dosh-system', o.kind);
+});
+
+test('the DaemonSet: host mounts, host PID, node selector, node name, probes, privileged', () => {
+  const ds = one(render(), 'DaemonSet');
+  const pod = ds.spec.template.spec;
+  assert.equal(pod.hostPID, true);
+  assert.equal(pod.hostNetwork, false);
+  assert.deepEqual(pod.nodeSelector, { 'dosh.io/login-node': 'true' });
+  assert.deepEqual(ds.spec.selector.matchLabels, Object.fromEntries(Object.entries(ds.spec.template.metadata.labels).filter(([k]) => k in ds.spec.selector.matchLabels)));
+  const hostPaths = Object.fromEntries(pod.volumes.filter((v: Obj) => v.hostPath).map((v: Obj) => [v.name, v.hostPath]));
+  assert.deepEqual(hostPaths.store, { path: '/run/dosh', type: 'DirectoryOrCreate' });
+  assert.deepEqual(hostPaths['docker-socket'], { path: '/var/run/docker.sock', type: 'Socket' });
+  assert.deepEqual(hostPaths.config, { path: '/etc/dosh', type: 'Directory' });
+  assert.equal(hostPaths.cgroup.path, '/sys/fs/cgroup');
+  assert.deepEqual(Object.values(hostPaths).map((h: any) => h.path).filter((p) => p.startsWith('/etc/') && p !== '/etc/dosh').sort(), ['/etc/group', '/etc/nsswitch.conf', '/etc/passwd']);
+  const c = pod.containers.find((x: Obj) => x.name === 'doshd');
+  assert.equal(c.image, 'dosh/doshd:0.1.0');
+  const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.name, m]));
+  assert.equal(mounts.store.mountPath, '/run/dosh');
+  assert.ok(!mounts.store.readOnly);
+  assert.equal(mounts['docker-socket'].mountPath, '/var/run/docker.sock');
+  assert.equal(mounts.config.mountPath, '/etc/dosh');
+  assert.equal(mounts.config.readOnly, true);
+  assert.equal(mounts.cgroup.readOnly, true);
+  for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=0.0.0.0:9469', '--node=$(NODE_NAME)', '--log-format=json']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
+  assert.deepEqual(c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.securityContext.privileged, true);
+  assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 9469, protocol: 'TCP' }]);
+});
+
+test('values: a chosen node label, host network (node name = host name), a dosh.yaml, extra args', () => {
+  const f = valuesFile({ nodeSelector: { 'example.org/role': 'login' }, hostNetwork: true, doshd: { config: '/etc/dosh/dosh.yaml', logLevel: 'debug', extraArgs: ['--workers=8'] }, image: { repository: 'registry.example.org/dosh/doshd', tag: 'v1', pullPolicy: 'Always' } });
+  const ds = one(render('-f', f), 'DaemonSet');
+  const pod = ds.spec.template.spec;
+  assert.deepEqual(pod.nodeSelector, { 'dosh.io/login-node': 'true', 'example.org/role': 'login' }, 'values files merge maps');
+  assert.deepEqual(one(render('--set-json', 'nodeSelector={"example.org/role":"login"}', '--set', 'nodeSelector.dosh\\.io/login-node=null'), 'DaemonSet').spec.template.spec.nodeSelector, { 'example.org/role': 'login' });
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
+  const c = pod.containers[0];
+  assert.ok(!c.args.some((a: string) => a.startsWith('--node')), 'with host networking doshd takes the host name');
+  assert.ok(c.args.includes('--config=/etc/dosh/dosh.yaml') && c.args.includes('--log-level=debug') && c.args.includes('--workers=8'));
+  assert.equal(c.image, 'registry.example.org/dosh/doshd:v1');
+  assert.equal(c.imagePullPolicy, 'Always');
+  const named = one(render('--set', 'doshd.node=login1.example.org'), 'DaemonSet').spec.template.spec.containers[0];
+  assert.ok(named.args.includes('--node=login1.example.org'));
+});
+
+test('RBAC: only the dosh.io resources, no wildcard, no Leases', () => {
+  const objs = render();
+  const role = one(objs, 'ClusterRole');
+  const allowed = new Set(['sessions', 'sessions/status', 'doshpolicies', 'doshpolicies/status']);
+  const seen = new Set<string>();
+  for (const rule of role.rules as Obj[]) {
+    assert.deepEqual(rule.apiGroups, ['dosh.io']);
+    for (const r of rule.resources) {
+      assert.ok(allowed.has(r), `unexpected resource ${r}`);
+      seen.add(r);
+    }
+    assert.ok(!rule.verbs.includes('*') && !rule.resources.includes('*'));
+    if (rule.resources.some((r: string) => r.startsWith('doshpolicies'))) assert.ok(!rule.verbs.includes('delete') && !rule.verbs.includes('create'), 'nodes never write the policy spec');
+    if (rule.resources.some((r: string) => r.endsWith('/status'))) assert.deepEqual([...rule.verbs].sort(), ['get', 'patch', 'update']);
+  }
+  assert.deepEqual([...seen].sort(), [...allowed].sort());
+  const binding = one(objs, 'ClusterRoleBinding');
+  const sa = one(objs, 'ServiceAccount');
+  assert.equal(binding.roleRef.name, role.metadata.name);
+  assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'dosh-system' }]);
+  assert.equal(one(objs, 'DaemonSet').spec.template.spec.serviceAccountName, sa.metadata.name);
+  assert.deepEqual(render('--set', 'rbac.create=false').filter((o) => o.kind.startsWith('ClusterRole')), []);
+});
+
+test('the metrics Service selects the doshd pods; the ServiceMonitor exists only when enabled', () => {
+  const objs = render();
+  const svc = one(objs, 'Service');
+  const pod = one(objs, 'DaemonSet').spec.template;
+  for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(pod.metadata.labels[k], v);
+  assert.deepEqual(svc.spec.ports, [{ name: 'metrics', port: 9469, targetPort: 'metrics', protocol: 'TCP' }]);
+  assert.equal(objs.filter((o) => o.kind === 'ServiceMonitor').length, 0);
+
+  const on = render('--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.labels.release=kube-prometheus-stack');
+  const sm = one(on, 'ServiceMonitor');
+  assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
+  assert.equal(sm.metadata.labels.release, 'kube-prometheus-stack');
+  assert.deepEqual(sm.spec.selector.matchLabels, svc.metadata.labels && Object.fromEntries(Object.keys(sm.spec.selector.matchLabels).map((k) => [k, svc.metadata.labels[k]])));
+  assert.equal(sm.spec.endpoints[0].port, 'metrics');
+  assert.equal(sm.spec.endpoints[0].path, '/metrics');
+
+  const bad = run(['template', 'dosh', CHART, '--set', 'serviceMonitor.enabled=true', '--set', 'metrics.service.enabled=false']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /serviceMonitor\.enabled needs metrics\.service\.enabled/);
+});
+
+test('values.schema.json rejects bad values', () => {
+  const cases: [string[], RegExp][] = [
+    [['--set', 'metrics.port=70000'], /metrics\.port|maximum|70000/],
+    [['--set', 'hostPID=false'], /hostPID/],
+    [['--set', 'image.pullPolicy=Sometimes'], /pullPolicy/],
+    [['--set', 'doshd.logLevel=loud'], /logLevel/],
+    [['--set', 'hostPaths.store=run/dosh'], /store/],
+    [['--set', 'serviceMonitor.interval=soon'], /interval/],
+    [['--set', 'nodeSelecter.x=y'], /nodeSelecter|additional/i],
+    [['--set-json', 'nodeSelector={}', '--set', 'nodeSelector.dosh\\.io/login-node=null'], /nodeSelector|minProperties|minimum/i],
+  ];
+  for (const [args, msg] of cases) {
+    const r = run(['template', 'dosh', CHART, ...args]);
+    assert.notEqual(r.status, 0, `${args.join(' ')} was accepted`);
+    assert.match(r.stderr, /values don't meet the specifications of the schema/, r.stderr);
+    assert.match(r.stderr, msg, `${args.join(' ')}: ${r.stderr}`);
+  }
+  // And lint reports the same.
+  const lint = run(['lint', CHART, '--set', 'metrics.port=0']);
+  assert.notEqual(lint.status, 0);
+});
