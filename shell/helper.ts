@@ -15,6 +15,9 @@ import { callerIdentity, type PasswdLookup } from './identity.ts';
 import { flush, relay, type RelayIO } from './relay.ts';
 import { waitForSession } from './wait.ts';
 
+/** An annotation doshctl sets on a live session to tell its user something (drain warnings). */
+export const MESSAGE_ANNOTATION = 'dosh.io/message';
+
 export type ExecEngine = Pick<Engine, 'createExec' | 'startExec' | 'inspectExec' | 'resizeExec' | 'warm' | 'inspectContainer'>;
 
 export interface Terminal {
@@ -130,6 +133,16 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     });
     sock.end();
   };
+  // Administrators reach a logged-in user through her session (doshctl drain): the message goes to her terminal.
+  let shown = session.metadata.annotations?.[MESSAGE_ANNOTATION];
+  const unwatch = d.store.watch((n) => {
+    if (n !== name) return;
+    const msg = d.store.get(name)?.metadata.annotations?.[MESSAGE_ANNOTATION];
+    if (msg && msg !== shown) {
+      shown = msg;
+      d.io.stderr.write(`${tty ? '\r\n' : ''}dosh: ${msg.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')}${tty ? '\r\n' : '\n'}`);
+    }
+  });
   d.onSignal((sig) => {
     if (sig === 'SIGINT' || sig === 'SIGQUIT') void proc.then((p) => alive(p) && d.proc.kill(p.pid, sig));
     else endLogin(sig);
@@ -155,6 +168,7 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     await relay(sock, d.io, tty, (why) => endLogin(why === 'terminal' ? 'SIGHUP' : 'SIGPIPE'));
   } finally {
     watching.abort();
+    unwatch();
     if (tty) d.terminal.setRaw(false);
   }
   await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);

@@ -68,3 +68,22 @@ test('MAXSESSIONS refuses the session one too many, with a message', async () =>
   b.kill('SIGTERM');
   await until('the sleeps to end', () => containerPids(`dosh-${U}`, 'sleep 737').length === 0);
 });
+
+test('drain warns every logged-in user on her terminal, ends her session after the grace period, and cordons', async () => {
+  await doshctl('uncordon');
+  let stderr = '';
+  const login = spawn('su', ['-', U, '-c', 'sleep 7575'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  login.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => login.on('close', r));
+  await until('the sleep to run', () => containerPids(`dosh-${U}`, 'sleep 7575').length === 1 || undefined);
+  const drain = doshctl('drain', '--message', 'kernel update at 15:00', '--grace-period', '2');
+  await until('the warning on her terminal', () => /kernel update at 15:00; your session will be ended in 2 seconds/.test(stderr) || undefined);
+  assert.notEqual(await exited, 0);
+  assert.match(stderr, /ended by an administrator/);
+  const d = await drain;
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout.toString(), /1 session ended/);
+  const refused = await su(U, 'true');
+  assert.match(refused.stderr, /kernel update at 15:00/);
+  await doshctl('uncordon');
+});
