@@ -16,7 +16,8 @@ function help(): string {
 }
 
 function find(argv: string[]): { cmd: Command; rest: string[] } | undefined {
-  const words = argv.filter((a) => !a.startsWith('-'));
+  // A global flag's value may come before the command (`doshctl --store DIR get sessions`): it is not a command word.
+  const words = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--store');
   for (const cmd of COMMANDS) {
     for (const p of [cmd.path, ...(cmd.aliases ?? [])]) {
       if (p.every((w, i) => words[i] === w)) {

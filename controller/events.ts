@@ -33,7 +33,7 @@ export interface EventRecorderOptions {
 const MAX_MESSAGE = 1024;
 
 export class EventRecorder implements EventSink {
-  /** doshd is the only writer, so the store is read once and then kept in step here; sweep re-reads it. */
+  /** doshd is the only writer, so the store is read once and then kept in step here (re-read after an error). */
   private byObject?: Map<string, Event[]>;
   private seq = 0;
   private readonly maxPerObject: number;
@@ -56,7 +56,6 @@ export class EventRecorder implements EventSink {
 
   sweep(now: number): void {
     try {
-      this.byObject = undefined;
       const index = this.index();
       for (const [key, events] of index) {
         const kept: Event[] = [];

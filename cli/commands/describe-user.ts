@@ -6,6 +6,7 @@ import { isLive, type Session } from '../../api/session.ts';
 import { LABEL_HASH, LABEL_MANAGED, LABEL_USER } from '../../controller/container-spec.ts';
 import { type ContainerUsage, detectCgroup, readUsage } from '../../controller/usage.ts';
 import { bytes } from './usage-common.ts';
+import { describeEvents } from './events.ts';
 
 const RECENT_ENDED = 10;
 
@@ -89,6 +90,7 @@ export const describeUser: Command = {
       const rows = ended.map((s) => [s.metadata.name, s.status.phase, s.status.exitCode === undefined ? '-' : String(s.status.exitCode), s.status.reason ?? '-', s.status.endedAt ? `${age(s.status.endedAt, now)} ago` : '-']);
       lines.push(indent(table([['NAME', 'PHASE', 'EXIT', 'REASON', 'ENDED'], ...rows])));
     }
+    lines.push(...describeEvents(ctx, 'User', name));
     ctx.out(lines.join('\n').replace(/\n+$/, '') + '\n');
   },
 };

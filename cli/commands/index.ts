@@ -9,8 +9,9 @@ import { topUsers } from './top-users.ts';
 import { deleteSession } from './delete-session.ts';
 import { events } from './events.ts';
 import { cordon, uncordon } from './cordon.ts';
+import { drain } from './drain.ts';
 import { policyCheck, policyConvert, policyExplain, policyStatus } from './policy.ts';
 import { version } from './version.ts';
 import { completion } from './completion.ts';
 
-export const COMMANDS: Command[] = [getSessions, getContainers, getNetworks, describeSession, describeUser, deleteSession, topUsers, events, cordon, uncordon, policyCheck, policyExplain, policyConvert, policyStatus, version, completion];
+export const COMMANDS: Command[] = [getSessions, getContainers, getNetworks, describeSession, describeUser, deleteSession, topUsers, events, cordon, uncordon, drain, policyCheck, policyExplain, policyConvert, policyStatus, version, completion];

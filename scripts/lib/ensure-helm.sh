@@ -44,13 +44,21 @@ start=$(date +%s)
 tmp="$CACHE/$VERSION.tmp.$$"
 rm -rf "$tmp"; mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-# CGO off: a static binary that needs no C toolchain. The -X flags make `helm version` tell the truth.
-if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$VERSION" >&2; then
+# The ldflags are those of Helm's Makefile: the version, and the Kubernetes version `helm template` and `helm lint`
+# assume (major+1.minor of the client-go module, e.g. 0.37 -> 1.37); without them Helm assumes Kubernetes 1.20.
+moddir=$(go mod download -json "helm.sh/helm/v3@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -f "$moddir/go.mod" ] || die "go mod download helm.sh/helm/v3@$VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
+k8s=$(sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$moddir/go.mod" | head -1)
+[ -n "$k8s" ] || die "no k8s.io/client-go version in $moddir/go.mod"
+ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$VERSION"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$k8s"
+done
+# CGO off: a static binary that needs no C toolchain.
+if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$VERSION" >&2; then
   die "go install helm.sh/helm/v3/cmd/helm@$VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
 fi
 mkdir -p "$BIN"
 mv "$tmp/helm" "$BIN/helm"
-log "built helm $VERSION in $(( $(date +%s) - start ))s"
+log "built helm $VERSION (for Kubernetes 1.$k8s) in $(( $(date +%s) - start ))s"
 echo "$BIN/helm"
