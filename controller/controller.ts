@@ -14,8 +14,9 @@ import { desiredContainer, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LA
 import { planExec } from './exec-plan.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
-import { endedMessage, hookRunMessage, sessionRef, type EventSink } from './events.ts';
+import { endedMessage, sessionRef, type EventSink } from './events.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
+import { ControllerHooks, hookContext } from './hook-runner.ts';
 
 export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'>;
 
@@ -66,8 +67,11 @@ export class Controller {
   private idleSince = new Map<string, number>();
   private signal?: AbortSignal;
 
+  private readonly hookRunner: ControllerHooks;
+
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
+    this.hookRunner = new ControllerHooks(d);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -158,7 +162,7 @@ export class Controller {
       this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
       exec = planExec(s.spec, policy, user);
-      await this.runHooks(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
+      await this.hookRunner.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
       execId = await this.d.engine.createExec(container.id, { ...exec, tty: s.spec.tty });
     } catch (err) {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
@@ -210,7 +214,7 @@ export class Controller {
     }
     if (!cur) {
       const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
-      await this.runHooks(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
+      await this.hookRunner.forPolicy(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
       // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
       // Not found can only be the image: asking first would cost every cold login a round trip.
       const id = await engine.createContainer(want.name, want.body).catch((e) => {
@@ -221,16 +225,16 @@ export class Controller {
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
       await engine.startContainer(id);
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started container ${want.name}`);
-      await this.runHooks(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
+      await this.hookRunner.forPolicy(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
       return { id, name: want.name, image: policy.image };
     }
     if (!cur.running) {
       const ctx = hookContext(user, cur, s);
-      await this.runHooks(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
+      await this.hookRunner.forPolicy(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
       await engine.startContainer(cur.id);
       metrics.containers.inc({ action: 'start' });
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
-      await this.runHooks(policy, 'start', hookArgs('start', cur.name), ctx);
+      await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);
     }
     return { id: cur.id, name: cur.name, image: cur.image, outdated: cur.labels[LABEL_HASH] !== want.hash };
   }
@@ -279,7 +283,7 @@ export class Controller {
     const hooks = s.status.hooks;
     if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
       const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
-      await this.runHookScripts(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, s.status.exec.argv), ctx);
+      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, s.status.exec.argv), ctx);
       await this.updateSessionStatus(s, { ...s.status, hooks: { ...hooks, execDone: true } });
       return;
     }
@@ -288,28 +292,11 @@ export class Controller {
     if (left <= 0) {
       this.d.store.delete(s.metadata.name);
       this.d.metrics.gcCollected.inc({ kind: 'session' });
+      // Observed here, when the session is deleted, so that each session counts once.
+      if (s.status.startedAt) this.d.metrics.sessionDuration.observe((ended - Date.parse(s.metadata.creationTimestamp)) / 1000);
     } else {
       this.queue.addAfter(s.metadata.name, left, this.signal);
     }
-  }
-
-  /** Runs a policy's hooks for a moment; a failing pre* hook refuses the login. */
-  private async runHooks(policy: EffectivePolicy, moment: HookMoment, args: string[], ctx: HookContext): Promise<void> {
-    if (!policy.runScripts || !policy.scriptsFolder) return;
-    const r = await this.runHookScripts(policy.scriptsFolder, moment, args, ctx);
-    if (!r.ok) throw new RefusedError('HookFailed', `login refused by the administrator's ${moment} hook: ${r.failure ?? 'it failed'}`);
-  }
-
-  private async runHookScripts(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult> {
-    const r = await this.d.hooks.run(folder, moment, args, ctx);
-    for (const run of r.runs) {
-      const ok = run.exitCode === 0 && !run.timedOut;
-      this.d.metrics.hookRuns.inc({ moment, result: run.timedOut ? 'timeout' : ok ? 'success' : 'failure' });
-      this.d.metrics.hookDuration.observe({ moment }, run.durationMs / 1000);
-      if (ctx.session) this.d.events.record({ kind: 'Session', name: ctx.session }, ok ? 'Normal' : 'Warning', ok ? 'HookRan' : 'HookFailed', hookRunMessage(run));
-      this.d.log[ok ? 'info' : 'warn']('hook ran', { moment, script: run.script, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, ms: Math.round(run.durationMs), output: run.output, session: ctx.session, user: ctx.user });
-    }
-    return r;
   }
 
   async updateSessionStatus(s: Session, status: SessionStatus): Promise<Session> {
@@ -393,6 +380,9 @@ export class Controller {
     const live = new Set(sessions.filter(isLive).map((s) => s.spec.user));
     const now = this.d.clock.now();
     const containers = await this.d.engine.listContainers(`${LABEL_MANAGED}=true`);
+    const byState: Record<string, number> = { running: 0, exited: 0, created: 0 };
+    for (const c of containers) if (c.labels[LABEL_NODE] === this.d.options.node) byState[c.state] = (byState[c.state] ?? 0) + 1;
+    for (const [state, n] of Object.entries(byState)) this.d.metrics.managedContainers.set({ state }, n);
     for (const c of containers) {
       if (c.labels[LABEL_NODE] !== this.d.options.node) continue;
       const user = c.labels[LABEL_USER];
@@ -422,8 +412,4 @@ function admittedBefore(a: Session, b: Session): boolean {
   const ta = a.metadata.creationTimestamp;
   const tb = b.metadata.creationTimestamp;
   return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
-}
-
-function hookContext(user: UserInfo, c: { id?: string; name: string; image?: string }, s: Session): HookContext {
-  return { user: user.name, uid: user.uid, gid: user.gid, groups: user.groups.map((g) => g.gid), session: s.metadata.name, containerId: c.id, containerName: c.name, image: c.image };
 }

@@ -1,5 +1,6 @@
 // doshd entry point: builds config, clients, store and metrics, then runs the controller until SIGTERM/SIGINT.
 import { exitAfterFlush } from '../lib/exit.ts';
+import { InvalidError, UnavailableError } from '../lib/errors.ts';
 import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
   store.init();
   const events = eventStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
   events.init();
-  const engine = new Engine(cfg.dockerSocket);
+  const engine = new Engine(cfg.dockerSocket, (operation, e) => {
+    if (e instanceof UnavailableError || e instanceof InvalidError) metrics.engineErrors.inc({ operation });
+  });
   const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const controller = new Controller({

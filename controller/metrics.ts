@@ -21,6 +21,13 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
   readonly engineErrors = new Counter({ name: 'dosh_engine_errors_total', help: 'Docker engine errors by operation.', labelNames: ['operation'], registers: [this.registry] });
+  readonly managedContainers = new Gauge({ name: 'dosh_containers', help: "Users' containers on this node by state.", labelNames: ['state'], registers: [this.registry] });
+  readonly sessionDuration = new Histogram({
+    name: 'dosh_session_duration_seconds',
+    help: 'How long sessions lasted, from login to end.',
+    buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400],
+    registers: [this.registry],
+  });
   readonly containers = new Counter({ name: 'dosh_container_actions_total', help: 'Container actions taken.', labelNames: ['action'], registers: [this.registry] });
   readonly gcCollected = new Counter({ name: 'dosh_gc_collected_total', help: 'Objects garbage-collected by kind.', labelNames: ['kind'], registers: [this.registry] });
   readonly hookRuns = new Counter({ name: 'dosh_hook_runs_total', help: 'Hook script runs by moment and result.', labelNames: ['moment', 'result'], registers: [this.registry] });

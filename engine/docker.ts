@@ -61,18 +61,24 @@ function mapError(err: unknown, what: string): Error {
   return new UnavailableError(`${what}: ${detail}`);
 }
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw mapError(err, what);
-  }
-}
-
 export class Engine {
   private docker?: Promise<Docker>;
 
-  constructor(readonly socketPath: string = DEFAULT_DOCKER_SOCKET) {}
+  constructor(
+    readonly socketPath: string = DEFAULT_DOCKER_SOCKET,
+    /** Told of every failed engine call, by operation (doshd counts them in dosh_engine_errors_total). */
+    private readonly onError: (operation: string, err: Error) => void = () => {},
+  ) {}
+
+  private async call<T>(operation: string, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = mapError(err, what);
+      this.onError(operation, e);
+      throw e;
+    }
+  }
 
   /**
    * dockerode is loaded on first use, not at start-up: the session helper loads it (warm()) while it waits for doshd,
@@ -91,11 +97,11 @@ export class Engine {
   }
 
   async ping(): Promise<void> {
-    await call('ping the Docker engine', async () => (await this.client()).ping());
+    await this.call('ping', 'ping the Docker engine', async () => (await this.client()).ping());
   }
 
   async inspectContainer(nameOrId: string): Promise<ContainerInfo> {
-    const c = await call(`inspect container ${nameOrId}`, async () => (await this.client()).getContainer(nameOrId).inspect());
+    const c = await this.call('inspect_container', `inspect container ${nameOrId}`, async () => (await this.client()).getContainer(nameOrId).inspect());
     return {
       id: c.Id,
       name: c.Name.replace(/^\//, ''),
@@ -109,17 +115,17 @@ export class Engine {
   }
 
   async listContainers(label: string): Promise<ContainerSummary[]> {
-    const list = await call('list containers', async () => (await this.client()).listContainers({ all: true, filters: { label: [label] } }));
+    const list = await this.call('list_containers', 'list containers', async () => (await this.client()).listContainers({ all: true, filters: { label: [label] } }));
     return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
   }
 
   /** Every network with its attached containers: the list endpoint leaves Containers empty, so each is inspected. */
   async listNetworks(): Promise<NetworkInfo[]> {
     const d = await this.client();
-    const nets = await call('list networks', () => d.listNetworks());
+    const nets = await this.call('list_networks', 'list networks', () => d.listNetworks());
     const inspected = await Promise.all(
       nets.map((n) =>
-        call(`inspect network ${n.Name}`, () => d.getNetwork(n.Id).inspect() as Promise<Docker.NetworkInspectInfo>).catch((e) => {
+        this.call('inspect_network', `inspect network ${n.Name}`, () => d.getNetwork(n.Id).inspect() as Promise<Docker.NetworkInspectInfo>).catch((e) => {
           if (e instanceof NotFoundError) return undefined; // removed between the list and the inspect
           throw e;
         }),
@@ -140,7 +146,7 @@ export class Engine {
 
   async imageExists(image: string): Promise<boolean> {
     try {
-      await call(`inspect image ${image}`, async () => (await this.client()).getImage(image).inspect());
+      await this.call('inspect_image', `inspect image ${image}`, async () => (await this.client()).getImage(image).inspect());
       return true;
     } catch (e) {
       if (e instanceof NotFoundError) return false;
@@ -149,7 +155,7 @@ export class Engine {
   }
 
   async createContainer(name: string, body: CreateBody): Promise<string> {
-    const c = await call(`create container ${name}`, async () => (await this.client()).createContainer({ ...body, name } as Docker.ContainerCreateOptions));
+    const c = await this.call('create_container', `create container ${name}`, async () => (await this.client()).createContainer({ ...body, name } as Docker.ContainerCreateOptions));
     return c.id;
   }
 
@@ -158,20 +164,22 @@ export class Engine {
       await (await this.client()).getContainer(id).start();
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 304) return; // already running: the goal is reached
-      throw mapError(err, `start container ${id}`);
+      const e = mapError(err, `start container ${id}`);
+      this.onError('start_container', e);
+      throw e;
     }
   }
 
   async removeContainer(id: string, force = true): Promise<void> {
     try {
-      await call(`remove container ${id}`, async () => (await this.client()).getContainer(id).remove({ force, v: false }));
+      await this.call('remove_container', `remove container ${id}`, async () => (await this.client()).getContainer(id).remove({ force, v: false }));
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
   }
 
   async createExec(containerId: string, req: ExecRequest): Promise<string> {
-    const exec = await call(`create exec in ${containerId}`, async () =>
+    const exec = await this.call('create_exec', `create exec in ${containerId}`, async () =>
       (await this.client()).getContainer(containerId).exec({
         Cmd: req.argv,
         Env: req.env,
@@ -192,7 +200,7 @@ export class Engine {
     // it lets the caller exit instead of waiting minutes for the daemon to drop the idle connection.
     const ac = new AbortController();
     try {
-      return (await call(`start exec ${execId}`, async () => (await this.client()).getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
+      return (await this.call('start_exec', `start exec ${execId}`, async () => (await this.client()).getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
     } catch (e) {
       ac.abort();
       throw e;
@@ -200,11 +208,11 @@ export class Engine {
   }
 
   async inspectExec(execId: string): Promise<ExecState> {
-    const e = await call(`inspect exec ${execId}`, async () => (await this.client()).getExec(execId).inspect());
+    const e = await this.call('inspect_exec', `inspect exec ${execId}`, async () => (await this.client()).getExec(execId).inspect());
     return { running: e.Running, exitCode: e.ExitCode ?? null, pid: e.Pid };
   }
 
   async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
-    await call(`resize exec ${execId}`, async () => (await this.client()).getExec(execId).resize({ h: rows, w: cols }));
+    await this.call('resize_exec', `resize exec ${execId}`, async () => (await this.client()).getExec(execId).resize({ h: rows, w: cols }));
   }
 }

@@ -5,7 +5,7 @@
 #
 # Helm is built from source with `go install helm.sh/helm/v3/cmd/helm@$DOSH_HELM_VERSION` through the Go module
 # proxy (no prebuilt binary is downloaded); the result is cached under $DOSH_HELM_CACHE/<version>/bin, so only the
-# first run pays for the build (about 2-3 minutes on a cold Go cache, see docs/INSTALL.md). A `helm` already on
+# first run pays for the build (3 to 6 minutes on a fresh machine, see docs/INSTALL.md). A `helm` already on
 # PATH is used only when it is exactly the pinned version. Installs Debian's golang-go when `go` is missing.
 #
 # Environment:

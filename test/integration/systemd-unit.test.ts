@@ -1,0 +1,53 @@
+// etc/doshd.service passes `systemd-analyze verify` (where systemd-analyze exists: Debian has it even when systemd
+// is not PID 1), and keeps the hardening and the KillMode that logins rely on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const UNIT = path.join(ROOT, 'etc/doshd.service');
+const hasAnalyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).status === 0;
+
+function verify(file: string) {
+  // --man=no: the unit's Documentation= is a file URL, not a man page; nothing else is skipped.
+  return spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8', timeout: 60_000 });
+}
+
+test('systemd-analyze verify etc/doshd.service: no errors, no warnings', { skip: !hasAnalyze && 'systemd-analyze is not installed' }, (t) => {
+  // verify checks that ExecStart's binary exists: /usr/local/bin/doshd comes with `npm run install-system`, which
+  // scripts/test.sh runs before the tests.
+  if (!existsSync('/usr/local/bin/doshd')) return t.skip('/usr/local/bin/doshd is not installed (npm run install-system)');
+  const r = verify(UNIT);
+  assert.equal(r.status, 0, r.stderr);
+  const complaints = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() && !/^Running in chroot|ignoring request/i.test(l));
+  assert.deepEqual(complaints, [], 'systemd-analyze verify printed warnings');
+});
+
+test('systemd-analyze verify catches a broken unit here (the check above is real)', { skip: !hasAnalyze && 'systemd-analyze is not installed' }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dosh-unit-'));
+  try {
+    const bad = path.join(dir, 'doshd.service');
+    writeFileSync(bad, readFileSync(UNIT, 'utf8').replace(/^ExecStart=\/usr\/local\/bin\/doshd/m, 'ExecStart=/nonexistent/doshd'));
+    const r = verify(bad);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /nonexistent\/doshd/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the unit keeps what doshd and the logins need', () => {
+  const unit = readFileSync(UNIT, 'utf8');
+  const get = (k: string) => unit.match(new RegExp(`^${k}=(.*)$`, 'm'))?.[1];
+  assert.match(get('ExecStart') ?? '', /^\/usr\/local\/bin\/doshd --store \/run\/dosh /);
+  assert.equal(get('KillMode'), 'process', 'sessions outlive a restart of doshd');
+  assert.equal(get('RuntimeDirectory'), 'dosh');
+  assert.equal(get('RuntimeDirectoryPreserve'), 'yes', 'the store survives a restart');
+  for (const k of ['NoNewPrivileges', 'ProtectKernelModules', 'ProtectKernelTunables', 'RestrictSUIDSGID']) assert.equal(get(k), 'yes', k);
+  // doshd reads /proc of every process and signals logins: these would break it.
+  for (const k of ['ProtectProc', 'PrivateUsers', 'PrivatePIDs']) assert.equal(get(k), undefined, `${k} breaks doshd`);
+});
