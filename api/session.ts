@@ -58,6 +58,8 @@ export const SessionStatus = z.object({
   /** When doshd ends the session (the policy's maximum session lifetime), if it has one. */
   deadline: z.string().optional(),
   startedAt: z.string().optional(),
+  /** When the first byte of output reached the user (the helper records it). */
+  firstByteAt: z.string().optional(),
   endedAt: z.string().optional(),
   exitCode: z.number().int().optional(),
 });

@@ -345,3 +345,23 @@ test('events of a recreated container, a failing hook, a vanished helper and a c
   assert.deepEqual(w.events.of('User/ann'), ['Normal GarbageCollected: removed container dosh-ann, idle for 60 s (idle timeout 60 s)']);
   assert.equal(w.events.sweeps.length, 2, 'housekeeping sweeps expired events');
 });
+
+test('metrics: live sessions per user, and session duration and first byte observed once when a session is deleted', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.housekeeping();
+  assert.match(await w.metrics.registry.getSingleMetricAsString('dosh_user_sessions'), /dosh_user_sessions\{user="ann"\} 1/);
+  const created = Date.parse(s.metadata.creationTimestamp);
+  w.store.mutate(s.metadata.name, (cur) => ({
+    ...cur,
+    status: { ...cur.status, phase: 'Succeeded', startedAt: new Date(created + 100).toISOString(), firstByteAt: new Date(created + 250).toISOString(), endedAt: new Date(created + 30_000).toISOString() },
+  }));
+  await w.controller.housekeeping();
+  assert.doesNotMatch(await w.metrics.registry.getSingleMetricAsString('dosh_user_sessions'), /user="ann"/);
+  await w.clock.advance(90_000);
+  await w.controller.syncSession(s.metadata.name);
+  await w.controller.syncSession(s.metadata.name);
+  assert.match(await w.metrics.registry.getSingleMetricAsString('dosh_session_duration_seconds'), /^dosh_session_duration_seconds_count 1$/m);
+  assert.match(await w.metrics.registry.getSingleMetricAsString('dosh_login_first_byte_seconds'), /^dosh_login_first_byte_seconds_bucket\{le="0.25"\} 1$/m);
+});

@@ -294,6 +294,7 @@ export class Controller {
       this.d.metrics.gcCollected.inc({ kind: 'session' });
       // Observed here, when the session is deleted, so that each session counts once.
       if (s.status.startedAt) this.d.metrics.sessionDuration.observe((ended - Date.parse(s.metadata.creationTimestamp)) / 1000);
+      if (s.status.firstByteAt) this.d.metrics.firstByteLatency.observe((Date.parse(s.status.firstByteAt) - Date.parse(s.metadata.creationTimestamp)) / 1000);
     } else {
       this.queue.addAfter(s.metadata.name, left, this.signal);
     }
@@ -369,6 +370,9 @@ export class Controller {
     const sessions = this.d.store.list();
     const phases: Record<string, number> = { Pending: 0, Ready: 0, Running: 0, Succeeded: 0, Failed: 0 };
     for (const s of sessions) phases[s.status.phase]++;
+    // Reset each pass: a user whose last session ended has no series (bounded cardinality).
+    this.d.metrics.userSessions.reset();
+    for (const s of sessions.filter(isLive)) this.d.metrics.userSessions.inc({ user: s.spec.user });
     for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
     this.resync();
     await this.collectIdleContainers(sessions);

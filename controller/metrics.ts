@@ -21,6 +21,13 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
   readonly engineErrors = new Counter({ name: 'dosh_engine_errors_total', help: 'Docker engine errors by operation.', labelNames: ['operation'], registers: [this.registry] });
+  readonly firstByteLatency = new Histogram({
+    name: 'dosh_login_first_byte_seconds',
+    help: 'Time from session creation to the first byte of output reaching the user.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly userSessions = new Gauge({ name: 'dosh_user_sessions', help: 'Live sessions per user.', labelNames: ['user'], registers: [this.registry] });
   readonly managedContainers = new Gauge({ name: 'dosh_containers', help: "Users' containers on this node by state.", labelNames: ['state'], registers: [this.registry] });
   readonly sessionDuration = new Histogram({
     name: 'dosh_session_duration_seconds',

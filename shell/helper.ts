@@ -165,7 +165,9 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     }
   })();
   try {
-    await relay(sock, d.io, tty, (why) => endLogin(why === 'terminal' ? 'SIGHUP' : 'SIGPIPE'));
+    // Recorded after the byte has gone to the user (doshd turns it into the login-to-first-byte histogram).
+    const firstByte = () => setImmediate(() => recordStatus(d, name, (st) => (st.firstByteAt ? undefined : { ...st, firstByteAt: iso(d.clock.now()) })));
+    await relay(sock, d.io, tty, (why) => endLogin(why === 'terminal' ? 'SIGHUP' : 'SIGPIPE'), firstByte);
   } finally {
     watching.abort();
     unwatch();
@@ -218,6 +220,17 @@ async function exitCode(d: HelperDeps, execId: string): Promise<number> {
     await d.clock.sleep(5);
   }
   throw new ExitError(1, 'the container did not report the exit status of the command');
+}
+
+function recordStatus(d: HelperDeps, name: string, change: (st: Session['status']) => Session['status'] | undefined): void {
+  try {
+    d.store.mutate(name, (cur) => {
+      const st = change(cur.status);
+      return st ? { ...cur, status: st } : undefined;
+    });
+  } catch {
+    // Only a figure for metrics: never worth disturbing the login.
+  }
 }
 
 function markRunning(d: HelperDeps, name: string, pid: number, start: string | undefined): void {

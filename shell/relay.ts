@@ -31,7 +31,7 @@ export interface RelayIO {
  * Resolves when the engine closes the exec's output. stdin EOF half-closes the connection so the command sees EOF
  * (`tar c . | ssh host 'tar x'`); output is written with backpressure so a slow reader slows the command, not memory.
  */
-export function relay(sock: Duplex, io: RelayIO, tty: boolean, onHangup: (why: 'output' | 'terminal') => void): Promise<void> {
+export function relay(sock: Duplex, io: RelayIO, tty: boolean, onHangup: (why: 'output' | 'terminal') => void, onFirstByte: () => void = () => {}): Promise<void> {
   return new Promise((resolve) => {
     const demux = new Demuxer();
     const write = (out: Writable, data: Buffer) => {
@@ -40,6 +40,7 @@ export function relay(sock: Duplex, io: RelayIO, tty: boolean, onHangup: (why: '
         out.once('drain', () => sock.resume());
       }
     };
+    sock.once('data', () => onFirstByte());
     sock.on('data', (chunk: Buffer) => {
       if (tty) write(io.stdout, chunk);
       else demux.push(chunk, (stream, payload) => write(stream === 2 ? io.stderr : io.stdout, payload));
