@@ -55,11 +55,11 @@ test('an engine restart during a session ends it with a clear message; doshd rec
 test('with the engine stopped, a login fails within seconds naming the engine, and /readyz says why', async () => {
   stopEngine();
   try {
-    const t0 = Date.now();
+    const t0 = performance.now();
     const r = await su(U, 'true');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Docker engine is not answering/);
-    assert.ok(Date.now() - t0 < 15_000, `refused after ${Date.now() - t0} ms`);
+    assert.ok(performance.now() - t0 < 15_000, `refused after ${performance.now() - t0} ms`);
     const ready = await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`);
     assert.equal(ready.status, 503);
     assert.match(await ready.text(), /docker engine/);

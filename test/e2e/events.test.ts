@@ -65,8 +65,8 @@ test('a login records Admitted, Ready and Ended with its exit code; doshctl even
   const section = text.slice(text.indexOf('\nEvents:\n'));
   assert.ok(section.length > 1, text);
   assert.match(section, /Type\s+Reason\s+Age\s+From\s+Message/);
-  assert.match(section, /Normal\s+Ready\s+\d+s\s+doshd\s+container dosh-dte-eve is running/);
-  assert.match(section, /Normal\s+Ended\s+\d+s\s+doshd\s+session ended with exit code 3/);
+  assert.match(section, /Normal\s+Ready\s+\S+\s+doshd\s+container dosh-dte-eve is running/);
+  assert.match(section, /Normal\s+Ended\s+\S+\s+doshd\s+session ended with exit code 3/);
 });
 
 test('a login refused by cordon records a Warning with the reason and the message', async () => {

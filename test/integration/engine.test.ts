@@ -29,7 +29,7 @@ function body(extra: Record<string, string> = {}): CreateBody {
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   let last: unknown;
   for (;;) {
     try {
@@ -38,7 +38,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

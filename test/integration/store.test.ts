@@ -53,9 +53,9 @@ function dotFiles(dir: string, prefix: string): string[] {
 
 /** Polls `cond` until it holds or the deadline passes (then fails with `what`). */
 async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -182,7 +182,7 @@ describe('writers killed with SIGKILL', () => {
         if (owner === '') {
           // Killed between creating the lock and writing its owner: by design only an empty lock older than 5 s is
           // broken, so age it rather than wait.
-          const old = new Date(Date.now() - 10_000);
+          const old = new Date(performance.now() - 10_000);
           fs.utimesSync(lock, old, old);
         } else {
           assert.match(owner, new RegExp(`^${w.child.pid} \\d+$`), `round ${round}: the lock left behind is the killed writer's`);
@@ -359,7 +359,7 @@ describe('sweep', () => {
     store.create(newSession('obj'));
     const files = { oldTmp: '.tmp-obj-aaaaaaaaaaaa', oldLock: '.lock-obj', freshTmp: '.tmp-obj-bbbbbbbbbbbb', freshLock: '.lock-other' };
     for (const f of Object.values(files)) fs.writeFileSync(path.join(store.dir, f), 'x');
-    const old = new Date(Date.now() - 10 * 60_000);
+    const old = new Date(performance.now() - 10 * 60_000);
     for (const f of [files.oldTmp, files.oldLock, 'obj.json']) fs.utimesSync(path.join(store.dir, f), old, old);
     assert.equal(store.sweep(60_000), 2);
     assert.deepEqual(fs.readdirSync(store.dir).sort(), [files.freshLock, files.freshTmp, 'obj.json'].sort());
