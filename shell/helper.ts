@@ -182,8 +182,15 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   d.trace(`exit status ${code}`);
   if (code > 128 && !hangup) {
     // Killed by a signal: say so when it is because the container itself went away, not the user's own doing.
-    const running = await d.engine.inspectContainer(session.status.container!.id).then((c) => c.running, () => false);
-    if (!running) say(d, 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)');
+    // The engine may still be stopping the container when the exec dies first: watch it for a moment.
+    for (let i = 0; i < 10; i++) {
+      const running = await d.engine.inspectContainer(session.status.container!.id).then((c) => c.running, () => false);
+      if (!running) {
+        say(d, 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)');
+        break;
+      }
+      await d.clock.sleep(100);
+    }
   }
   if (hangup) endAs(d, name, 'Failed', 'ClientGone', `the client went away (${hangup})`);
   else endAs(d, name, code === 0 ? 'Succeeded' : 'Failed', 'Exited', `exited with status ${code}`, code);
