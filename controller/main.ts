@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   events.init();
   const engine = new Engine(cfg.dockerSocket, (operation, e) => {
     if (e instanceof UnavailableError || e instanceof InvalidError) metrics.engineErrors.inc({ operation });
-  });
+  }, 60_000);
   const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const controller = new Controller({

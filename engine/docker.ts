@@ -68,6 +68,11 @@ export class Engine {
     readonly socketPath: string = DEFAULT_DOCKER_SOCKET,
     /** Told of every failed engine call, by operation (doshd counts them in dosh_engine_errors_total). */
     private readonly onError: (operation: string, err: Error) => void = () => {},
+    /**
+     * A bound on each request, so a hung (not dead) engine cannot stall a caller forever. Only for callers that never
+     * hijack a connection (doshd): the timeout would also cut an idle login's stream.
+     */
+    private readonly requestTimeoutMs?: number,
   ) {}
 
   private async call<T>(operation: string, what: string, fn: () => Promise<T>): Promise<T> {
@@ -85,7 +90,7 @@ export class Engine {
    * so its ~20 ms of module evaluation overlaps doshd's work instead of adding to every login.
    */
   private client(): Promise<Docker> {
-    this.docker ??= import('dockerode').then((m) => new m.default({ socketPath: this.socketPath }));
+    this.docker ??= import('dockerode').then((m) => new m.default({ socketPath: this.socketPath, timeout: this.requestTimeoutMs }));
     return this.docker;
   }
 
