@@ -59,7 +59,7 @@ test('an outdated container is recreated when no session uses it, and kept under
   w.engine.actions = [];
   const second = w.login();
   await w.controller.syncSession(second.metadata.name);
-  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'exec c200 1001:1001: /bin/bash -l -c id']);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'exec c200 1001:1001: /bin/sh -l -c id'], 'the kept container runs the shell it was made with');
   assert.equal(w.get(second.metadata.name).status.phase, 'Ready');
   assert.notEqual(w.engine.containers.get('dosh-ann')!.labels[LABEL_HASH], desiredContainer(basePolicy({ command: ['/bin/bash'] }), ANN, 'node1').hash);
 });

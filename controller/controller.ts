@@ -142,7 +142,7 @@ export class Controller {
   private async admitSession(s: Session): Promise<void> {
     let policy: EffectivePolicy;
     let user: UserInfo;
-    let container: NonNullable<SessionStatus['container']> & { outdated?: boolean };
+    let container: NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] };
     let exec: ExecPlan;
     let execId: string;
     try {
@@ -161,7 +161,7 @@ export class Controller {
       if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
       this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
       container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
-      exec = planExec(s.spec, policy, user);
+      exec = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
       await this.hookRunner.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
       execId = await this.d.engine.createExec(container.id, { ...exec, tty: s.spec.tty });
     } catch (err) {
@@ -175,7 +175,7 @@ export class Controller {
       throw err;
     }
     const now = this.d.clock.now();
-    const { outdated, ...containerRef } = container;
+    const { outdated, shell: _shell, ...containerRef } = container;
     let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
     // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
     if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged', message: 'the container predates the current policy', lastTransitionTime: iso(now) });
@@ -195,7 +195,7 @@ export class Controller {
     this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
   }
 
-  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean }> {
+  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] }> {
     const want = desiredContainer(policy, user, this.d.options.node);
     const { engine, metrics } = this.d;
     let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
@@ -236,7 +236,9 @@ export class Controller {
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
       await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);
     }
-    return { id: cur.id, name: cur.name, image: cur.image, outdated: cur.labels[LABEL_HASH] !== want.hash };
+    const outdated = cur.labels[LABEL_HASH] !== want.hash;
+    // Kept under her sessions, an outdated container still runs the shell it was made with (the new one may not exist there).
+    return { id: cur.id, name: cur.name, image: cur.image, outdated, shell: outdated && cur.cmd.length ? cur.cmd : undefined };
   }
 
   private attachedSessions(user: string, except: string): number {

@@ -15,6 +15,8 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   pid: number;
   startedAt: string;
+  /** The container's main command: for a DoSH container, the shell of the policy it was created with. */
+  cmd: string[];
 }
 
 export interface ContainerSummary {
@@ -116,6 +118,7 @@ export class Engine {
       labels: c.Config.Labels ?? {},
       pid: c.State.Pid,
       startedAt: c.State.StartedAt,
+      cmd: c.Config.Cmd ?? [],
     };
   }
 

@@ -47,7 +47,7 @@ export class FakeEngine implements EnginePort {
     if (!this.images.has(body.Image)) throw new NotFoundError(`No such image: ${body.Image}`);
     if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
     const id = `c${++this.seq}`.padEnd(64, '0');
-    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', body });
+    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body });
     return id;
   }
 
@@ -76,7 +76,7 @@ export class FakeEngine implements EnginePort {
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */
   seed(name: string, labels: Record<string, string>, running = true): ContainerInfo {
     const id = `s${++this.seq}`.padEnd(64, '0');
-    const c = { id, name, image: 'busybox:latest', running, status: running ? 'running' : 'exited', labels, pid: 0, startedAt: '' };
+    const c = { id, name, image: 'busybox:latest', running, status: running ? 'running' : 'exited', labels, pid: 0, startedAt: '', cmd: ['/bin/sh'] };
     this.containers.set(name, c);
     return c;
   }
