@@ -140,6 +140,8 @@ export const EffectivePolicy = z.object({
   debug: z.boolean(),
   verbose: z.boolean(),
   runCommands: z.boolean(),
+  /** Each user's container on her own bridge network (dosh-net-USER) instead of the default bridge. */
+  networkPerUser: z.boolean().default(false),
   /** One entry per unsafe setting this user's policy used (with its location), to log at login. */
   unsafe: z.array(z.string()),
   create: ContainerCreate,

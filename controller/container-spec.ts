@@ -11,6 +11,13 @@ export const LABEL_NODE = 'dosh.io/node';
 export const LABEL_HASH = 'dosh.io/policy-hash';
 export const LABEL_IDLE = 'dosh.io/idle-timeout';
 
+/** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
+export const NETWORK_PREFIX = 'dosh-net-';
+
+export function userNetworkName(user: string): string {
+  return `${NETWORK_PREFIX}${user}`;
+}
+
 export interface DesiredContainer {
   name: string;
   hash: string;
@@ -23,7 +30,9 @@ export function containerName(policy: EffectivePolicy, user: UserInfo): string {
 
 export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string): DesiredContainer {
   const create = policy.create;
-  const host = (create.HostConfig ?? {}) as Record<string, unknown>;
+  const host = { ...(create.HostConfig ?? {}) } as Record<string, unknown>;
+  // Her own network instead of the default bridge (policy refuses networkPerUser together with --network).
+  if (policy.networkPerUser) host.NetworkMode = userNetworkName(user.name);
   const supplementary = user.groups.filter((g) => g.gid !== user.gid).map((g) => String(g.gid));
   const groupAdd = [...new Set([...((host.GroupAdd as string[] | undefined) ?? []), ...supplementary])];
   const body: CreateBody = {

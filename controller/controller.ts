@@ -17,8 +17,9 @@ import { WorkQueue } from './workqueue.ts';
 import { endedMessage, sessionRef, type EventSink } from './events.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
+import { collectNetworks, connectExtraNetworks, createNotFound, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
 
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'>;
+export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'> & NetworkEnginePort;
 
 export interface PolicyProvider {
   /** The effective policy for a user; throws RefusedError when the policy refuses her. */
@@ -212,18 +213,19 @@ export class Controller {
         cur = undefined;
       }
     }
+    if (!cur?.running) await ensureUserNetwork(this.d, policy, user, s);
     if (!cur) {
       const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
       await this.hookRunner.forPolicy(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
       // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
-      // Not found can only be the image: asking first would cost every cold login a round trip.
+      // Not found can only be the image (or NetworkMode's network): asking first would cost every cold login a round trip.
       const id = await engine.createContainer(want.name, want.body).catch((e) => {
-        if (e instanceof NotFoundError) throw new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
-        throw e;
+        throw e instanceof NotFoundError ? createNotFound(e, policy, user, want.body) : e;
       });
+      await connectExtraNetworks(engine, policy, user, id);
       metrics.containers.inc({ action: 'create' });
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
-      await engine.startContainer(id);
+      await startOrRefuse(engine, id, user, true);
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started container ${want.name}`);
       await this.hookRunner.forPolicy(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
       return { id, name: want.name, image: policy.image };
@@ -231,7 +233,7 @@ export class Controller {
     if (!cur.running) {
       const ctx = hookContext(user, cur, s);
       await this.hookRunner.forPolicy(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
-      await engine.startContainer(cur.id);
+      await startOrRefuse(engine, cur.id, user, false);
       metrics.containers.inc({ action: 'start' });
       this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
       await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);
@@ -294,8 +296,9 @@ export class Controller {
     if (left <= 0) {
       this.d.store.delete(s.metadata.name);
       this.d.metrics.gcCollected.inc({ kind: 'session' });
-      // Observed here, when the session is deleted, so that each session counts once.
-      if (s.status.startedAt) this.d.metrics.sessionDuration.observe((ended - Date.parse(s.metadata.creationTimestamp)) / 1000);
+      // Observed here, when the session is deleted, so that each session counts once; any session that reached Ready
+      // (a short command can end before the helper records Running).
+      if (s.status.readyAt) this.d.metrics.sessionDuration.observe((ended - Date.parse(s.metadata.creationTimestamp)) / 1000);
       if (s.status.firstByteAt) this.d.metrics.firstByteLatency.observe((Date.parse(s.status.firstByteAt) - Date.parse(s.metadata.creationTimestamp)) / 1000);
     } else {
       this.queue.addAfter(s.metadata.name, left, this.signal);
@@ -378,6 +381,7 @@ export class Controller {
     for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
     this.resync();
     await this.collectIdleContainers(sessions);
+    await collectNetworks(this.d, (u, fn) => this.withUserLock(u, fn));
     this.d.store.sweep(60_000);
     this.d.events.sweep(this.d.clock.now());
   }

@@ -24,6 +24,8 @@ export interface ContainerSummary {
   name: string;
   state: string;
   labels: Record<string, string>;
+  /** The networks the container is configured on (stopped containers included). */
+  networks?: string[];
 }
 
 export interface NetworkInfo {
@@ -33,6 +35,7 @@ export interface NetworkInfo {
   scope: string;
   internal: boolean;
   subnets: string[];
+  labels: Record<string, string>;
   /** The containers attached on this host, as the network's inspect lists them. */
   containers: { id: string; name: string; ipv4: string }[];
 }
@@ -124,13 +127,13 @@ export class Engine {
 
   async listContainers(label: string): Promise<ContainerSummary[]> {
     const list = await this.call('list_containers', 'list containers', async () => (await this.client()).listContainers({ all: true, filters: { label: [label] } }));
-    return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
+    return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {}, networks: Object.keys(c.NetworkSettings?.Networks ?? {}) }));
   }
 
   /** Every network with its attached containers: the list endpoint leaves Containers empty, so each is inspected. */
-  async listNetworks(): Promise<NetworkInfo[]> {
+  async listNetworks(label?: string): Promise<NetworkInfo[]> {
     const d = await this.client();
-    const nets = await this.call('list_networks', 'list networks', () => d.listNetworks());
+    const nets = await this.call('list_networks', 'list networks', () => d.listNetworks(label ? { filters: { label: [label] } } : {}));
     const inspected = await Promise.all(
       nets.map((n) =>
         this.call('inspect_network', `inspect network ${n.Name}`, () => d.getNetwork(n.Id).inspect() as Promise<Docker.NetworkInspectInfo>).catch((e) => {
@@ -148,8 +151,35 @@ export class Engine {
         scope: n.Scope,
         internal: !!n.Internal,
         subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean),
+        labels: n.Labels ?? {},
         containers: Object.entries(n.Containers ?? {}).map(([id, c]) => ({ id, name: c.Name, ipv4: c.IPv4Address ?? '' })),
       }));
+  }
+
+  /** Creates a bridge network (the engine picks a free subnet); a ConflictError when the name is taken. */
+  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+    const n = await this.call('create_network', `create network ${name}`, async () => (await this.client()).createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels }));
+    return n.id;
+  }
+
+  /** The network's labels, or NotFoundError. */
+  async inspectNetwork(name: string): Promise<{ id: string; name: string; labels: Record<string, string> }> {
+    const n = (await this.call('inspect_network', `inspect network ${name}`, async () => (await this.client()).getNetwork(name).inspect())) as Docker.NetworkInspectInfo;
+    return { id: n.Id, name: n.Name, labels: n.Labels ?? {} };
+  }
+
+  /** NotFoundError when the network (or the container) does not exist. */
+  async connectNetwork(network: string, containerId: string): Promise<void> {
+    await this.call('connect_network', `connect container ${containerId} to network ${network}`, async () => (await this.client()).getNetwork(network).connect({ Container: containerId }));
+  }
+
+  /** Gone already is success; a network still in use is a ConflictError (or InvalidError on older engines). */
+  async removeNetwork(id: string): Promise<void> {
+    try {
+      await this.call('remove_network', `remove network ${id}`, async () => (await this.client()).getNetwork(id).remove());
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
   }
 
   async imageExists(image: string): Promise<boolean> {

@@ -35,7 +35,7 @@ const kvLine = fc.oneof(
   fc.constantFrom('INHERIT=true', 'INHERIT=false', 'INHERIT=false'),
   fc.constantFrom('RUNSCRIPTS=true', 'DEBUG=true', 'VERBOSE=true', 'RUNCOMMANDS=false', 'PREFIXNAME=c-', 'PREFIXNAME=x$UID-'),
   fc.constantFrom('LOGFILE=', 'LOGFILE=/var/log/$USER.log', 'SCRIPTSFOLDER=/etc/dosh/s', 'SCRIPTSFOLDER='),
-  fc.constantFrom('IDLETIMEOUT=0', 'IDLETIMEOUT=1h', 'MAXSESSIONS=2', 'MAXSESSIONSECONDS=90'),
+  fc.constantFrom('IDLETIMEOUT=0', 'IDLETIMEOUT=1h', 'MAXSESSIONS=2', 'MAXSESSIONSECONDS=90', 'NETWORKPERUSER=true', 'NETWORKPERUSER=false'),
   fc.constantFrom(...UNSAFE_FLAGS).map((f) => `${OPT}=true\nDOCKERPARAMETERS=${f}`),
 );
 const section = fc.oneof(fc.constantFrom(...USERS).map((u) => `[user:${u}]`), fc.constantFrom(...GROUPS).map((g) => `[group:${g}]`));
@@ -104,4 +104,13 @@ test('conversion output is readable and keeps sections, order and INHERIT', () =
 test('a CONF that depends on the user cannot be converted, with a clear message', () => {
   const legacy = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: '[user:bob]\nCONF=/etc/bob.conf\n', '/etc/bob.conf': 'DEBUG=true\n' }));
   throwsAt(() => convertLegacyToYaml(legacy), MAIN, 2, /cannot convert: CONF inside \[user:bob\]/);
+});
+
+test('NETWORKPERUSER converts to networkPerUser', () => {
+  const legacy = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'NETWORKPERUSER=true\n[user:bob]\nNETWORKPERUSER=false\n' }));
+  const y = convertLegacyToYaml(legacy);
+  assert.match(y, /networkPerUser: true/);
+  const p = loadYamlPolicy(YAML, memoryIO({ [YAML]: y }));
+  assert.equal(resolvePolicy(p, user('alice')).networkPerUser, true);
+  assert.equal(resolvePolicy(p, user('bob')).networkPerUser, false);
 });

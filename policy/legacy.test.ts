@@ -165,3 +165,16 @@ test('a 10 MB file loads in reasonable time', () => {
   assert.ok(ms < 5000, `took ${ms} ms`);
   assert.equal(resolvePolicy(pol, user('alice')).image, 'debian:12');
 });
+
+test('NETWORKPERUSER: false by default, per section, with provenance; refused together with --network at its file:line', () => {
+  assert.equal(resolveText('CONTAINERIMAGE=a\n').networkPerUser, false);
+  const text = 'NETWORKPERUSER=true\n[user:bob]\nNETWORKPERUSER=false\n';
+  const alice = resolveText(text);
+  assert.equal(alice.networkPerUser, true);
+  assert.deepEqual(alice.provenance.networkPerUser, { file: MAIN, line: 1, section: '(top)' });
+  assert.equal(resolveText(text, user('bob')).networkPerUser, false);
+  throwsAt(() => loadText('NETWORKPERUSER=yes\n'), MAIN, 1, /NETWORKPERUSER must be true or false/);
+  throwsAt(() => resolveText('DOCKERPARAMETERS=--network a --network b\n[user:alice]\nNETWORKPERUSER=true\n'), MAIN, 3, /cannot be combined with --network a/);
+  // Only where both apply: bob keeps his --network.
+  assert.equal(resolveText('DOCKERPARAMETERS=--network a\n[user:alice]\nNETWORKPERUSER=true\n', user('bob')).create.HostConfig.NetworkMode, 'a');
+});

@@ -23,6 +23,7 @@ export const DEFAULTS = {
   debug: false,
   verbose: false,
   runCommands: true,
+  networkPerUser: false,
   inherit: true,
 } as const;
 
@@ -41,6 +42,7 @@ interface State {
   debug: Valued<boolean>;
   verbose: Valued<boolean>;
   runCommands: Valued<boolean>;
+  networkPerUser: Valued<boolean>;
   inherit: Valued<boolean>;
   flags: FlagOcc[];
   conf: string;
@@ -61,6 +63,7 @@ function initialState(): State {
     debug: d<boolean>(DEFAULTS.debug),
     verbose: d<boolean>(DEFAULTS.verbose),
     runCommands: d<boolean>(DEFAULTS.runCommands),
+    networkPerUser: d<boolean>(DEFAULTS.networkPerUser),
     inherit: d<boolean>(DEFAULTS.inherit),
     flags: [],
     conf: '',
@@ -144,10 +147,13 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
   const c = new Collector();
   applyFlags(st.flags, vars, c);
   const { create, extraNetworks } = c.build();
+  if (st.networkPerUser.v && create.HostConfig.NetworkMode !== undefined) {
+    fail(at(st.networkPerUser.o), `for user ${user.name}: NETWORKPERUSER (networkPerUser) gives her container a network of its own and cannot be combined with --network ${create.HostConfig.NetworkMode}`);
+  }
 
   const provenance: EffectivePolicy['provenance'] = {};
   const put = (k: string, o: Origin) => (provenance[k] = { file: o.file, line: o.line, section: o.section });
-  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands'] as const) {
+  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser'] as const) {
     put(k, st[k].o);
   }
   put('dockerParameters', provFlags.o ?? BUILTIN);
@@ -166,6 +172,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
     debug: st.debug.v,
     verbose: st.verbose.v,
     runCommands: st.runCommands.v,
+    networkPerUser: st.networkPerUser.v,
     unsafe: c.unsafeUsed,
     create,
     dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),

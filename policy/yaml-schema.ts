@@ -58,6 +58,8 @@ export const YamlSettings = z.strictObject({
   debug: z.boolean().optional(),
   verbose: z.boolean().optional(),
   runCommands: z.boolean().optional(),
+  /** Like dosh.conf's NETWORKPERUSER: each user's container on a bridge network of her own. */
+  networkPerUser: z.boolean().optional(),
   allowUnsafeDockerParametersIUnderstandTheRisk: z.boolean().optional(),
 });
 export type YamlSettings = z.infer<typeof YamlSettings>;

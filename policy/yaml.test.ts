@@ -130,3 +130,12 @@ test('aliases cannot blow up (billion laughs)', () => {
   for (let i = 1; i < 10; i++) y += `a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]\n`;
   throwsAt(() => load(y), Y, 1, /alias|Excessive|unknown key/i);
 });
+
+test('networkPerUser: a boolean in defaults or a rule, with its YAML path; refused together with networks', () => {
+  const p = load('version: 1\ndefaults:\n  image: a\nrules:\n  - match: { users: [alice] }\n    networkPerUser: true\n');
+  assert.equal(resolvePolicy(p, user('alice')).networkPerUser, true);
+  assert.equal(resolvePolicy(p, user('alice')).provenance.networkPerUser.line, 6);
+  assert.equal(resolvePolicy(p, user('bob')).networkPerUser, false);
+  throwsAt(() => load('version: 1\ndefaults:\n  networkPerUser: "yes"\n'), Y, 3, /expected boolean/);
+  throwsAt(() => resolvePolicy(load('version: 1\ndefaults:\n  networks: [a, b]\n  networkPerUser: true\n'), user('alice')), Y, 4, /cannot be combined with --network a/);
+});

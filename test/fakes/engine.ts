@@ -1,11 +1,13 @@
 // An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions.
-import type { ContainerInfo, ContainerSummary, CreateBody } from '../../engine/docker.ts';
+import type { ContainerInfo, ContainerSummary, CreateBody, NetworkInfo } from '../../engine/docker.ts';
 import type { EnginePort } from '../../controller/controller.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 
 export class FakeEngine implements EnginePort {
   actions: string[] = [];
-  containers = new Map<string, ContainerInfo & { body?: CreateBody }>();
+  containers = new Map<string, ContainerInfo & { body?: CreateBody; networks?: string[] }>();
+  /** Networks by name (the built-in bridge, host and none are not listed). */
+  networks = new Map<string, { id: string; name: string; labels: Record<string, string> }>();
   images = new Set<string>(['busybox:latest']);
   down = false;
   /** An error createContainer throws, as the engine answers a request it will never accept. */
@@ -31,7 +33,7 @@ export class FakeEngine implements EnginePort {
   async listContainers(label: string): Promise<ContainerSummary[]> {
     this.check();
     const [k, v] = label.split('=');
-    return [...this.containers.values()].filter((c) => c.labels[k] === v).map((c) => ({ id: c.id, name: c.name, state: c.status, labels: c.labels }));
+    return [...this.containers.values()].filter((c) => c.labels[k] === v).map((c) => ({ id: c.id, name: c.name, state: c.status, labels: c.labels, networks: c.networks ?? [] }));
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -46,8 +48,10 @@ export class FakeEngine implements EnginePort {
     if (this.createError) throw this.createError;
     if (!this.images.has(body.Image)) throw new NotFoundError(`No such image: ${body.Image}`);
     if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
+    const mode = (body.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode ?? 'bridge';
+    if (!['bridge', 'host', 'none', 'default'].includes(mode) && !this.networks.has(mode)) throw new NotFoundError(`network ${mode} not found`);
     const id = `c${++this.seq}`.padEnd(64, '0');
-    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body });
+    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body, networks: [mode] });
     return id;
   }
 
@@ -56,6 +60,8 @@ export class FakeEngine implements EnginePort {
     this.actions.push(`start ${id.slice(0, 4)}`);
     const c = this.byNameOrId(id);
     if (!c) throw new NotFoundError(id);
+    const gone = (c.networks ?? []).find((n) => !['bridge', 'host', 'none', 'default'].includes(n) && !this.networks.has(n));
+    if (gone) throw new NotFoundError(`start container ${id}: network ${gone} not found`);
     c.running = true;
     c.status = 'running';
   }
@@ -71,6 +77,58 @@ export class FakeEngine implements EnginePort {
     this.check();
     this.actions.push(`exec ${containerId.slice(0, 4)} ${req.user}${req.tty ? ' tty' : ''}: ${req.argv.join(' ')}`);
     return `e${++this.seq}`;
+  }
+
+  async inspectNetwork(name: string): Promise<{ id: string; name: string; labels: Record<string, string> }> {
+    this.check();
+    this.actions.push(`inspect-net ${name}`);
+    const n = this.networks.get(name);
+    if (!n) throw new NotFoundError(`network ${name} not found`);
+    return { ...n };
+  }
+
+  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+    this.check();
+    this.actions.push(`create-net ${name}`);
+    if (this.networks.has(name)) throw new ConflictError(`network with name ${name} already exists`);
+    const id = `n${++this.seq}`.padEnd(64, '0');
+    this.networks.set(name, { id, name, labels });
+    return id;
+  }
+
+  async connectNetwork(network: string, containerId: string): Promise<void> {
+    this.check();
+    this.actions.push(`connect ${network} ${containerId.slice(0, 4)}`);
+    const c = this.byNameOrId(containerId);
+    // As the engine does: a created container is connected to a missing network, and its start fails.
+    if ((!this.networks.has(network) && c?.running) || !c) throw new NotFoundError(`network ${network} not found`);
+    c.networks = [...(c.networks ?? []), network];
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    this.check();
+    const n = [...this.networks.values()].find((x) => x.id === id || x.name === id);
+    this.actions.push(`remove-net ${n?.name ?? id}`);
+    if (n) this.networks.delete(n.name);
+  }
+
+  /** Attached containers are the running ones configured on the network, as the engine's inspect lists them. */
+  async listNetworks(label?: string): Promise<NetworkInfo[]> {
+    this.check();
+    const [k, v] = (label ?? '').split('=');
+    return [...this.networks.values()]
+      .filter((n) => !label || n.labels[k] === v)
+      .map((n) => ({
+        id: n.id, name: n.name, driver: 'bridge', scope: 'local', internal: false, subnets: [], labels: n.labels,
+        containers: [...this.containers.values()].filter((c) => c.running && c.networks?.includes(n.name)).map((c) => ({ id: c.id, name: c.name, ipv4: '' })),
+      }));
+  }
+
+  /** Adds a network as if an earlier doshd (or the sysadmin, without labels) had made it. */
+  seedNetwork(name: string, labels: Record<string, string> = {}): string {
+    const id = `n${++this.seq}`.padEnd(64, '0');
+    this.networks.set(name, { id, name, labels });
+    return id;
   }
 
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */

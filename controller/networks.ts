@@ -1,0 +1,109 @@
+// The networks of a user's container: her own isolated bridge (networkPerUser), created when first needed; the
+// policy's extra `--network`s, connected after create and before start; and the collection of the networks doshd
+// made (label dosh.io/managed=true, this node) once nothing uses them. A network without the label is never removed.
+import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import { isLive, type Session } from '../api/session.ts';
+import type { CreateBody, Engine } from '../engine/docker.ts';
+import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../lib/errors.ts';
+import { LABEL_MANAGED, LABEL_NODE, LABEL_USER, userNetworkName } from './container-spec.ts';
+import type { ControllerDeps } from './controller.ts';
+import { sessionRef } from './events.ts';
+
+export { NETWORK_PREFIX, userNetworkName } from './container-spec.ts';
+
+export type NetworkEnginePort = Pick<Engine, 'inspectNetwork' | 'createNetwork' | 'connectNetwork' | 'removeNetwork' | 'listNetworks'>;
+
+/** What the network functions use of the controller's dependencies. */
+export type NetworkDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options'> & { engine: NetworkEnginePort & Pick<Engine, 'listContainers'> };
+
+/** With networkPerUser, makes sure the user's network exists (called under the user's lock, before create or start). */
+export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy, user: UserInfo, s: Session): Promise<void> {
+  if (!policy.networkPerUser) return;
+  const name = userNetworkName(user.name);
+  const cur = await d.engine.inspectNetwork(name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
+  if (cur) {
+    if (cur.labels[LABEL_MANAGED] !== 'true' || cur.labels[LABEL_USER] !== user.name) {
+      throw new RefusedError('NameTaken', `a network named ${name} exists that DoSH does not manage; an administrator must remove it (or turn NETWORKPERUSER off for ${user.name})`);
+    }
+    return;
+  }
+  // A ConflictError (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
+  await d.engine.createNetwork(name, { [LABEL_MANAGED]: 'true', [LABEL_USER]: user.name, [LABEL_NODE]: d.options.node });
+  d.events.record(sessionRef(s), 'Normal', 'NetworkCreated', `created network ${name}, ${user.name}'s own`);
+}
+
+/**
+ * Connects a just-created (not yet started) container to the policy's extra networks; a missing one refuses the login.
+ * Nothing half-made is left behind: a container that cannot join its networks is removed before the error is passed on.
+ */
+export async function connectExtraNetworks(engine: NetworkEnginePort & Pick<Engine, 'removeContainer'>, policy: EffectivePolicy, user: UserInfo, containerId: string): Promise<void> {
+  for (const n of policy.extraNetworks) {
+    try {
+      await engine.connectNetwork(n, containerId);
+    } catch (e) {
+      await engine.removeContainer(containerId).catch(() => undefined);
+      throw e instanceof NotFoundError ? missingNetwork(n, user) : e;
+    }
+  }
+}
+
+/**
+ * Starts a container; a network it is configured on that no longer exists (the engine accepts connecting a created
+ * container to a missing network, and fails the start) refuses the login naming the network. A container just
+ * created for this login is then removed, so nothing half-made is left behind; an older one is kept as it is.
+ */
+export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'removeContainer'>, id: string, user: UserInfo, created: boolean): Promise<void> {
+  try {
+    await engine.startContainer(id);
+  } catch (e) {
+    const net = e instanceof NotFoundError ? /network (\S+) not found/i.exec(e.message)?.[1] : undefined;
+    if (!net) throw e;
+    if (created) await engine.removeContainer(id).catch(() => undefined);
+    throw missingNetwork(net, user);
+  }
+}
+
+function missingNetwork(network: string, user: UserInfo): RefusedError {
+  return new RefusedError('NetworkNotFound', `the network ${network} that the policy attaches ${user.name}'s container to does not exist on this host; an administrator must create it`);
+}
+
+/** The refusal for a create the engine answered with not found: the image, or the network of NetworkMode (the engine says which). */
+export function createNotFound(err: NotFoundError, policy: EffectivePolicy, user: UserInfo, body: CreateBody): RefusedError {
+  const mode = (body.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode;
+  if (mode && /network/i.test(err.message)) return missingNetwork(mode, user);
+  return new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
+}
+
+/**
+ * Removes the networks this node's doshd made that no container uses: none attached (running containers), none of
+ * the managed containers (stopped ones included) configured on it, and for a user's own network, no container and
+ * no live session of hers. Never a network without the label.
+ */
+export async function collectNetworks(d: NetworkDeps, withUserLock: <T>(user: string, fn: () => Promise<T>) => Promise<T>): Promise<void> {
+  const node = d.options.node;
+  const nets = (await d.engine.listNetworks(`${LABEL_MANAGED}=true`)).filter((n) => n.labels[LABEL_MANAGED] === 'true' && n.labels[LABEL_NODE] === node);
+  if (!nets.length) return;
+  const managed = (await d.engine.listContainers(`${LABEL_MANAGED}=true`)).filter((c) => c.labels[LABEL_NODE] === node);
+  const configured = new Set(managed.flatMap((c) => c.networks ?? []));
+  const owners = new Set(managed.map((c) => c.labels[LABEL_USER]));
+  for (const n of nets) {
+    const user = n.labels[LABEL_USER];
+    if (n.containers.length > 0 || configured.has(n.name) || configured.has(n.id) || (user !== undefined && owners.has(user))) continue;
+    // Under the owner's lock: a login of hers admitted meanwhile keeps (or creates again) the network.
+    const removed = await withUserLock(user ?? '', async () => {
+      if (user && d.store.list().some((s) => s.spec.user === user && isLive(s))) return false;
+      try {
+        await d.engine.removeNetwork(n.id);
+        return true;
+      } catch (e) {
+        // Attached meanwhile (say by a hook script): kept until a later pass.
+        if (e instanceof ConflictError || e instanceof InvalidError) return false;
+        throw e;
+      }
+    });
+    if (!removed) continue;
+    d.metrics.gcCollected.inc({ kind: 'network' });
+    if (user) d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed network ${n.name}, which no container uses any more`);
+    d.log.info('removed unused network', { network: n.name });
+  }
+}
