@@ -96,7 +96,7 @@ describe('containers', () => {
     const listed = await engine.listContainers(LABEL);
     const me = listed.find((c) => c.id === id);
     assert.ok(me, 'listed by its label');
-    assert.deepEqual({ ...me, labels: undefined }, { id, name, state: 'running', labels: undefined });
+    assert.deepEqual({ ...me, labels: undefined }, { id, name, state: 'running', labels: undefined, networks: ['bridge'] });
     assert.deepEqual(me.labels, created.labels);
     assert.ok(listed.some((c) => c.id === shared), 'the shared container carries the label too');
     assert.deepEqual(await engine.listContainers(`${LABEL_KEY}=no-such-run-${RUN}`), []);
