@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { addUser, BUSYBOX, delUser, Doshd, run, sh, STORE } from '../test/e2e/harness.ts';
+import { runBench } from './run.ts';
 
 const N = Number(process.env.BENCH_N ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -302,18 +303,4 @@ function report(load0: number[], load1: number[], doshdWarnings: string[]): void
   }
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    console.error(`bench/burst: ${sig}, cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-try {
-  await main();
-} catch (e) {
-  console.error(`bench/burst: ${(e as Error).stack ?? e}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runBench('bench/burst', main, cleanup);

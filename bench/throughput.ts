@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { addUser, BUSYBOX, delUser, Doshd, run, sh, shellQuote, STORE } from '../test/e2e/harness.ts';
+import { runBench } from './run.ts';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 200) * MIB;
@@ -195,18 +196,4 @@ async function cleanup(): Promise<void> {
   doshd?.cleanup();
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    console.error(`bench/throughput: ${sig}, cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-try {
-  await main();
-} catch (e) {
-  console.error(`bench/throughput: ${(e as Error).stack ?? e}`);
-  process.exitCode = 1;
-} finally {
-  await cleanup();
-}
+await runBench('bench/throughput', main, cleanup);

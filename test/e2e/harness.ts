@@ -5,6 +5,7 @@ import { mkdtempSync, openSync, readFileSync, writeFileSync, rmSync, existsSync 
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isSameProcessAlive } from '../../lib/proc.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const STORE = '/run/dosh';
@@ -158,15 +159,7 @@ export function stopAnyDoshd(): void {
   } catch {
     return;
   }
-  const alive = () => {
-    try {
-      const f = readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return fields[19] === rec.startTime && fields[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => isSameProcessAlive(rec.pid, rec.startTime);
   if (!alive()) return;
   process.kill(rec.pid, 'SIGTERM');
   for (let i = 0; i < 100 && alive(); i++) spawnSync('sleep', ['0.05']);
