@@ -121,6 +121,20 @@ export const ContainerCreate = z.object({
 });
 export type ContainerCreate = z.infer<typeof ContainerCreate>;
 
+/** A network the policy declares: doshd creates it (labelled as its own) when a login first needs it, and removes it once unused. */
+export const NetworkDecl = z.object({
+  name: z.string(),
+  driver: z.string(),
+  subnet: z.string().optional(),
+  gateway: z.string().optional(),
+  ipRange: z.string().optional(),
+  /** No route out: containers on it reach only each other. */
+  internal: z.boolean(),
+  /** Driver options, e.g. com.docker.network.bridge.name. */
+  options: StrMap,
+});
+export type NetworkDecl = z.infer<typeof NetworkDecl>;
+
 export const Provenance = z.object({ file: z.string(), line: z.number().int(), section: z.string() });
 export type Provenance = z.infer<typeof Provenance>;
 
@@ -149,6 +163,8 @@ export const EffectivePolicy = z.object({
   dockerArgs: z.array(z.string()),
   /** `--network` values after the first (the first is create.HostConfig.NetworkMode). */
   extraNetworks: z.array(z.string()),
+  /** The declared networks among the container's networks, to create when missing. */
+  declaredNetworks: z.array(NetworkDecl).default([]),
   /** Which file/line/section set each setting; keys are field paths such as `image` or `create.HostConfig.Memory`. */
   provenance: z.record(z.string(), Provenance),
 });

@@ -1,6 +1,7 @@
 // The user's container, derived from her effective policy: identity and labels are forced here, after policy, so no
 // policy can change who the container runs as or hide it from doshd.
 import { createHash } from 'node:crypto';
+import { NETWORK_PREFIX } from '../api/constants.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { CreateBody } from '../engine/docker.ts';
 
@@ -11,9 +12,9 @@ export const LABEL_NODE = 'dosh.io/node';
 export const LABEL_HASH = 'dosh.io/policy-hash';
 export const LABEL_IDLE = 'dosh.io/idle-timeout';
 
-/** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
-export const NETWORK_PREFIX = 'dosh-net-';
+export { NETWORK_PREFIX };
 
+/** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
 export function userNetworkName(user: string): string {
   return `${NETWORK_PREFIX}${user}`;
 }

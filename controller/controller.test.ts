@@ -161,15 +161,15 @@ test('an idle container is removed only after the idle timeout, and never while 
   const w = new World();
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
-  await w.controller.collectIdleContainers(w.store.list());
+  await w.controller.containers.collect(w.store.list());
   assert.ok(w.engine.containers.has('dosh-ann'), 'live session keeps it');
   w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
-  await w.controller.collectIdleContainers(w.store.list());
+  await w.controller.containers.collect(w.store.list());
   await w.clock.advance(59_000);
-  await w.controller.collectIdleContainers(w.store.list());
+  await w.controller.containers.collect(w.store.list());
   assert.ok(w.engine.containers.has('dosh-ann'), 'kept within the timeout');
   await w.clock.advance(1_000);
-  await w.controller.collectIdleContainers(w.store.list());
+  await w.controller.containers.collect(w.store.list());
   assert.equal(w.engine.containers.has('dosh-ann'), false);
 });
 
@@ -179,9 +179,9 @@ test('IDLETIMEOUT=0 keeps the container forever', async () => {
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
   w.store.delete(s.metadata.name);
-  await w.controller.collectIdleContainers([]);
+  await w.controller.containers.collect([]);
   await w.clock.advance(365 * 86400_000);
-  await w.controller.collectIdleContainers([]);
+  await w.controller.containers.collect([]);
   assert.ok(w.engine.containers.has('dosh-ann'));
 });
 

@@ -10,26 +10,27 @@ import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
-import { desiredContainer, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from './container-spec.ts';
+import { desiredContainer, LABEL_HASH, LABEL_MANAGED } from './container-spec.ts';
 import { planExec } from './exec-plan.ts';
+import { ContainerCollector, type GcEnginePort } from './gc.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 import { endedMessage, sessionRef, type EventSink } from './events.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
-import { collectNetworks, connectExtraNetworks, createNotFound, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
+import { collectNetworks, connectExtraNetworks, createNotFound, ensureDeclaredNetworks, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
 
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'> & NetworkEnginePort;
+export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'> & NetworkEnginePort & GcEnginePort;
 
 export interface PolicyProvider {
   /** The effective policy for a user; throws RefusedError when the policy refuses her. */
   resolve(user: UserInfo): EffectivePolicy;
 }
 
-/** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
 /** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
 const ENGINE_RETRIES = 5;
 
+/** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
 export interface HookPort {
   run(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult>;
 }
@@ -65,14 +66,16 @@ export interface ControllerDeps {
 export class Controller {
   readonly queue: WorkQueue;
   private userLocks = new Map<string, Promise<unknown>>();
-  private idleSince = new Map<string, number>();
   private signal?: AbortSignal;
 
   private readonly hookRunner: ControllerHooks;
+  /** The idle-container collector; public so that tests drive a pass directly. */
+  readonly containers: ContainerCollector;
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
     this.hookRunner = new ControllerHooks(d);
+    this.containers = new ContainerCollector(d, (u, fn) => this.withUserLock(u, fn));
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -213,7 +216,10 @@ export class Controller {
         cur = undefined;
       }
     }
-    if (!cur?.running) await ensureUserNetwork(this.d, policy, user, s);
+    if (!cur?.running) {
+      await ensureUserNetwork(this.d, policy, user, s);
+      await ensureDeclaredNetworks(this.d, policy, s);
+    }
     if (!cur) {
       const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
       await this.hookRunner.forPolicy(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
@@ -380,40 +386,10 @@ export class Controller {
     for (const s of sessions.filter(isLive)) this.d.metrics.userSessions.inc({ user: s.spec.user });
     for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
     this.resync();
-    await this.collectIdleContainers(sessions);
+    await this.containers.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.withUserLock(u, fn));
     this.d.store.sweep(60_000);
     this.d.events.sweep(this.d.clock.now());
-  }
-
-  async collectIdleContainers(sessions: Session[]): Promise<void> {
-    const live = new Set(sessions.filter(isLive).map((s) => s.spec.user));
-    const now = this.d.clock.now();
-    const containers = await this.d.engine.listContainers(`${LABEL_MANAGED}=true`);
-    const byState: Record<string, number> = { running: 0, exited: 0, created: 0 };
-    for (const c of containers) if (c.labels[LABEL_NODE] === this.d.options.node) byState[c.state] = (byState[c.state] ?? 0) + 1;
-    for (const [state, n] of Object.entries(byState)) this.d.metrics.managedContainers.set({ state }, n);
-    for (const c of containers) {
-      if (c.labels[LABEL_NODE] !== this.d.options.node) continue;
-      const user = c.labels[LABEL_USER];
-      if (!user || live.has(user)) {
-        this.idleSince.delete(c.name);
-        continue;
-      }
-      const since = this.idleSince.get(c.name) ?? now;
-      this.idleSince.set(c.name, since);
-      const timeoutS = Number(c.labels[LABEL_IDLE] ?? '0');
-      if (!(timeoutS > 0) || now - since < timeoutS * 1000) continue;
-      await this.withUserLock(user, async () => {
-        // Re-checked under the user's lock: a login admitted meanwhile keeps the container.
-        if (this.d.store.list().some((s) => s.spec.user === user && isLive(s))) return;
-        await this.d.engine.removeContainer(c.id);
-        this.idleSince.delete(c.name);
-        this.d.metrics.gcCollected.inc({ kind: 'container' });
-        this.d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed container ${c.name}, idle for ${Math.round((now - since) / 1000)} s (idle timeout ${timeoutS} s)`);
-        this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
-      });
-    }
   }
 }
 

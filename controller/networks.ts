@@ -1,6 +1,7 @@
-// The networks of a user's container: her own isolated bridge (networkPerUser), created when first needed; the
-// policy's extra `--network`s, connected after create and before start; and the collection of the networks doshd
-// made (label dosh.io/managed=true, this node) once nothing uses them. A network without the label is never removed.
+// The networks of a user's container: her own isolated bridge (networkPerUser) and the networks the policy declares,
+// created when first needed; the policy's extra `--network`s, connected after create and before start; and the
+// collection of the networks doshd made (label dosh.io/managed=true, this node) once nothing uses them. A network
+// without the label is never removed.
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { isLive, type Session } from '../api/session.ts';
 import type { CreateBody, Engine } from '../engine/docker.ts';
@@ -30,6 +31,27 @@ export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy,
   // A ConflictError (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
   await d.engine.createNetwork(name, { [LABEL_MANAGED]: 'true', [LABEL_USER]: user.name, [LABEL_NODE]: d.options.node });
   d.events.record(sessionRef(s), 'Normal', 'NetworkCreated', `created network ${name}, ${user.name}'s own`);
+}
+
+/**
+ * Makes sure the declared networks among the container's networks exist (under the user's lock, before create or
+ * start). One that exists is used as it is, whoever made it: a sysadmin may have made it by hand, and doshd never
+ * changes or removes a network it did not make.
+ */
+export async function ensureDeclaredNetworks(d: NetworkDeps, policy: EffectivePolicy, s: Session): Promise<void> {
+  for (const n of policy.declaredNetworks) {
+    const cur = await d.engine.inspectNetwork(n.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
+    if (cur) continue;
+    try {
+      await d.engine.createNetwork(n.name, { [LABEL_MANAGED]: 'true', [LABEL_NODE]: d.options.node }, n);
+    } catch (e) {
+      // The engine refused the declaration itself (an overlapping subnet, an unknown driver): no retry can help.
+      if (e instanceof InvalidError) throw new RefusedError('NetworkInvalid', `the network ${n.name} that the policy declares could not be created: ${e.message}`);
+      throw e;
+    }
+    d.events.record(sessionRef(s), 'Normal', 'NetworkCreated', `created network ${n.name} as the policy declares it`);
+    d.log.info('created declared network', { network: n.name });
+  }
 }
 
 /**
@@ -86,9 +108,11 @@ export async function collectNetworks(d: NetworkDeps, withUserLock: <T>(user: st
   const managed = (await d.engine.listContainers(`${LABEL_MANAGED}=true`)).filter((c) => c.labels[LABEL_NODE] === node);
   const configured = new Set(managed.flatMap((c) => c.networks ?? []));
   const owners = new Set(managed.map((c) => c.labels[LABEL_USER]));
+  // A login being admitted may have just made sure of a declared network and not yet created its container on it.
+  const admitting = d.store.list().some((s) => s.status.phase === 'Pending' && s.spec.node === node);
   for (const n of nets) {
     const user = n.labels[LABEL_USER];
-    if (n.containers.length > 0 || configured.has(n.name) || configured.has(n.id) || (user !== undefined && owners.has(user))) continue;
+    if (n.containers.length > 0 || configured.has(n.name) || configured.has(n.id) || (user !== undefined && owners.has(user)) || (user === undefined && admitting)) continue;
     // Under the owner's lock: a login of hers admitted meanwhile keeps (or creates again) the network.
     const removed = await withUserLock(user ?? '', async () => {
       if (user && d.store.list().some((s) => s.spec.user === user && isLive(s))) return false;

@@ -40,6 +40,22 @@ export interface NetworkInfo {
   containers: { id: string; name: string; ipv4: string }[];
 }
 
+/** How a declared network is made (api/policy.ts NetworkDecl without the name). */
+export interface NetworkSpec {
+  driver: string;
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal: boolean;
+  options: Record<string, string>;
+}
+
+/** A process of a running container, by host pid. */
+export interface ContainerProcess {
+  pid: number;
+  ppid: number;
+}
+
 export interface ExecRequest {
   argv: string[];
   env: string[];
@@ -156,9 +172,18 @@ export class Engine {
       }));
   }
 
-  /** Creates a bridge network (the engine picks a free subnet); a ConflictError when the name is taken. */
-  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
-    const n = await this.call('create_network', `create network ${name}`, async () => (await this.client()).createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels }));
+  /**
+   * Creates a network: a bridge on a subnet the engine picks, or as a policy declares it. A ConflictError when the name
+   * is taken; an InvalidError when the engine refuses the declaration (a subnet that overlaps another, say).
+   */
+  async createNetwork(name: string, labels: Record<string, string>, decl?: NetworkSpec): Promise<string> {
+    const body: Docker.NetworkCreateOptions = { Name: name, Driver: decl?.driver ?? 'bridge', CheckDuplicate: true, Labels: labels };
+    if (decl) {
+      body.Internal = decl.internal;
+      body.Options = decl.options;
+      if (decl.subnet) body.IPAM = { Driver: 'default', Config: [{ Subnet: decl.subnet, Gateway: decl.gateway, IPRange: decl.ipRange }] };
+    }
+    const n = await this.call('create_network', `create network ${name}`, async () => (await this.client()).createNetwork(body));
     return n.id;
   }
 
@@ -180,6 +205,14 @@ export class Engine {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
+  }
+
+  /** The processes running in a container (host pids), as the engine's top lists them; NotFoundError when it is gone. */
+  async containerProcesses(id: string): Promise<ContainerProcess[]> {
+    const top = (await this.call('top_container', `list the processes of container ${id}`, async () => (await this.client()).getContainer(id).top({ ps_args: '-o pid,ppid' }))) as { Titles: string[]; Processes: string[][] | null };
+    const pid = top.Titles.indexOf('PID');
+    const ppid = top.Titles.indexOf('PPID');
+    return (top.Processes ?? []).map((p) => ({ pid: Number(p[pid]), ppid: Number(p[ppid]) }));
   }
 
   async imageExists(image: string): Promise<boolean> {

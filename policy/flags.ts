@@ -221,9 +221,11 @@ export const FLAG_SPECS: FlagSpec[] = [
       if (!isContainer && !NETWORK.test(v)) bad(occ, `invalid network name ${JSON.stringify(v)}`);
       if (v === 'host' || isContainer) c.unsafe(occ, `${occ.written}=${v}`);
       if (c.networks.includes(v)) bad(occ, `network ${JSON.stringify(v)} is given twice`);
-      const builtin = (n: string) => ['bridge', 'host', 'none', 'default'].includes(n) || n.startsWith('container:');
-      if (c.networks.length && (builtin(v) || c.networks.some(builtin))) {
-        bad(occ, `cannot attach both ${JSON.stringify(c.networks[0])} and ${JSON.stringify(v)}: bridge, host, none and container: cannot be combined with other networks`);
+      const exclusive = (n: string) => ['host', 'none', 'default'].includes(n) || n.startsWith('container:');
+      // The docker CLI refuses bridge with other networks, the engine does not: bridge first and networks connected
+      // after it is the default NAT interface plus extra ones, what the original's 00addinterface hook makes.
+      if (c.networks.length && (exclusive(v) || v === 'bridge' || c.networks.some(exclusive))) {
+        bad(occ, `cannot attach both ${JSON.stringify(c.networks[0])} and ${JSON.stringify(v)}: host, none and container: cannot be combined with other networks, and bridge only comes first`);
       }
       c.networks.push(v);
       c.at('HostConfig.NetworkMode', occ);

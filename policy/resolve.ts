@@ -177,6 +177,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
     create,
     dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),
     extraNetworks,
+    declaredNetworks: [create.HostConfig.NetworkMode, ...extraNetworks].flatMap((n) => (n !== undefined && policy.networks?.[n] ? [policy.networks[n]] : [])),
     provenance,
   };
 }

@@ -99,7 +99,12 @@ test('network, dns, add-host', () => {
   assert.deepEqual(p.extraNetworks, ['other']);
   assert.deepEqual(p.create.HostConfig.Dns, ['192.0.2.1', '2001:db8::1']);
   assert.deepEqual(p.create.HostConfig.ExtraHosts, ['db:192.0.2.9', 'v6:::1']);
-  throwsAt(() => translate('--network bridge --network mynet'), MAIN, 1, /cannot attach both/);
+  const both = translate('--network bridge --network mynet');
+  assert.equal(both.create.HostConfig.NetworkMode, 'bridge');
+  assert.deepEqual(both.extraNetworks, ['mynet']);
+  throwsAt(() => translate('--network mynet --network bridge'), MAIN, 1, /cannot attach both "mynet" and "bridge".*bridge only comes first/);
+  throwsAt(() => translate('--network none --network mynet'), MAIN, 1, /cannot attach both/);
+  throwsAt(() => translate('--network mynet --network default'), MAIN, 1, /cannot attach both/);
   throwsAt(() => translate('--dns example.com'), MAIN, 1, /not an IP address/);
   throwsAt(() => translate('--add-host nocolon'), MAIN, 1, /bad format/);
 });

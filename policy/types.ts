@@ -1,4 +1,5 @@
 // The compiled policy: what both file formats load into and what resolvePolicy walks per user.
+import type { NetworkDecl } from '../api/policy.ts';
 import type { Origin } from './errors.ts';
 import type { Template } from './template.ts';
 import type { Word } from './shellwords.ts';
@@ -57,6 +58,8 @@ export interface CompiledPolicy {
   includes: Record<string, string[]>;
   /** Things worth telling the sysadmin that are not errors. */
   warnings: string[];
+  /** Declared networks by name (dosh.yaml only). */
+  networks?: Record<string, NetworkDecl>;
 }
 
 export type LegacyPolicy = CompiledPolicy;

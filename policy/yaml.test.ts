@@ -139,3 +139,33 @@ test('networkPerUser: a boolean in defaults or a rule, with its YAML path; refus
   throwsAt(() => load('version: 1\ndefaults:\n  networkPerUser: "yes"\n'), Y, 3, /expected boolean/);
   throwsAt(() => resolvePolicy(load('version: 1\ndefaults:\n  networks: [a, b]\n  networkPerUser: true\n'), user('alice')), Y, 4, /cannot be combined with --network a/);
 });
+
+test('networks: declared at the top level, given to the users whose containers use them, checked with their line', () => {
+  const text = `version: 1
+networks:
+  datanet:
+    subnet: 10.200.0.0/24
+    gateway: 10.200.0.200
+    internal: true
+    options: { com.docker.network.bridge.name: bridgeData, mtu: 1400 }
+  unused: {}
+rules:
+  - match: { groups: [datanet] }
+    networks: [bridge, datanet]
+`;
+  const p = load(text);
+  const datanet = { name: 'datanet', driver: 'bridge', subnet: '10.200.0.0/24', gateway: '10.200.0.200', ipRange: undefined, internal: true, options: { 'com.docker.network.bridge.name': 'bridgeData', mtu: '1400' } };
+  assert.deepEqual(resolvePolicy(p, user('alice', ['datanet'])).declaredNetworks, [datanet]);
+  assert.deepEqual(resolvePolicy(p, user('bob')).declaredNetworks, []);
+  const bad = (decl: string, line: number, msg: RegExp) => throwsAt(() => load(`version: 1\nnetworks:\n${decl}`), Y, line, msg);
+  bad('  n:\n    subnet: 10.0.0.0\n', 4, /not an address range such as 10.200.0.0\/24/);
+  bad('  n:\n    subnet: 10.0.0.0/33\n', 4, /prefix length is larger/);
+  bad('  n:\n    subnet: 10.0.0.0/24\n    gateway: 10.0.1.1\n', 5, /10.0.1.1 is not in the subnet 10.0.0.0\/24/);
+  bad('  n:\n    gateway: 10.0.1.1\n', 4, /needs a subnet/);
+  bad('  n:\n    subnet: 10.0.0.0/16\n    ipRange: 10.1.0.0/24\n', 5, /not in the subnet/);
+  bad('  n:\n    driver: "Bad Driver"\n', 4, /driver name/);
+  bad('  n:\n    colour: blue\n', 4, /unknown key "colour"/);
+  bad('  host: {}\n', 3, /engine's own network/);
+  bad('  dosh-net-x: {}\n', 3, /users' own networks/);
+  bad('  "-x": {}\n', 3, /not a valid network name/);
+});

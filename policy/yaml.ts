@@ -3,6 +3,7 @@
 // so both formats share one translator and one set of safety rules.
 import * as path from 'node:path';
 import { fail, type Origin } from './errors.ts';
+import { toDecls } from './netdecl.ts';
 import { parseFlagWords, validateFlags } from './flagparse.ts';
 import { nodeIO, type PolicyIO } from './io.ts';
 import { checkText } from './settings.ts';
@@ -38,7 +39,7 @@ export function loadYamlPolicy(file: string, io: PolicyIO = nodeIO): CompiledPol
     const section = r.name ?? `rules[${i}]`;
     blocks.push(compileBlock(src, io, r, ['rules', i], section, matchOf(r), globalUnsafe || r.allowUnsafeDockerParametersIUnderstandTheRisk === true));
   });
-  return { format: 'yaml', mainFile: main, files: [main], units: { [main]: blocks }, includes: {}, warnings: [] };
+  return { format: 'yaml', mainFile: main, files: [main], units: { [main]: blocks }, includes: {}, warnings: [], networks: toDecls(pol.networks) };
 }
 
 type Issue = { code: string; message: string; path: PropertyKey[]; keys?: string[]; errors?: Issue[][] };

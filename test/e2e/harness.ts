@@ -100,8 +100,10 @@ export class Doshd {
   constructor(
     policy: string,
     private readonly flags: string[] = [],
+    /** dosh.conf, or dosh.yaml for a policy in that format (doshd tells them apart by the name). */
+    file = 'dosh.conf',
   ) {
-    this.config = path.join(this.dir, 'dosh.conf');
+    this.config = path.join(this.dir, file);
     this.log = path.join(this.dir, 'doshd.log');
     writeFileSync(this.config, policy, { mode: 0o600 });
   }

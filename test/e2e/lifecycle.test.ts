@@ -2,7 +2,7 @@
 // found again by a doshd restarted with kill -9 (all of its state is in labels and the store).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, storeSessions, su, until } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, sleep, STORE, storeSessions, su, until } from './harness.ts';
 
 const U = 'dtl-lou';
 const V = 'dtl-vic';
@@ -54,4 +54,17 @@ test('a doshd restarted after kill -9 rebuilds its state from the store and the 
   await until(`dosh-${U} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
   assert.ok(storeSessions().filter((s) => s.spec.user === U).length >= Math.min(before, 1), 'ended sessions are still listed');
   assert.match(sh(`docker inspect -f '{{index .Config.Labels "dosh.io/managed"}}' dosh-${V}`), /true/);
+});
+
+test('a container whose sessions were wiped from the store is kept while a login runs in it, then collected', async () => {
+  const login = su(U, 'echo started; sleep 8; echo finished');
+  await until('the login to run', () => storeSessions().some((s) => s.spec.user === U && s.status.phase === 'Running') || undefined);
+  sh(`find ${STORE}/sessions -name '*.json' -delete`);
+  await sleep(5000); // well past IDLETIMEOUT=3 with the resync every 0.5 s
+  assert.equal(containerIds(`dosh.io/user=${U}`).length, 1, 'kept: a login still runs in it');
+  assert.match(doshd.logText(), /kept an idle container where logins still run/);
+  const r = await login;
+  assert.equal(r.stdout.toString(), 'started\nfinished\n', r.stderr.toString());
+  assert.equal(r.code, 0);
+  await until(`dosh-${U} to be collected once the login ended`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
 });

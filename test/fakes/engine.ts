@@ -1,5 +1,5 @@
 // An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions.
-import type { ContainerInfo, ContainerSummary, CreateBody, NetworkInfo } from '../../engine/docker.ts';
+import type { ContainerInfo, ContainerProcess, ContainerSummary, CreateBody, NetworkInfo, NetworkSpec } from '../../engine/docker.ts';
 import type { EnginePort } from '../../controller/controller.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 
@@ -12,6 +12,10 @@ export class FakeEngine implements EnginePort {
   down = false;
   /** An error createContainer throws, as the engine answers a request it will never accept. */
   createError: Error | undefined;
+  /** An error createNetwork throws. */
+  networkError: Error | undefined;
+  /** Processes of each container (by id) beyond its main process, as exec'd logins: their parent is outside it. */
+  logins = new Map<string, number>();
   private seq = 0;
 
   private check(): void {
@@ -51,7 +55,7 @@ export class FakeEngine implements EnginePort {
     const mode = (body.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode ?? 'bridge';
     if (!['bridge', 'host', 'none', 'default'].includes(mode) && !this.networks.has(mode)) throw new NotFoundError(`network ${mode} not found`);
     const id = `c${++this.seq}`.padEnd(64, '0');
-    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 0, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body, networks: [mode] });
+    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 1000 * this.seq, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body, networks: [mode] });
     return id;
   }
 
@@ -73,6 +77,15 @@ export class FakeEngine implements EnginePort {
     if (c) this.containers.delete(c.name);
   }
 
+  async containerProcesses(id: string): Promise<ContainerProcess[]> {
+    this.check();
+    this.actions.push(`top ${id.slice(0, 4)}`);
+    const c = this.byNameOrId(id);
+    if (!c) throw new NotFoundError(id);
+    const main = { pid: c.pid, ppid: 1 };
+    return [main, { pid: c.pid + 1, ppid: c.pid }, ...Array.from({ length: this.logins.get(c.id) ?? 0 }, (_, i) => ({ pid: c.pid + 100 + i, ppid: 7 }))];
+  }
+
   async createExec(containerId: string, req: { argv: string[]; user: string; tty: boolean }): Promise<string> {
     this.check();
     this.actions.push(`exec ${containerId.slice(0, 4)} ${req.user}${req.tty ? ' tty' : ''}: ${req.argv.join(' ')}`);
@@ -87,9 +100,10 @@ export class FakeEngine implements EnginePort {
     return { ...n };
   }
 
-  async createNetwork(name: string, labels: Record<string, string>): Promise<string> {
+  async createNetwork(name: string, labels: Record<string, string>, decl?: NetworkSpec): Promise<string> {
     this.check();
-    this.actions.push(`create-net ${name}`);
+    this.actions.push(`create-net ${name}${decl?.subnet ? ` ${decl.subnet}` : ''}`);
+    if (this.networkError) throw this.networkError;
     if (this.networks.has(name)) throw new ConflictError(`network with name ${name} already exists`);
     const id = `n${++this.seq}`.padEnd(64, '0');
     this.networks.set(name, { id, name, labels });
@@ -134,7 +148,7 @@ export class FakeEngine implements EnginePort {
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */
   seed(name: string, labels: Record<string, string>, running = true): ContainerInfo {
     const id = `s${++this.seq}`.padEnd(64, '0');
-    const c = { id, name, image: 'busybox:latest', running, status: running ? 'running' : 'exited', labels, pid: 0, startedAt: '', cmd: ['/bin/sh'] };
+    const c = { id, name, image: 'busybox:latest', running, status: running ? 'running' : 'exited', labels, pid: 1000 * this.seq, startedAt: '', cmd: ['/bin/sh'] };
     this.containers.set(name, c);
     return c;
   }

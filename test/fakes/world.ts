@@ -57,6 +57,7 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     create: { HostConfig: { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'], Init: true, PidsLimit: 1024 } },
     dockerArgs: [],
     extraNetworks: [],
+    declaredNetworks: [],
     networkPerUser: false,
     provenance: {},
     ...over,

@@ -1,0 +1,53 @@
+// Container collection against the fake engine and store: the idle timeout, and the logins the store does not know of.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loginProcesses } from './gc.ts';
+import { World } from '../test/fakes/world.ts';
+
+test('login processes: those outside the main process\'s tree, whatever order the engine lists them in', () => {
+  const procs = [
+    { pid: 30, ppid: 20 }, // grandchild listed before its parent
+    { pid: 10, ppid: 1 }, // main
+    { pid: 20, ppid: 10 },
+    { pid: 40, ppid: 5 }, // an exec'd shell: its parent is the shim, outside the container
+    { pid: 41, ppid: 40 },
+  ];
+  assert.deepEqual(loginProcesses(procs, 10).map((p) => p.pid), [40, 41]);
+  assert.deepEqual(loginProcesses(procs.slice(0, 3), 10), []);
+});
+
+test('a container whose sessions the store lost is kept while a login runs in it, and collected once none does', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const c = w.engine.containers.get('dosh-ann')!;
+  w.engine.logins.set(c.id, 2);
+  w.store.delete(s.metadata.name); // the store wiped under a running login
+  await w.controller.containers.collect([]);
+  await w.clock.advance(60_000);
+  w.engine.actions = [];
+  await w.controller.containers.collect([]);
+  assert.deepEqual(w.engine.actions, [`inspect ${c.id}`, `top ${c.id.slice(0, 4)}`]);
+  assert.ok(w.engine.containers.has('dosh-ann'), 'kept: a login still runs in it');
+
+  // The login ends: the idle time counts from when it was last seen busy.
+  w.engine.logins.delete(c.id);
+  await w.clock.advance(59_000);
+  await w.controller.containers.collect([]);
+  assert.ok(w.engine.containers.has('dosh-ann'), 'kept within the idle timeout after the login was last seen');
+  await w.clock.advance(1_000);
+  w.engine.actions = [];
+  await w.controller.containers.collect([]);
+  assert.deepEqual(w.engine.actions, [`inspect ${c.id}`, `top ${c.id.slice(0, 4)}`, `remove ${c.id.slice(0, 4)}`]);
+  assert.equal(w.engine.containers.has('dosh-ann'), false);
+});
+
+test('a stopped idle container is removed without asking for its processes', async () => {
+  const w = new World();
+  const c = w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, false);
+  await w.controller.containers.collect([]);
+  await w.clock.advance(60_000);
+  w.engine.actions = [];
+  await w.controller.containers.collect([]);
+  assert.deepEqual(w.engine.actions, [`remove ${c.id.slice(0, 4)}`]);
+});

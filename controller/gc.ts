@@ -1,0 +1,91 @@
+// Collection of the containers doshd made: a user's container goes once none of her sessions is live for the idle
+// timeout (the label it was created with), and only when no process of a login still runs in it. The second check
+// is what keeps a login whose session object was lost (the store wiped, say) from losing its container under it.
+import { isLive, type Session } from '../api/session.ts';
+import type { ContainerProcess, Engine } from '../engine/docker.ts';
+import { NotFoundError } from '../lib/errors.ts';
+import { LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from './container-spec.ts';
+import type { ControllerDeps } from './controller.ts';
+
+export type GcEnginePort = Pick<Engine, 'listContainers' | 'inspectContainer' | 'removeContainer' | 'containerProcesses'>;
+
+type GcDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options' | 'clock'> & { engine: GcEnginePort };
+
+/**
+ * The processes that are neither the container's main process nor its descendants: each `docker exec` (a login's
+ * shell, a hook's command) starts outside the main process's tree. A login's background process that outlived it
+ * was re-parented into that tree, and does not keep the container.
+ */
+export function loginProcesses(procs: ContainerProcess[], mainPid: number): ContainerProcess[] {
+  const tree = new Set([mainPid]);
+  // Parents before children is not guaranteed: grow the tree until it stops growing.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!tree.has(p.pid) && tree.has(p.ppid)) {
+        tree.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return procs.filter((p) => !tree.has(p.pid));
+}
+
+export class ContainerCollector {
+  /** When each container was first seen without a live session (by name): restarts with doshd, so a restart only delays. */
+  private idleSince = new Map<string, number>();
+
+  constructor(
+    private readonly d: GcDeps,
+    private readonly withUserLock: <T>(user: string, fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  async collect(sessions: Session[]): Promise<void> {
+    const live = new Set(sessions.filter(isLive).map((s) => s.spec.user));
+    const now = this.d.clock.now();
+    const node = this.d.options.node;
+    const containers = (await this.d.engine.listContainers(`${LABEL_MANAGED}=true`)).filter((c) => c.labels[LABEL_NODE] === node);
+    const byState: Record<string, number> = { running: 0, exited: 0, created: 0 };
+    for (const c of containers) byState[c.state] = (byState[c.state] ?? 0) + 1;
+    for (const [state, n] of Object.entries(byState)) this.d.metrics.managedContainers.set({ state }, n);
+    for (const c of containers) {
+      const user = c.labels[LABEL_USER];
+      if (!user || live.has(user)) {
+        this.idleSince.delete(c.name);
+        continue;
+      }
+      const since = this.idleSince.get(c.name) ?? now;
+      this.idleSince.set(c.name, since);
+      const timeoutS = Number(c.labels[LABEL_IDLE] ?? '0');
+      if (!(timeoutS > 0) || now - since < timeoutS * 1000) continue;
+      await this.withUserLock(user, async () => {
+        // Re-checked under the user's lock: a login admitted meanwhile keeps the container.
+        if (this.d.store.list().some((s) => s.spec.user === user && isLive(s))) return;
+        const busy = c.state === 'running' ? await this.loginsIn(c.id) : 0;
+        if (busy > 0) {
+          // Sessions unknown to the store (it was wiped): the idle time starts again once they end.
+          this.idleSince.set(c.name, now);
+          this.d.log.info('kept an idle container where logins still run', { user, container: c.name, processes: busy });
+          return;
+        }
+        await this.d.engine.removeContainer(c.id);
+        this.idleSince.delete(c.name);
+        this.d.metrics.gcCollected.inc({ kind: 'container' });
+        this.d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed container ${c.name}, idle for ${Math.round((now - since) / 1000)} s (idle timeout ${timeoutS} s)`);
+        this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
+      });
+    }
+  }
+
+  private async loginsIn(id: string): Promise<number> {
+    try {
+      const c = await this.d.engine.inspectContainer(id);
+      if (!c.running) return 0;
+      return loginProcesses(await this.d.engine.containerProcesses(id), c.pid).length;
+    } catch (e) {
+      // Gone meanwhile: nothing runs in it.
+      if (e instanceof NotFoundError) return 0;
+      throw e;
+    }
+  }
+}
