@@ -34,8 +34,8 @@ export interface Command {
   usage: string;
   summary: string;
   flags?: Record<string, { type: 'string' | 'boolean'; short?: string; help: string }>;
-  /** Checked before run (cli/preflight.ts), so the caller reads why instead of an errno. */
-  needs?: Need[];
+  /** Checked before run (cli/preflight.ts), so the caller reads why instead of an errno; may depend on the flags. */
+  needs?: Need[] | ((flags: CliContext['flags']) => Need[]);
   /** What completion offers for the positional arguments: object names looked up live. */
   args?: 'sessions' | 'users';
   run(ctx: CliContext): Promise<number | void>;

@@ -10,6 +10,9 @@ import { preflight } from './preflight.ts';
 
 const GLOBAL_FLAGS = { store: { type: 'string' as const, help: `the session store (default ${DEFAULT_STORE})` }, help: { type: 'boolean' as const, short: 'h', help: 'help' } };
 
+/** Flags whose value is the next word, wherever they stand: their values are never command words. */
+const VALUE_FLAGS = new Set(['--store', ...COMMANDS.flatMap((c) => Object.entries(c.flags ?? {}).flatMap(([k, f]) => (f.type === 'string' ? [`--${k}`, ...(f.short ? [`-${f.short}`] : [])] : [])))]);
+
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.usage.length));
   return `doshctl - control DoSH sessions on this host\n\nCommands:\n${COMMANDS.map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`).join('\n')}\n\nGlobal flags:\n  --store DIR   ${GLOBAL_FLAGS.store.help}\n  -h, --help    show help\n`;
@@ -17,7 +20,7 @@ function help(): string {
 
 function find(argv: string[]): { cmd: Command; rest: string[] } | undefined {
   // A global flag's value may come before the command (`doshctl --store DIR get sessions`): it is not a command word.
-  const words = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--store');
+  const words = argv.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(argv[i - 1]));
   for (const cmd of COMMANDS) {
     for (const p of [cmd.path, ...(cmd.aliases ?? [])]) {
       if (p.every((w, i) => words[i] === w)) {
@@ -47,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (parsed.values.help) return void process.stdout.write(`Usage: ${cmd.usage}\n\n${cmd.summary}\n`), 0;
   const storeRoot = (parsed.values.store as string | undefined) ?? DEFAULT_STORE;
-  preflight(cmd, { uid: process.getuid?.() ?? 0, storeRoot });
+  preflight(cmd, { uid: process.getuid?.() ?? 0, storeRoot }, parsed.values);
   const code = await cmd.run({
     args: parsed.positionals,
     flags: parsed.values,

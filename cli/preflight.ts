@@ -9,8 +9,8 @@ export interface PreflightEnv {
   procFs?: ProcFs;
 }
 
-export function preflight(cmd: Command, env: PreflightEnv): void {
-  const needs = cmd.needs ?? [];
+export function preflight(cmd: Command, env: PreflightEnv, flags: Record<string, string | boolean | undefined> = {}): void {
+  const needs = typeof cmd.needs === 'function' ? cmd.needs(flags) : (cmd.needs ?? []);
   const what = `doshctl ${cmd.path.join(' ')}`;
   if (needs.includes('root') && env.uid !== 0) {
     throw new CliError(`doshctl must run as root: ${what} reads the session store, the Docker socket or the cgroups (try: sudo ${what})`, 4);

@@ -21,10 +21,22 @@ test('every flag parses, and --help documents every flag', () => {
   if (r.kind !== 'run') return;
   assert.deepEqual(r.config, {
     store: '/s', config: '/c.yaml', metricsAddress: { host: '::1', port: 9000 }, dockerSocket: '/d.sock', node: 'n1', workers: 2,
-    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, killGraceMs: 1000, logLevel: 'debug', logFormat: 'json',
+    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, killGraceMs: 1000, logLevel: 'debug', logFormat: 'json', kube: undefined,
   });
   for (const a of argv.filter((x) => x.startsWith('--'))) assert.ok(DOSHD_HELP.includes(a), `${a} documented`);
   assert.deepEqual(parseDoshdArgs(['--metrics-address', '']).kind === 'run' && (parseDoshdArgs(['--metrics-address', '']) as { config: { metricsAddress: unknown } }).config.metricsAddress, undefined);
+});
+
+test('Kubernetes mode: --kubeconfig or --in-cluster, with the namespace and resync; the kube flags alone are refused', () => {
+  const r = parseDoshdArgs(['--kubeconfig', '/k.conf', '--kube-namespace', 'logins', '--kube-resync', '10']);
+  assert.deepEqual(r.kind === 'run' && r.config.kube, { kubeconfig: '/k.conf', inCluster: false, namespace: 'logins', resyncIntervalMs: 10_000 });
+  const c = parseDoshdArgs(['--in-cluster']);
+  assert.deepEqual(c.kind === 'run' && c.config.kube, { kubeconfig: undefined, inCluster: true, namespace: 'dosh-system', resyncIntervalMs: 30_000 });
+  for (const f of ['--kubeconfig', '--in-cluster', '--kube-namespace', '--kube-resync']) assert.ok(DOSHD_HELP.includes(f), `${f} documented`);
+  assert.throws(() => parseDoshdArgs(['--kubeconfig', '/k', '--in-cluster']), /--kubeconfig and --in-cluster: give one of them/);
+  assert.throws(() => parseDoshdArgs(['--kube-namespace', 'x']), /--kube-namespace: only with --kubeconfig or --in-cluster/);
+  assert.throws(() => parseDoshdArgs(['--kubeconfig', 'rel']), /--kubeconfig: expected an absolute path/);
+  assert.throws(() => parseDoshdArgs(['--in-cluster', '--kube-namespace', 'Bad_NS']), /--kube-namespace: expected a namespace name/);
 });
 
 test('bad flags name the flag', () => {

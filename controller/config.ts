@@ -19,6 +19,8 @@ export interface DoshdConfig {
   killGraceMs: number;
   logLevel: Level;
   logFormat: 'json' | 'text' | 'auto';
+  /** Kubernetes mode: mirror sessions to Session resources and take the cluster's DoshPolicy. */
+  kube?: { kubeconfig?: string; inCluster: boolean; namespace: string; resyncIntervalMs: number };
 }
 
 export const DOSHD_HELP = `doshd - the DoSH controller: reconciles per-user login containers
@@ -37,6 +39,11 @@ Flags:
   --ended-retention SECONDS   how long an ended session stays visible before it is deleted (default 300)
   --event-ttl SECONDS         how long an event is kept after it last happened (default 3600)
   --kill-grace SECONDS        between SIGHUP and SIGKILL when a session's processes are ended (default 5)
+  --kubeconfig FILE           Kubernetes mode: mirror this node's sessions to Session resources on that cluster,
+                              and take the cluster's DoshPolicy "default" as the policy when it exists
+  --in-cluster                Kubernetes mode with the pod's service account (doshd in a DaemonSet)
+  --kube-namespace NS         the namespace of the Session resources (default dosh-system)
+  --kube-resync SECONDS       how often every session is compared with its resource (default 30)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         json, text or auto: text on a terminal, json otherwise (default auto)
   --version                   print the version and exit
@@ -69,6 +76,10 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         'kill-grace': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'in-cluster': { type: 'boolean' },
+        'kube-namespace': { type: 'string' },
+        'kube-resync': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -89,6 +100,12 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(level)}`);
   const format = str('log-format') ?? 'auto';
   if (!['json', 'text', 'auto'].includes(format)) throw new UsageError(`--log-format: expected json, text or auto, got ${JSON.stringify(format)}`);
+  const kubeconfig = str('kubeconfig');
+  if (kubeconfig !== undefined && values['in-cluster']) throw new UsageError('--kubeconfig and --in-cluster: give one of them');
+  const kubeMode = kubeconfig !== undefined || values['in-cluster'] === true;
+  for (const k of ['kube-namespace', 'kube-resync']) if (!kubeMode && str(k) !== undefined) throw new UsageError(`--${k}: only with --kubeconfig or --in-cluster`);
+  const namespace = str('kube-namespace') ?? 'dosh-system';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new UsageError(`--kube-namespace: expected a namespace name (lowercase letters, digits, "-"), got ${JSON.stringify(namespace)}`);
   const config = str('config') ?? (!fileExists('/etc/dosh/dosh.conf') && fileExists('/etc/dosh.conf') ? '/etc/dosh.conf' : '/etc/dosh/dosh.conf');
   return {
     kind: 'run',
@@ -105,6 +122,9 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       killGraceMs: num('kill-grace', 5, 0) * 1000,
       logLevel: level as Level,
       logFormat: format as DoshdConfig['logFormat'],
+      kube: kubeMode
+        ? { kubeconfig: kubeconfig === undefined ? undefined : absolute('kubeconfig', kubeconfig), inCluster: values['in-cluster'] === true, namespace, resyncIntervalMs: num('kube-resync', 30, 1) * 1000 }
+        : undefined,
     },
   };
 }

@@ -18,6 +18,7 @@ import { FileCordon } from './cordon.ts';
 import { serveHttp } from './http.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PolicySource } from './policy-source.ts';
+import { startKubeMode } from './kube-mode.ts';
 import { UserMetrics } from './user-metrics.ts';
 import { LABEL_MANAGED, LABEL_NODE } from './container-spec.ts';
 import { VERSION } from '../lib/version.ts';
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   policy.onReload(() => void controller.policyChanged());
+  const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   // Per-user usage from the containers' cgroups; the container list is cached briefly so scrapes stay cheap.
   let listed: { at: number; list: Promise<{ id: string; labels: Record<string, string> }[]> } | undefined;
   new UserMetrics({
@@ -88,7 +90,7 @@ async function main(): Promise<number> {
         notReady: async () => {
           const why: string[] = [];
           await engine.ping().catch((e) => why.push(`docker engine: ${(e as Error).message}`));
-          if (!policy.status().loaded) why.push(`policy: ${policy.status().error?.message ?? 'not loaded'}`);
+          if (!policy.status().loaded && !policy.status().override) why.push(`policy: ${policy.status().error?.message ?? 'not loaded'}`);
           return why;
         },
       })
@@ -102,7 +104,7 @@ async function main(): Promise<number> {
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
   process.on('SIGHUP', () => policy.reload());
   log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });
-  await controller.run(ac.signal);
+  await Promise.all([controller.run(ac.signal), kube?.run(ac.signal)]);
   policy.stop();
   server?.close();
   log.info('doshd stopped');

@@ -15,6 +15,8 @@ export type PolicyResolver = (policy: CompiledPolicy, user: UserInfo) => Effecti
 
 export interface PolicyStatus {
   file: string;
+  /** Set while a cluster policy (Kubernetes mode's DoshPolicy) is in force instead of the file. */
+  override?: string;
   loaded: boolean;
   loadedAt?: string;
   files: string[];
@@ -24,6 +26,7 @@ export interface PolicyStatus {
 
 export class PolicySource implements PolicyProvider {
   private current?: CompiledPolicy;
+  private override?: { policy: CompiledPolicy; origin: string };
   private state: PolicyStatus;
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
@@ -58,7 +61,7 @@ export class PolicySource implements PolicyProvider {
     try {
       const next = this.load(this.file);
       this.current = next;
-      this.state = { file: this.file, loaded: true, loadedAt: at, files: next.files };
+      this.state = { file: this.file, loaded: true, loadedAt: at, files: next.files, override: this.override?.origin };
       this.metrics.policyReloads.inc({ result: 'success' });
       for (const w of next.warnings) this.log.warn('policy warning', { file: this.file, warning: w });
       this.log.info('policy loaded', { file: this.file, files: next.files.length });
@@ -77,10 +80,28 @@ export class PolicySource implements PolicyProvider {
     }
   }
 
+  /**
+   * A policy that was loaded and checked elsewhere (the cluster's DoshPolicy) and is in force instead of the file's
+   * while set; undefined gives the file's back. The file is still watched, so it is current when that happens.
+   */
+  setOverride(next: { policy: CompiledPolicy; origin: string } | undefined): void {
+    if (!next && !this.override) return;
+    this.override = next;
+    this.state = { ...this.state, override: next?.origin };
+    this.publish(this.state);
+    this.log.info(next ? 'cluster policy in force' : 'cluster policy removed; the policy file is in force again', { origin: next?.origin ?? this.file });
+    for (const fn of this.listeners) fn();
+  }
+
   resolve(user: UserInfo): EffectivePolicy {
+    if (this.override) return this.resolveWith(this.override.policy, user);
     if (!this.current) throw new RefusedError('NoPolicy', `no valid DoSH policy is loaded (${this.state.error?.message ?? 'not loaded yet'}); ask your administrator`);
+    return this.resolveWith(this.current, user);
+  }
+
+  private resolveWith(policy: CompiledPolicy, user: UserInfo): EffectivePolicy {
     try {
-      return this.resolveFor(this.current, user);
+      return this.resolveFor(policy, user);
     } catch (e) {
       if (e instanceof PolicyError) throw new RefusedError('PolicyError', `the DoSH policy cannot be applied to ${user.name}: ${e.message}`);
       throw e;

@@ -26,10 +26,20 @@ module.exports = new Proxy(function () {}, { get: (_t, k) => (k === '__esModule'
   },
 };
 
+// The Kubernetes client is most of doshd's size (16 MB of generated API models, ~110 ms to parse): only Kubernetes
+// mode loads it, from a bundle of its own installed beside the others.
+const kubePlugin = {
+  name: 'kube-apart',
+  setup(b) {
+    b.onResolve({ filter: /kube\/client\.ts$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './dosh-kube.mjs', external: true } : undefined));
+  },
+};
+
 const entries = {
   'dosh-helper': 'shell/helper-main.ts',
   doshd: 'controller/main.ts',
   doshctl: 'cli/main.ts',
+  'dosh-kube': 'kube/client.ts',
 };
 
 await Promise.all(
@@ -44,7 +54,7 @@ await Promise.all(
       minify: false,
       sourcemap: false,
       legalComments: 'none',
-      plugins: [stubPlugin],
+      plugins: name === 'dosh-kube' ? [stubPlugin] : [stubPlugin, kubePlugin],
       // CommonJS dependencies call require() for Node built-ins; give the ESM bundle one.
       banner: { js: "import { createRequire as __doshCreateRequire } from 'node:module'; const require = __doshCreateRequire(import.meta.url);" },
       logLevel: 'warning',

@@ -27,7 +27,7 @@ install -d -o root -g root -m 0755 "$LIB" "$PREFIX/bin" "$PREFIX/share/doc/dosh"
 # Bundled entry points get an absolute-path shebang: the helper runs as root and must not find node through PATH.
 # The helper's also pins LC_ALL: Node's ICU crashes on some locale names (LANG=abcdefghijkl), and sudo lets the
 # user's LANG through; the helper reads LANG itself and copies it into the container only when it looks like one.
-for f in dosh-helper doshd doshctl; do
+for f in dosh-helper doshd doshctl dosh-kube; do
   tmp=$(mktemp)
   if [ "$f" = dosh-helper ]; then shebang="/usr/bin/env -S LC_ALL=C.UTF-8 $NODE"; else shebang=$NODE; fi
   { printf '#!%s\n' "$shebang"; cat "dist/$f.mjs"; } >"$tmp"

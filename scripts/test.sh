@@ -25,7 +25,7 @@ need promtool prometheus
 bash scripts/install-system.sh
 bash scripts/lib/test-sshd.sh start
 
-mapfile -t unit < <(find api controller shell policy store engine cli lib crds -name '*.test.ts' | sort)
+mapfile -t unit < <(find api kube controller shell policy store engine cli lib crds -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); else files=("${unit[@]}" "${integration[@]}"); fi
 say "running ${#files[@]} test files"

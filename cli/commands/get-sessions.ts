@@ -2,21 +2,26 @@ import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { list, render, table } from '../format.ts';
 import { watchSessions } from './watch-sessions.ts';
+import { listClusterSessions } from './get-sessions-kube.ts';
 import { checkOutput, SESSION_HEAD, SESSION_HEAD_WIDE, sessionRow } from './session-rows.ts';
 
 export const getSessions: Command = {
   path: ['get', 'sessions'],
   aliases: [['get', 'session'], ['get', 'sess']],
-  usage: 'doshctl get sessions [NAME] [-o wide|json|yaml|name] [--user USER] [-w]',
-  summary: 'list login sessions; --watch goes on printing each change',
-  needs: ['root'],
+  usage: 'doshctl get sessions [NAME] [-o wide|json|yaml|name] [--user USER] [-w] [--kubeconfig FILE [--namespace NS]]',
+  summary: 'list login sessions; --watch goes on printing each change; --kubeconfig: every node\'s, from the cluster',
+  // The cluster's list needs no local store, so no root.
+  needs: (flags) => (flags.kubeconfig ? [] : ['root']),
   args: 'sessions',
   flags: {
     output: { type: 'string', short: 'o', help: 'wide, json, yaml or name' },
     user: { type: 'string', help: 'only this user' },
     watch: { type: 'boolean', short: 'w', help: 'after the list, print a line per changed session until interrupted' },
+    kubeconfig: { type: 'string', help: 'list the Session resources of every node from this cluster (doshd in Kubernetes mode)' },
+    namespace: { type: 'string', help: 'with --kubeconfig: the namespace of the Session resources (default: all)' },
   },
   async run(ctx) {
+    if (ctx.flags.kubeconfig) return listClusterSessions(ctx);
     const store = ctx.sessions();
     const name = ctx.args[0];
     const o = (ctx.flags.output as string | undefined) ?? '';

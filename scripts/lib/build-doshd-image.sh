@@ -79,6 +79,8 @@ build_doshd() {
   (cd "$ROOT" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build.mjs)
   copy_binary "$(readlink -f "$(command -v node)")" "$r/opt/dosh/node"
   install -D -m 0644 "$ROOT/dist/doshd.mjs" "$r/usr/local/lib/dosh/doshd.mjs"
+  # Kubernetes mode (the Helm chart runs this image with --in-cluster) loads the client from beside doshd.
+  install -D -m 0644 "$ROOT/dist/dosh-kube.mjs" "$r/usr/local/lib/dosh/dosh-kube.mjs"
   mkdir -p "$r/usr/local/bin" "$r/run/host" "$r/run/dosh" "$r/etc/dosh"
   cat >"$r/usr/local/bin/doshd" <<'SH'
 #!/bin/sh

@@ -102,6 +102,8 @@ export class Doshd {
     private readonly flags: string[] = [],
     /** dosh.conf, or dosh.yaml for a policy in that format (doshd tells them apart by the name). */
     file = 'dosh.conf',
+    /** Another store and metrics port: a second doshd on this host, standing for another login node. */
+    readonly where: { store: string; port: number } = { store: STORE, port: METRICS_PORT },
   ) {
     this.config = path.join(this.dir, file);
     this.log = path.join(this.dir, 'doshd.log');
@@ -114,8 +116,8 @@ export class Doshd {
   }
 
   async start(): Promise<this> {
-    stopAnyDoshd();
-    const child = spawn('/usr/local/bin/doshd', ['--store', STORE, '--config', this.config, '--metrics-address', `127.0.0.1:${METRICS_PORT}`, '--log-format', 'json', '--resync-interval', '0.5', ...this.flags], {
+    stopAnyDoshd(this.where.store);
+    const child = spawn('/usr/local/bin/doshd', ['--store', this.where.store, '--config', this.config, '--metrics-address', `127.0.0.1:${this.where.port}`, '--log-format', 'json', '--resync-interval', '0.5', ...this.flags], {
       detached: true,
       stdio: ['ignore', 'ignore', openSync(this.log, 'a')],
     });
@@ -123,7 +125,7 @@ export class Doshd {
     this.pid = child.pid!;
     await until('doshd to answer /readyz', async () => {
       try {
-        return (await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`)).ok;
+        return (await fetch(`http://127.0.0.1:${this.where.port}/readyz`)).ok;
       } catch {
         return false;
       }
@@ -154,10 +156,10 @@ export class Doshd {
 }
 
 /** Stops the doshd recorded in the store (only that process: pid and start time must match), waiting for it to exit. */
-export function stopAnyDoshd(): void {
+export function stopAnyDoshd(store = STORE): void {
   let rec: { pid: number; startTime: string };
   try {
-    rec = JSON.parse(readFileSync(`${STORE}/doshd.json`, 'utf8'));
+    rec = JSON.parse(readFileSync(`${store}/doshd.json`, 'utf8'));
   } catch {
     return;
   }

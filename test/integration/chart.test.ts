@@ -93,7 +93,7 @@ test('the DaemonSet: host mounts, host PID, node selector, node name, probes, pr
   assert.equal(mounts.config.mountPath, '/etc/dosh');
   assert.equal(mounts.config.readOnly, true);
   assert.equal(mounts.cgroup.readOnly, true);
-  for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=0.0.0.0:9469', '--node=$(NODE_NAME)', '--log-format=json']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
+  for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=0.0.0.0:9469', '--node=$(NODE_NAME)', '--log-format=json', '--in-cluster', '--kube-namespace=dosh-system']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
   assert.deepEqual(c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
