@@ -15,13 +15,13 @@ test('defaults, and the legacy /etc/dosh.conf when only that exists', () => {
 });
 
 test('every flag parses, and --help documents every flag', () => {
-  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--kill-grace', '1', '--log-level', 'debug', '--log-format', 'json'];
+  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--kill-grace', '1', '--login-rate', '2.5', '--login-burst', '7', '--log-level', 'debug', '--log-format', 'json'];
   const r = parseDoshdArgs(argv);
   assert.equal(r.kind, 'run');
   if (r.kind !== 'run') return;
   assert.deepEqual(r.config, {
     store: '/s', config: '/c.yaml', metricsAddress: { host: '::1', port: 9000 }, dockerSocket: '/d.sock', node: 'n1', workers: 2,
-    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, killGraceMs: 1000, logLevel: 'debug', logFormat: 'json', kube: undefined,
+    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, killGraceMs: 1000, loginRate: { perSecond: 2.5, burst: 7 }, logLevel: 'debug', logFormat: 'json', kube: undefined,
   });
   for (const a of argv.filter((x) => x.startsWith('--'))) assert.ok(DOSHD_HELP.includes(a), `${a} documented`);
   assert.deepEqual(parseDoshdArgs(['--metrics-address', '']).kind === 'run' && (parseDoshdArgs(['--metrics-address', '']) as { config: { metricsAddress: unknown } }).config.metricsAddress, undefined);

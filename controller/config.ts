@@ -17,6 +17,7 @@ export interface DoshdConfig {
   endedRetentionMs: number;
   eventTtlMs: number;
   killGraceMs: number;
+  loginRate: { perSecond: number; burst: number };
   logLevel: Level;
   logFormat: 'json' | 'text' | 'auto';
   /** Kubernetes mode: mirror sessions to Session resources and take the cluster's DoshPolicy. */
@@ -44,6 +45,9 @@ Flags:
   --in-cluster                Kubernetes mode with the pod's service account (doshd in a DaemonSet)
   --kube-namespace NS         the namespace of the Session resources (default dosh-system)
   --kube-resync SECONDS       how often every session is compared with its resource (default 30)
+  --login-rate PER_SECOND     logins a user may start per second once her burst is spent; more are refused with
+                              a message (default 10; 0 turns the limit off)
+  --login-burst N             logins a user may start at once (default 60)
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         json, text or auto: text on a terminal, json otherwise (default auto)
   --version                   print the version and exit
@@ -74,6 +78,8 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         'ended-retention': { type: 'string' },
         'event-ttl': { type: 'string' },
         'kill-grace': { type: 'string' },
+        'login-rate': { type: 'string' },
+        'login-burst': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         kubeconfig: { type: 'string' },
@@ -120,6 +126,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       endedRetentionMs: num('ended-retention', 300, 0) * 1000,
       eventTtlMs: num('event-ttl', 3600, 1) * 1000,
       killGraceMs: num('kill-grace', 5, 0) * 1000,
+      loginRate: { perSecond: num('login-rate', 10, 0), burst: Math.floor(num('login-burst', 60, 1)) },
       logLevel: level as Level,
       logFormat: format as DoshdConfig['logFormat'],
       kube: kubeMode

@@ -13,6 +13,7 @@ import type { Engine } from '../engine/docker.ts';
 import { desiredContainer, LABEL_HASH, LABEL_MANAGED } from './container-spec.ts';
 import { planExec } from './exec-plan.ts';
 import { ContainerCollector, type GcEnginePort } from './gc.ts';
+import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 import { endedMessage, sessionRef, type EventSink } from './events.ts';
@@ -46,6 +47,8 @@ export interface ControllerOptions {
   resyncIntervalMs: number;
   endedRetentionMs: number;
   killGraceMs: number;
+  /** Per-user login rate limit; absent or perSecond 0: none. */
+  loginRate?: RateLimitOptions;
 }
 
 export interface ControllerDeps {
@@ -71,11 +74,15 @@ export class Controller {
   private readonly hookRunner: ControllerHooks;
   /** The idle-container collector; public so that tests drive a pass directly. */
   readonly containers: ContainerCollector;
+  private readonly loginRate: UserRateLimiter;
+  /** Sessions that took their login from the rate limit: a requeued admission does not take another. */
+  private charged = new Set<string>();
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
     this.hookRunner = new ControllerHooks(d);
     this.containers = new ContainerCollector(d, (u, fn) => this.withUserLock(u, fn));
+    this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -128,6 +135,7 @@ export class Controller {
 
   async syncSession(key: string): Promise<void> {
     const s = this.d.store.get(key);
+    if (!s || !isLive(s)) this.charged.delete(key);
     if (!s) return;
     if (!isLive(s)) return this.syncEnded(s);
     if (s.spec.node !== this.d.options.node) return;
@@ -155,6 +163,7 @@ export class Controller {
       user = found;
       const cordoned = this.d.cordon.message();
       if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
+      this.chargeLogin(s, user);
       policy = this.d.policy.resolve(user);
       if (policy.maxSessionsPerUser > 0) {
         const others = this.d.store.list().filter((o) => o.spec.user === user.name && o.metadata.name !== s.metadata.name && isLive(o) && (o.status.phase !== 'Pending' || admittedBefore(o, s)));
@@ -247,6 +256,16 @@ export class Controller {
     const outdated = cur.labels[LABEL_HASH] !== want.hash;
     // Kept under her sessions, an outdated container still runs the shell it was made with (the new one may not exist there).
     return { id: cur.id, name: cur.name, image: cur.image, outdated, shell: outdated && cur.cmd.length ? cur.cmd : undefined };
+  }
+
+  private chargeLogin(s: Session, user: UserInfo): void {
+    if (this.charged.has(s.metadata.name)) return;
+    const wait = this.loginRate.take(user.name);
+    if (wait !== undefined) {
+      const { perSecond, burst } = this.d.options.loginRate!;
+      throw new RefusedError('RateLimited', `${user.name} is starting logins faster than this host allows (${burst} at once, then ${perSecond} a second); try again in ${wait} s`);
+    }
+    this.charged.add(s.metadata.name);
   }
 
   private attachedSessions(user: string, except: string): number {
@@ -389,6 +408,7 @@ export class Controller {
     await this.containers.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.withUserLock(u, fn));
     this.d.store.sweep(60_000);
+    this.loginRate.prune();
     this.d.events.sweep(this.d.clock.now());
   }
 }

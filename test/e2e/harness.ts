@@ -50,7 +50,7 @@ export function sh(cmd: string): string {
   return r.stdout;
 }
 
-export const su = (user: string, cmd: string, opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}) => run('su', ['-', user, '-c', cmd], opts);
+export const su = (user: string, cmd: string, opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) => run('su', ['-', user, '-c', cmd], opts);
 
 export function ssh(user: string, cmd: string | undefined, opts: { input?: Buffer | string; extra?: string[] } = {}): Promise<Result> {
   return run('ssh', [...sshOpts(), ...(opts.extra ?? []), `${user}@127.0.0.1`, ...(cmd === undefined ? [] : [cmd])], { input: opts.input });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { API_VERSION } from '../../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
 import type { Session, SessionSpec } from '../../api/session.ts';
-import { Controller, type PolicyProvider } from '../../controller/controller.ts';
+import { Controller, type ControllerOptions, type PolicyProvider } from '../../controller/controller.ts';
 import { ControllerMetrics } from '../../controller/metrics.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { NssUser, UserDirectory } from '../../lib/users.ts';
@@ -80,7 +80,7 @@ export class World {
   controller: Controller;
   private seq = 0;
 
-  constructor() {
+  constructor(options: Partial<ControllerOptions> = {}) {
     this.store.init();
     const users: UserDirectory = { lookup: async (k) => this.users.get(String(k)) };
     const policy: PolicyProvider = { resolve: (u) => this.policyFor(u) };
@@ -96,7 +96,7 @@ export class World {
       clock: this.clock,
       metrics: this.metrics,
       log: silentLogger,
-      options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000 },
+      options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }
 

@@ -1,0 +1,62 @@
+// A user who starts logins as fast as she can (hundreds through su, 40 at a time) gets clear RateLimited refusals
+// beyond her burst, doshd stays healthy, and another user's logins during the flood all succeed. The other user's
+// latency during the flood is printed for BENCHMARKS.md; it is not asserted (no timed assertions).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addUser, BUSYBOX, delUser, Doshd, METRICS_PORT, removeContainersOf, sleep, su, type Result } from './harness.ts';
+
+const FLOODER = 'dtf-flo';
+const OTHER = 'dtf-oli';
+const BURST = 10;
+const RATE = 2;
+let doshd: Doshd;
+
+before(async () => {
+  addUser(FLOODER);
+  addUser(OTHER);
+  removeContainersOf(FLOODER, OTHER);
+  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\n`, ['--login-rate', String(RATE), '--login-burst', String(BURST)]).start();
+});
+
+after(async () => {
+  await doshd.stop();
+  removeContainersOf(FLOODER, OTHER);
+  delUser(FLOODER);
+  delUser(OTHER);
+  doshd.cleanup();
+});
+
+test('a login flood by one user is refused beyond her burst with a clear message; another user still logs in', { timeout: 600_000 }, async () => {
+  const TOTAL = 300;
+  const PARALLEL = 40;
+  const t0 = performance.now();
+  let started = 0;
+  const flood: Result[] = [];
+  const workers = Array.from({ length: PARALLEL }, async () => {
+    while (started < TOTAL) {
+      started++;
+      flood.push(await su(FLOODER, 'echo in', { timeoutMs: 120_000 }));
+    }
+  });
+  // The other user logs in now and then while the flood runs.
+  const other: Result[] = [];
+  const otherLogins = (async () => {
+    await sleep(1000);
+    for (let i = 0; i < 8; i++) {
+      other.push(await su(OTHER, `echo other-${i}`, { timeoutMs: 120_000 }));
+      await sleep(500);
+    }
+  })();
+  await Promise.all([...workers, otherLogins]);
+  const seconds = (performance.now() - t0) / 1000;
+
+  assert.deepEqual(other.map((r) => [r.code, r.stdout.toString()]), other.map((_, i) => [0, `other-${i}\n`]), 'every login of the other user succeeded');
+  const ok = flood.filter((r) => r.code === 0 && r.stdout.toString() === 'in\n');
+  const limited = flood.filter((r) => r.code !== 0 && /dtf-flo is starting logins faster than this host allows \(10 at once, then 2 a second\); try again in \d+ s/.test(r.stderr));
+  assert.equal(ok.length + limited.length, TOTAL, `every flood login either ran or was refused clearly: ${flood.filter((r) => !ok.includes(r) && !limited.includes(r)).map((r) => r.stderr).slice(0, 3).join(' | ')}`);
+  assert.ok(limited.length > 0, 'the flood was limited');
+  assert.ok(ok.length <= BURST + Math.ceil(RATE * seconds) + 1, `${ok.length} logins ran in ${seconds.toFixed(1)} s: more than the burst and the rate allow`);
+  assert.ok((await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`)).ok, 'doshd is healthy');
+  const ms = other.map((r) => r.ms).sort((a, b) => a - b);
+  process.stdout.write(`# flood: ${TOTAL} logins of one user in ${seconds.toFixed(1)} s (${(TOTAL / seconds).toFixed(1)}/s), ${ok.length} ran, ${limited.length} refused; other user's logins p50 ${ms[Math.floor(ms.length / 2)].toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms\n`);
+});
