@@ -14,9 +14,10 @@ import { desiredContainer, LABEL_HASH, LABEL_MANAGED } from './container-spec.ts
 import { planExec } from './exec-plan.ts';
 import { ContainerCollector, type GcEnginePort } from './gc.ts';
 import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { PolicyRollout } from './policy-rollout.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
-import { endedMessage, sessionRef, type EventSink } from './events.ts';
+import { endedMessage, sessionRef, userRef, type EventSink } from './events.ts';
 import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
 import { collectNetworks, connectExtraNetworks, createNotFound, ensureDeclaredNetworks, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
@@ -75,6 +76,7 @@ export class Controller {
   /** The idle-container collector; public so that tests drive a pass directly. */
   readonly containers: ContainerCollector;
   private readonly loginRate: UserRateLimiter;
+  private readonly rollout: PolicyRollout;
   /** Sessions that took their login from the rate limit: a requeued admission does not take another. */
   private charged = new Set<string>();
 
@@ -82,6 +84,7 @@ export class Controller {
     this.queue = new WorkQueue(d.clock);
     this.hookRunner = new ControllerHooks(d);
     this.containers = new ContainerCollector(d, (u, fn) => this.withUserLock(u, fn));
+    this.rollout = new PolicyRollout(d, (policy, user) => this.withUserLock(user.name, () => this.ensureContainer(policy, user, undefined)));
     this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
   }
 
@@ -208,26 +211,28 @@ export class Controller {
     this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
   }
 
-  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] }> {
+  /** The user's container, running and matching the policy; `s` is the login it is for (none for a policy rollout). */
+  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session | undefined): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] }> {
     const want = desiredContainer(policy, user, this.d.options.node);
     const { engine, metrics } = this.d;
+    const ref = s ? sessionRef(s) : userRef(user.name);
     let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
     if (cur && cur.labels[LABEL_MANAGED] !== 'true') {
       throw new RefusedError('NameTaken', `a container named ${want.name} exists that DoSH does not manage; an administrator must remove it or change PREFIXNAME`);
     }
     if (cur && cur.labels[LABEL_HASH] !== want.hash) {
       // Never under a logged-in user: an outdated container is replaced only when none of her sessions uses it.
-      if (!this.attachedSessions(user.name, s.metadata.name)) {
+      if (!this.attachedSessions(user.name, s?.metadata.name ?? '')) {
         this.d.log.info('recreating container with changed policy', { user: user.name, container: want.name });
         await engine.removeContainer(cur.id);
         metrics.containers.inc({ action: 'recreate' });
-        this.d.events.record(sessionRef(s), 'Normal', 'ContainerRecreated', `removed container ${want.name}, which predates the current policy, to create it again`);
+        this.d.events.record(ref, 'Normal', 'ContainerRecreated', `removed container ${want.name}, which predates the current policy, to create it again`);
         cur = undefined;
       }
     }
     if (!cur?.running) {
-      await ensureUserNetwork(this.d, policy, user, s);
-      await ensureDeclaredNetworks(this.d, policy, s);
+      await ensureUserNetwork(this.d, policy, user, ref);
+      await ensureDeclaredNetworks(this.d, policy, ref);
     }
     if (!cur) {
       const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
@@ -239,9 +244,9 @@ export class Controller {
       });
       await connectExtraNetworks(engine, policy, user, id);
       metrics.containers.inc({ action: 'create' });
-      this.d.events.record(sessionRef(s), 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
+      this.d.events.record(ref, 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
       await startOrRefuse(engine, id, user, true);
-      this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started container ${want.name}`);
+      this.d.events.record(ref, 'Normal', 'ContainerStarted', `started container ${want.name}`);
       await this.hookRunner.forPolicy(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
       return { id, name: want.name, image: policy.image };
     }
@@ -250,7 +255,7 @@ export class Controller {
       await this.hookRunner.forPolicy(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
       await startOrRefuse(engine, cur.id, user, false);
       metrics.containers.inc({ action: 'start' });
-      this.d.events.record(sessionRef(s), 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
+      this.d.events.record(ref, 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
       await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);
     }
     const outdated = cur.labels[LABEL_HASH] !== want.hash;
@@ -346,38 +351,11 @@ export class Controller {
   }
 
   /**
-   * After a policy reload: sessions whose container no longer matches their user's policy get a ContainerOutdated
-   * condition (doshctl shows it); the container itself is replaced at her first login with none attached.
+   * After a policy reload: sessions on outdated containers are marked, and idle outdated containers are recreated
+   * with the new policy (controller/policy-rollout.ts).
    */
-  async policyChanged(): Promise<void> {
-    const byUser = new Map<string, Session[]>();
-    for (const s of this.d.store.list()) {
-      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node) {
-        byUser.set(s.spec.user, [...(byUser.get(s.spec.user) ?? []), s]);
-      }
-    }
-    for (const [name, sessions] of byUser) {
-      try {
-        const user = await this.d.users.lookup(name);
-        if (!user) continue;
-        const want = desiredContainer(this.d.policy.resolve(user), user, this.d.options.node);
-        for (const s of sessions) {
-          const c = await this.d.engine.inspectContainer(s.status.container!.id).catch(() => undefined);
-          if (!c) continue;
-          const outdated = c.labels[LABEL_HASH] !== want.hash;
-          const cur = s.status.conditions.find((x) => x.type === 'ContainerOutdated');
-          if ((cur?.status === 'True') === outdated) continue;
-          const now = iso(this.d.clock.now());
-          await this.updateSessionStatus(s, {
-            ...s.status,
-            conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged', message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
-          });
-        }
-      } catch (err) {
-        // A conflict or a refused policy for one user must not stop the others; the next reload retries.
-        this.d.log.debug('could not check a container against the new policy', { user: name, error: String(err) });
-      }
-    }
+  policyChanged(): Promise<{ recreated: number }> {
+    return this.rollout.run();
   }
 
   resync(): void {

@@ -149,6 +149,10 @@ export function sessionRef(s: Session): InvolvedObject {
   return { kind: 'Session', name: s.metadata.name };
 }
 
+export function userRef(name: string): InvolvedObject {
+  return { kind: 'User', name };
+}
+
 export function endedMessage(s: Session): string {
   const st = s.status;
   if (st.exitCode !== undefined) return `session ended with exit code ${st.exitCode}${st.reason && st.reason !== 'Exited' ? ` (${st.reason})` : ''}`;

@@ -29,6 +29,6 @@ export class ControllerHooks {
   }
 }
 
-export function hookContext(user: UserInfo, c: { id?: string; name: string; image?: string }, s: Session): HookContext {
-  return { user: user.name, uid: user.uid, gid: user.gid, groups: user.groups.map((g) => g.gid), session: s.metadata.name, containerId: c.id, containerName: c.name, image: c.image };
+export function hookContext(user: UserInfo, c: { id?: string; name: string; image?: string }, s: Session | undefined): HookContext {
+  return { user: user.name, uid: user.uid, gid: user.gid, groups: user.groups.map((g) => g.gid), session: s?.metadata.name, containerId: c.id, containerName: c.name, image: c.image };
 }

@@ -3,12 +3,12 @@
 // collection of the networks doshd made (label dosh.io/managed=true, this node) once nothing uses them. A network
 // without the label is never removed.
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
-import { isLive, type Session } from '../api/session.ts';
+import { isLive } from '../api/session.ts';
 import type { CreateBody, Engine } from '../engine/docker.ts';
 import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../lib/errors.ts';
 import { LABEL_MANAGED, LABEL_NODE, LABEL_USER, userNetworkName } from './container-spec.ts';
 import type { ControllerDeps } from './controller.ts';
-import { sessionRef } from './events.ts';
+import type { InvolvedObject } from '../api/event.ts';
 
 export { NETWORK_PREFIX, userNetworkName } from './container-spec.ts';
 
@@ -18,7 +18,7 @@ export type NetworkEnginePort = Pick<Engine, 'inspectNetwork' | 'createNetwork' 
 export type NetworkDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options'> & { engine: NetworkEnginePort & Pick<Engine, 'listContainers'> };
 
 /** With networkPerUser, makes sure the user's network exists (called under the user's lock, before create or start). */
-export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy, user: UserInfo, s: Session): Promise<void> {
+export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy, user: UserInfo, ref: InvolvedObject): Promise<void> {
   if (!policy.networkPerUser) return;
   const name = userNetworkName(user.name);
   const cur = await d.engine.inspectNetwork(name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
@@ -30,7 +30,7 @@ export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy,
   }
   // A ConflictError (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
   await d.engine.createNetwork(name, { [LABEL_MANAGED]: 'true', [LABEL_USER]: user.name, [LABEL_NODE]: d.options.node });
-  d.events.record(sessionRef(s), 'Normal', 'NetworkCreated', `created network ${name}, ${user.name}'s own`);
+  d.events.record(ref, 'Normal', 'NetworkCreated', `created network ${name}, ${user.name}'s own`);
 }
 
 /**
@@ -38,7 +38,7 @@ export async function ensureUserNetwork(d: NetworkDeps, policy: EffectivePolicy,
  * start). One that exists is used as it is, whoever made it: a sysadmin may have made it by hand, and doshd never
  * changes or removes a network it did not make.
  */
-export async function ensureDeclaredNetworks(d: NetworkDeps, policy: EffectivePolicy, s: Session): Promise<void> {
+export async function ensureDeclaredNetworks(d: NetworkDeps, policy: EffectivePolicy, ref: InvolvedObject): Promise<void> {
   for (const n of policy.declaredNetworks) {
     const cur = await d.engine.inspectNetwork(n.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
     if (cur) continue;
@@ -49,7 +49,7 @@ export async function ensureDeclaredNetworks(d: NetworkDeps, policy: EffectivePo
       if (e instanceof InvalidError) throw new RefusedError('NetworkInvalid', `the network ${n.name} that the policy declares could not be created: ${e.message}`);
       throw e;
     }
-    d.events.record(sessionRef(s), 'Normal', 'NetworkCreated', `created network ${n.name} as the policy declares it`);
+    d.events.record(ref, 'Normal', 'NetworkCreated', `created network ${n.name} as the policy declares it`);
     d.log.info('created declared network', { network: n.name });
   }
 }
