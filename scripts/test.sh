@@ -24,6 +24,8 @@ need prometheus prometheus
 need promtool prometheus
 bash scripts/install-system.sh
 bash scripts/lib/test-sshd.sh start
+say "Kubernetes API server for the fleet tests (apiextensions-apiserver and etcd; built from source once, ~4 min)"
+bash scripts/lib/k8s-apiserver.sh build
 
 mapfile -t unit < <(find api kube controller shell policy store engine cli lib crds -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # k8s-apiserver.sh — a real Kubernetes API server serving custom resources, for integration tests.
 #
-# It runs k8s.io/apiextensions-apiserver (the CRD server that kube-apiserver embeds, built from source with
-# `go install` through the Go module proxy) standalone on top of Debian's etcd, both on loopback only, on ports
-# chosen free at run time. There is no core API server: no namespaces, events, leases, RBAC, webhooks or
-# admission policies; only CustomResourceDefinitions and the custom resources they define (see "Limits" below).
+# It runs k8s.io/apiextensions-apiserver (the CRD server that kube-apiserver embeds, built from source through
+# the Go module proxy, plus the /apis discovery document and OpenAPI, see main_go) standalone on Debian's etcd
+# (etcd-server), both on loopback only, on ports chosen free at run time. The first build takes about 4 to 5
+# minutes on 2 cores; later runs reuse the binary cached under $DOSH_K8S_CACHE. A start takes about 2 seconds.
+# There is no core API server: it serves CustomResourceDefinitions and the custom resources they define only.
 #
 # Usage:
 #   scripts/lib/k8s-apiserver.sh build                 build/install once (cached), print the apiserver binary path
@@ -27,12 +28,14 @@
 #   DOSH_K8S_START_TIMEOUT seconds to wait for etcd and for the apiserver each  (default 60)
 #   DOSH_APT_UPDATED       set to skip `apt-get update` before an install
 #
-# Limits (no core API server behind it): namespaces need not exist (any namespace name is accepted and nothing
-# deletes a namespace's objects); no Events, Leases, ConfigMaps, Secrets or RBAC objects (kubectl create of those
-# fails with "the server doesn't have a resource type"); no admission webhooks/policies; no garbage collector
-# (ownerReferences are not acted on); no API priority and fairness. Server-side apply, the status and scale
-# subresources, field and label selectors, watch, resourceVersion semantics, CRD schema validation, defaulting,
-# pruning and CEL x-kubernetes-validations all work as in a real cluster.
+# Limits (no core API server behind it): no namespaces (any namespace name is accepted, nothing deletes its
+# objects), Events, Leases, ConfigMaps, Secrets, RBAC, TokenReview or SubjectAccessReview ("the server doesn't
+# have a resource type"); no admission webhooks or admission policies; no garbage collector, so ownerReferences
+# are not acted on and a foreground deletion (--cascade=foreground) stays pending forever with its
+# foregroundDeletion finalizer; conversion webhooks given as a Service do not resolve (a URL does); /readyz's
+# informer-sync check never passes (use /readyz?exclude=informer-sync). CRD schema validation and defaulting,
+# server-side apply (with conflicts), the status subresource, watch and resourceVersions behave as in
+# kube-apiserver, which runs the same code.
 set -euo pipefail
 PROG=k8s-apiserver.sh
 VERSION=${DOSH_K8S_VERSION:-v0.37.2}
@@ -66,12 +69,127 @@ ensure_etcd() {
 }
 
 ensure_tools() {
-  command -v kubectl >/dev/null 2>&1 || die "kubectl not found on PATH: install it (Debian: apt-get install kubectl, or google-cloud-sdk's kubectl)"
+  command -v kubectl >/dev/null 2>&1 ||
+    die "kubectl not found on PATH; the tests drive the server with it: install it (apt-get install kubectl)"
   command -v openssl >/dev/null 2>&1 || apt_install openssl
   command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
 }
 
-built() { [ -x "$APISERVER" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$VERSION" ]; }
+# The server's main package. Upstream's command (k8s.io/apiextensions-apiserver@VERSION, whose packages this
+# builds unchanged, with the same dependency versions `go install` would pick) serves no root discovery document
+# (/apis), since kube-apiserver's aggregator normally does; without it kubectl and every discovery client fail
+# ("couldn't get current server API group list"). Nor does it publish OpenAPI for CRDs (kubectl create/apply of a
+# custom resource then fails: "failed to download openapi"). This main adds /apis, from the discovery data the
+# CRD server already keeps, and the OpenAPI v2 config, and is otherwise upstream's main + server.Run.
+main_go() {
+  cat <<'GO'
+// Command apiextensions-apiserver is k8s.io/apiextensions-apiserver's server plus the root discovery document
+// (/apis) that kube-apiserver's aggregator would serve and the OpenAPI v2 config that kube-apiserver gives it,
+// so that kubectl and other discovery and OpenAPI clients work.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/spf13/cobra"
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	extensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
+	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/util/openapi"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/component-base/cli"
+)
+
+func main() {
+	ctx := genericapiserver.SetupSignalContext()
+	o := options.NewCustomResourceDefinitionsServerOptions(os.Stdout, os.Stderr)
+	cmd := &cobra.Command{
+		Use:   "apiextensions-apiserver",
+		Short: "Launch an API extensions API server (with /apis discovery)",
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return o.ServerRunOptions.ComponentGlobalsRegistry.Set()
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return run(c.Context(), o)
+		},
+	}
+	cmd.SetContext(ctx)
+	o.AddFlags(cmd.Flags())
+	os.Exit(cli.Run(cmd))
+}
+
+func run(ctx context.Context, o *options.CustomResourceDefinitionsServerOptions) error {
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	// Upstream sets only the OpenAPI v3 config; without a v2 one the server publishes no OpenAPI for CRDs at
+	// all (its OpenAPI controllers run only with a static v2 spec), and kubectl's validation fails.
+	config.GenericConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(
+		openapi.GetOpenAPIDefinitionsWithoutDisabledFeatures(generatedopenapi.GetOpenAPIDefinitions),
+		openapinamer.NewDefinitionNamer(extensionsapiserver.Scheme, scheme.Scheme))
+	server, err := config.Complete().New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return err
+	}
+	gs := server.GenericAPIServer
+	// The CRD discovery controller keeps the aggregated discovery manager up to date; upstream only leaves it
+	// unserved (Complete() sets EnableDiscovery=false) because kube-apiserver's aggregator serves /apis.
+	if agg := gs.AggregatedDiscoveryGroupManager; agg != nil {
+		wrapped := aggregated.WrapAggregatedDiscoveryToHandler(legacyAPIs{agg}, agg, nil)
+		gs.Handler.GoRestfulContainer.Add(wrapped.GenerateWebService("/apis", metav1.APIGroupList{}))
+	}
+	return gs.PrepareRun().RunWithContext(ctx)
+}
+
+// legacyAPIs serves the unaggregated /apis (APIGroupList) from the aggregated document.
+type legacyAPIs struct{ agg http.Handler }
+
+func (l legacyAPIs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := r.Clone(r.Context())
+	req.Header.Del("If-None-Match")
+	req.Header.Set("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+	rec := httptest.NewRecorder()
+	l.agg.ServeHTTP(rec, req)
+	var doc apidiscoveryv2.APIGroupDiscoveryList
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
+		http.Error(w, "discovery not available", http.StatusServiceUnavailable)
+		return
+	}
+	list := metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{}}
+	for _, g := range doc.Items {
+		group := metav1.APIGroup{Name: g.Name}
+		for _, v := range g.Versions {
+			group.Versions = append(group.Versions, metav1.GroupVersionForDiscovery{GroupVersion: g.Name + "/" + v.Version, Version: v.Version})
+		}
+		if len(group.Versions) > 0 {
+			group.PreferredVersion = group.Versions[0]
+		}
+		list.Groups = append(list.Groups, group)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
+}
+GO
+}
+
+build_id() { printf '%s %s\n' "$VERSION" "$(main_go | sha256sum | cut -c1-16)"; }
+built() { [ -x "$APISERVER" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(build_id)" ]; }
 
 cmd_build() {
   ensure_etcd
@@ -89,16 +207,18 @@ cmd_build() {
   tmp=$(mktemp -d "$CACHE/build.XXXXXX")
   # shellcheck disable=SC2064 # expand $tmp now
   trap "rm -rf '$tmp'" EXIT
+  main_go >"$tmp/main.go"
   # The -X flags make /version report the real Kubernetes version (the default is v0.0.0-master).
-  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kver"
-  ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-base/version.gitMajor=1"
   ldflags+=" -X k8s.io/component-base/version.gitMinor=$(printf '%s' "${kver#v1.}" | cut -d. -f1)"
-  if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" \
-      "k8s.io/apiextensions-apiserver@$VERSION" >&2; then
-    die "go install k8s.io/apiextensions-apiserver@$VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
+  # CGO off: a static binary that needs no C toolchain.
+  if ! (cd "$tmp" && export CGO_ENABLED=0 GOFLAGS=-mod=mod &&
+      go mod init dosh.io/test/apiextensions-apiserver && go get "k8s.io/apiextensions-apiserver@$VERSION" &&
+      go mod tidy && go build -trimpath -ldflags "$ldflags" -o "$tmp/apiextensions-apiserver" .) >&2; then
+    die "building k8s.io/apiextensions-apiserver@$VERSION failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))"
   fi
   mv -f "$tmp/apiextensions-apiserver" "$APISERVER"
-  printf '%s\n' "$VERSION" >"$STAMP"
+  build_id >"$STAMP"
   log "built in $(( $(date +%s) - start ))s: $APISERVER"
   echo "$APISERVER"
 }
@@ -123,7 +243,7 @@ ours() {
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
   local cmdline
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  case "$cmdline" in *"$name"*"$DIR"*) return 0 ;; *) return 1 ;; esac
+  case "$cmdline" in *"$name"*"$DIR/"*) return 0 ;; *) return 1 ;; esac
 }
 set_pid() {
   local name=$1 pid=$2 f="$DIR/pids"
@@ -208,15 +328,19 @@ choose_ports() {
   mv -f "$DIR/ports.tmp" "$DIR/ports"
 }
 
+# Startup failed: show the log of this start, stop what this start began, exit 1.
 fail_start() {
-  local name=$1 logf=$2
-  log "error: $3; last lines of $logf:"
-  tail -n 30 "$logf" >&2 || true
+  local logf=$1
+  log "error: $2; last lines of $logf:"
+  awk '/^--- .* start$/ { n = NR } { line[NR] = $0 } END { s = (NR - n > 40) ? NR - 40 : n; for (i = s; i <= NR; i++) print line[i] }' \
+    "$logf" >&2 || true
+  stop_one apiserver apiextensions-apiserver
+  [ "${KEEP_ETCD:-}" = 1 ] || stop_one etcd etcd
   exit 1
 }
 
 start_etcd() {
-  local cport pport pid i
+  local cport pport pid
   cport=$(read_kv "$DIR/ports" etcd-client)
   pport=$(read_kv "$DIR/ports" etcd-peer)
   mkdir -p "$DIR/etcd-data"
@@ -230,26 +354,35 @@ start_etcd() {
     </dev/null >>"$DIR/etcd.log" 2>&1 &
   pid=$!
   set_pid etcd "$pid"
-  for ((i = 0; i < TIMEOUT * 10; i++)); do
-    ours "$pid" etcd || fail_start etcd "$DIR/etcd.log" "etcd exited during startup"
+  local deadline=$((SECONDS + TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    ours "$pid" etcd || fail_start "$DIR/etcd.log" "etcd exited during startup"
     if curl -fsS --max-time 2 "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q '"health":"true"'; then
       return 0
     fi
     sleep 0.1
   done
-  fail_start etcd "$DIR/etcd.log" "etcd not healthy on 127.0.0.1:$cport after ${TIMEOUT}s"
+  fail_start "$DIR/etcd.log" "etcd not healthy on 127.0.0.1:$cport after ${TIMEOUT}s"
+}
+
+# /readyz's informer-sync check never passes here: the server watches core v1 Services (to resolve conversion
+# webhook services) through --kubeconfig, i.e. itself, which has no core API. Every other check must pass.
+READYZ='/readyz?exclude=informer-sync'
+apiserver_ready() {
+  [ "$(apiserver_get "$READYZ" 2>/dev/null)" = ok ] && [ "$(apiserver_get /healthz 2>/dev/null)" = ok ]
 }
 
 apiserver_get() {
-  local port p="$DIR/pki"
+  local port f=-f p="$DIR/pki"
   port=$(read_kv "$DIR/ports" apiserver)
   [ -n "$port" ] || return 1
-  curl -fsS --max-time 5 --cacert "$p/ca.crt" --cert "$p/client.crt" --key "$p/client.key" \
+  case "$1" in *verbose*) f= ;; esac
+  curl ${f:+"$f"} -sS --connect-timeout 2 --max-time 3 --cacert "$p/ca.crt" --cert "$p/client.crt" --key "$p/client.key" \
     "https://127.0.0.1:$port$1"
 }
 
 start_apiserver_proc() {
-  local cport port pid i p="$DIR/pki"
+  local cport port pid p="$DIR/pki"
   cport=$(read_kv "$DIR/ports" etcd-client)
   port=$(read_kv "$DIR/ports" apiserver)
   if [ -z "$port" ] || ! port_free "$port"; then
@@ -260,34 +393,37 @@ start_apiserver_proc() {
   write_kubeconfig "$port"
   mkdir -p "$DIR/apiserver-certs"
   echo "--- $(date -Is) start" >>"$DIR/apiserver.log"
-  # Standalone: no --kubeconfig / --authentication-kubeconfig / --authorization-kubeconfig, so nothing is looked
-  # up in kube-system; client certs are checked against --client-ca-file and the group system:masters is always
-  # allowed (the delegating authorizer's default --authorization-always-allow-groups). Admission plugins that
-  # need core-API informers (namespaces, webhook and policy configurations) and API priority and fairness are
-  # off, since no core API serves those objects.
+  # Standalone: --kubeconfig (core API informers), --authentication-kubeconfig and --authorization-kubeconfig
+  # point at this server itself, since upstream refuses to start without them outside a cluster; nothing is
+  # looked up in kube-system (--authentication-skip-lookup). Client certs are checked against --client-ca-file,
+  # and the group system:masters is always allowed (the delegating authorizer's built-in always-allow group).
+  # Admission plugins that wait for core-API informers (namespaces, webhook and policy configurations) would
+  # refuse every write ("not yet ready to handle request"), and API priority and fairness needs its flowcontrol
+  # objects: both are off. The short watch grace period lets a stop end open watches instead of hanging on them.
   "$APISERVER" \
     --etcd-servers "http://127.0.0.1:$cport" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
     --cert-dir "$DIR/apiserver-certs" \
     --tls-cert-file "$p/server.crt" --tls-private-key-file "$p/server.key" \
     --client-ca-file "$p/ca.crt" \
-    --authentication-skip-lookup \
+    --kubeconfig "$DIR/kubeconfig" \
+    --authentication-kubeconfig "$DIR/kubeconfig" --authentication-skip-lookup \
+    --authorization-kubeconfig "$DIR/kubeconfig" \
     --authorization-always-allow-paths /healthz,/readyz,/livez,/version \
     --disable-admission-plugins NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,MutatingAdmissionPolicy \
     --enable-priority-and-fairness=false \
-    --shutdown-delay-duration 0s --shutdown-watch-termination-grace-period 0s \
+    --shutdown-delay-duration 0s --shutdown-watch-termination-grace-period 2s \
     </dev/null >>"$DIR/apiserver.log" 2>&1 &
   pid=$!
   set_pid apiserver "$pid"
-  for ((i = 0; i < TIMEOUT * 10; i++)); do
-    ours "$pid" apiextensions-apiserver || fail_start apiserver "$DIR/apiserver.log" "apiextensions-apiserver exited during startup"
-    if [ "$(apiserver_get /readyz 2>/dev/null)" = ok ] && [ "$(apiserver_get /healthz 2>/dev/null)" = ok ]; then
-      return 0
-    fi
-    sleep 0.2
+  local deadline=$((SECONDS + TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    ours "$pid" apiextensions-apiserver || fail_start "$DIR/apiserver.log" "apiextensions-apiserver exited during startup"
+    if apiserver_ready; then return 0; fi
+    sleep 0.1
   done
-  apiserver_get '/readyz?verbose' >>"$DIR/apiserver.log" 2>&1 || true
-  fail_start apiserver "$DIR/apiserver.log" "apiserver not ready on https://127.0.0.1:$port after ${TIMEOUT}s"
+  apiserver_get "$READYZ&verbose" >>"$DIR/apiserver.log" 2>&1 || true
+  fail_start "$DIR/apiserver.log" "apiserver not ready on https://127.0.0.1:$port after ${TIMEOUT}s"
 }
 
 need_dir() {
@@ -313,15 +449,14 @@ cmd_start_apiserver() {
   built || cmd_build >/dev/null
   ours "$(pid_of etcd)" etcd || die "etcd is not running for $DIR: run '$PROG start $DIR'"
   stop_one apiserver apiextensions-apiserver
-  start_apiserver_proc
+  KEEP_ETCD=1 start_apiserver_proc
   echo "$DIR/kubeconfig"
 }
 
 cmd_status() {
   ours "$(pid_of etcd)" etcd || { log "etcd not running for $DIR"; return 1; }
   ours "$(pid_of apiserver)" apiextensions-apiserver || { log "apiserver not running for $DIR"; return 1; }
-  [ "$(apiserver_get /readyz 2>/dev/null)" = ok ] || { log "apiserver not ready"; return 1; }
-  [ "$(apiserver_get /healthz 2>/dev/null)" = ok ] || { log "apiserver not healthy"; return 1; }
+  apiserver_ready || { log "apiserver not ready: $(apiserver_get "$READYZ&verbose" 2>&1 | grep -v '^\[+\]' | tr '\n' ' ')"; return 1; }
 }
 
 main() {

@@ -1,0 +1,177 @@
+// A fleet of two login nodes against a real Kubernetes API server (apiextensions-apiserver on etcd, started by
+// scripts/lib/k8s-apiserver.sh): each node's doshd mirrors its sessions to Session resources, kubectl and doshctl
+// list both nodes' sessions, kubectl delete ends a login on the right node, the DoshPolicy is the policy of both,
+// an invalid one is rejected and reported, and logins go on while the API server is down.
+// The second node is this host seen through a UTS and mount namespace: its own host name (which the session helper
+// records as the session's node) and its own /etc/dosh/helper.conf pointing at the second doshd's store.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
+import { startApiServer, type ApiServer } from '../lib/k8s-rig.ts';
+
+const NODE_B = 'dosh-e2e-node-b';
+const STORE_B = '/run/dosh-e2e-node-b';
+const PORT_B = 19479;
+const [ANA, BEA, CID, DOT] = ['dtk-ana', 'dtk-bea', 'dtk-cid', 'dtk-dot'];
+const USERS = [ANA, BEA, CID, DOT];
+const POLICY = `CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=2\n`;
+const FLAGS = (kubeconfig: string) => ['--kubeconfig', kubeconfig, '--kube-namespace', 'dosh-e2e', '--kube-resync', '1', '--ended-retention', '2'];
+
+let rig: ApiServer;
+let work: string;
+let nodeA: Doshd;
+let nodeB: Doshd;
+
+const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', rig.kubeconfig, ...args]);
+
+/** Logs in on node B: su in a namespace where the host name is node B's and the helper's config names B's store. */
+function suB(user: string, cmd: string): Promise<Result> {
+  const script = `hostname ${NODE_B} && mount --bind ${work}/etc-dosh /etc/dosh && mount --bind ${work}/hosts /etc/hosts && exec su - ${user} -c "$1"`;
+  return run('unshare', ['--uts', '--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'node-b', cmd]);
+}
+
+type Item = { metadata: { name: string; labels: Record<string, string>; finalizers?: string[] }; spec: { user: string; node: string }; status?: { phase?: string; container?: { image?: string } } };
+
+async function resources(): Promise<Item[]> {
+  const r = await kubectl('get', 'sessions', '-A', '-o', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.toString()).items;
+}
+
+const of = (items: Item[], user: string) => items.filter((i) => i.spec.user === user);
+
+before(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'dosh-fleet-'));
+  rig = await startApiServer(path.join(work, 'k8s'));
+  const crds = await kubectl('apply', '-f', `${REPO}/crds/`);
+  assert.equal(crds.code, 0, crds.stderr);
+  await until('the CRDs to be served', async () => (await kubectl('get', 'sessions', '-A')).code === 0 || undefined);
+  for (const u of USERS) addUser(u);
+  removeContainersOf(...USERS);
+  writeFileSync(path.join(work, 'hosts'), `127.0.0.1 localhost\n127.0.1.1 ${NODE_B}\n`);
+  const etc = path.join(work, 'etc-dosh');
+  rmSync(etc, { recursive: true, force: true });
+  await run('install', ['-d', '-m', '0755', etc]);
+  writeFileSync(path.join(etc, 'helper.conf'), `STORE=${STORE_B}\n`, { mode: 0o644 });
+  nodeA = await new Doshd(POLICY, FLAGS(rig.kubeconfig)).start();
+  nodeB = await new Doshd(POLICY, [...FLAGS(rig.kubeconfig), '--node', NODE_B], 'dosh.conf', { store: STORE_B, port: PORT_B }).start();
+});
+
+after(async () => {
+  await nodeA?.stop();
+  await nodeB?.stop();
+  await rig?.stop();
+  removeContainersOf(...USERS);
+  for (const u of USERS) delUser(u);
+  nodeA?.cleanup();
+  nodeB?.cleanup();
+  rmSync(STORE_B, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('each node\'s sessions appear as Session resources with their node and user; kubectl and doshctl list both nodes', { timeout: 120_000 }, async () => {
+  const a = su(ANA, 'echo a-in; sleep 20; echo a-out');
+  const b = suB(BEA, 'echo b-in; sleep 20; echo b-out');
+  const items = await until('both sessions Running as resources', async () => {
+    const l = await resources();
+    return of(l, ANA)[0]?.status?.phase === 'Running' && of(l, BEA)[0]?.status?.phase === 'Running' ? l : undefined;
+  });
+  const [ra, rb] = [of(items, ANA)[0], of(items, BEA)[0]];
+  assert.notEqual(ra.spec.node, NODE_B);
+  assert.equal(rb.spec.node, NODE_B);
+  assert.equal(rb.metadata.labels['dosh.io/node'], NODE_B);
+  assert.equal(ra.metadata.labels['dosh.io/user'], ANA);
+  assert.deepEqual(rb.metadata.finalizers, ['dosh.io/session-ended']);
+  assert.match(rb.metadata.name, new RegExp(`^${BEA}-[a-z0-9]+\\.${NODE_B}$`));
+
+  const table = (await kubectl('get', 'sessions', '-A')).stdout.toString();
+  assert.match(table.split('\n')[0], /NAMESPACE\s+NAME\s+USER\s+NODE\s+PHASE\s+IMAGE/);
+  assert.match(table, new RegExp(`${BEA}\\s+${NODE_B}\\s+Running\\s+${BUSYBOX.replace(/[/.]/g, '\\$&')}`));
+  for (const alias of ['sess', 'dosh']) {
+    const r = await kubectl('get', alias, '-n', 'dosh-e2e');
+    assert.equal(r.code, 0, `kubectl get ${alias}: ${r.stderr}`);
+    assert.match(r.stdout.toString(), new RegExp(BEA));
+  }
+
+  // The installed doshctl, as an admin would run it (its Kubernetes client is the separate dosh-kube.mjs bundle).
+  const d = await doshctl('--kubeconfig', rig.kubeconfig, 'get', 'sessions');
+  assert.equal(d.code, 0, d.stderr);
+  const lines = d.stdout.toString().split('\n');
+  assert.match(lines[0], /^NAME\s+NODE\s+USER\s+PHASE/);
+  assert.ok(lines.some((l) => l.includes(ANA) && l.includes('Running')) && lines.some((l) => l.includes(BEA) && l.includes(NODE_B)), d.stdout.toString());
+
+  assert.equal((await a).stdout.toString(), 'a-in\na-out\n');
+  assert.equal((await b).stdout.toString(), 'b-in\nb-out\n');
+  // Ended and collected on the node (--ended-retention 2): the resources go too.
+  await until('the ended sessions\' resources to be removed', async () => (of(await resources(), ANA).length + of(await resources(), BEA).length === 0) || undefined, 30_000);
+});
+
+test('kubectl delete of a Session ends that login on its node, and only that one', { timeout: 120_000 }, async () => {
+  const a = su(ANA, 'echo a-in; sleep 15; echo a-out');
+  const b = suB(BEA, 'echo b-in; sleep 60; echo b-out');
+  const rb = await until('B\'s session Running as a resource', async () => of(await resources(), BEA).find((i) => i.status?.phase === 'Running'));
+  const del = await kubectl('delete', 'session', '-n', 'dosh-e2e', rb.metadata.name, '--wait=false');
+  assert.equal(del.code, 0, del.stderr);
+  const rB = await b;
+  assert.notEqual(rB.code, 0);
+  assert.equal(rB.stdout.toString(), 'b-in\n');
+  assert.match(rB.stderr, /ended by an administrator/);
+  await until('the deleted resource to be gone (finalizer released)', async () => !(await resources()).some((i) => i.metadata.name === rb.metadata.name) || undefined, 30_000);
+  const rA = await a;
+  assert.equal(rA.code, 0, 'the login on the other node went on');
+  assert.equal(rA.stdout.toString(), 'a-in\na-out\n');
+});
+
+test('the DoshPolicy is the policy of both nodes; an invalid one is rejected and reported, and the last good one stays', { timeout: 180_000 }, async () => {
+  const apply = (spec: string) => run('kubectl', ['--kubeconfig', rig.kubeconfig, 'apply', '-f', '-'], { input: `apiVersion: dosh.io/v1alpha1\nkind: DoshPolicy\nmetadata:\n  name: default\nspec:\n${spec}` });
+  const good = await apply(`  version: 1\n  defaults:\n    image: ${DEBIAN}\n    command: /bin/sh\n    idleTimeout: 2\n`);
+  assert.equal(good.code, 0, good.stderr);
+  const accepted = async (gen: number, status: string) => {
+    const r = await kubectl('get', 'doshpolicy', 'default', '-o', 'json');
+    const p = JSON.parse(r.stdout.toString());
+    return p.status?.observedGeneration === gen && p.status.conditions?.find((c: { type: string }) => c.type === 'Accepted')?.status === status ? p : undefined;
+  };
+  await until('the policy to be accepted', () => accepted(1, 'True'));
+  const [c, d] = await Promise.all([su(CID, 'cat /etc/debian_version'), suB(DOT, 'cat /etc/debian_version')]);
+  assert.equal(c.code, 0, `node A took the cluster policy: ${c.stderr}`);
+  assert.equal(d.code, 0, `node B took the cluster policy: ${d.stderr}`);
+  assert.match(c.stdout.toString() + d.stdout.toString(), /^\d+\.\d+\n\d+\.\d+\n$/);
+
+  // Refused by the API server itself: the CRD's schema (a structural error).
+  const shape = await apply(`  version: 1\n  defaults:\n    image: [not, a, string]\n`);
+  assert.notEqual(shape.code, 0);
+  assert.match(shape.stderr, /spec\.defaults\.image/);
+  // Valid in shape, refused by the nodes: reported in the status with the path, and the last good policy stays.
+  const bad = await apply(`  version: 1\n  defaults:\n    image: ${BUSYBOX}\n    resources: { memory: 2X }\n`);
+  assert.equal(bad.code, 0, bad.stderr);
+  const p = await until('the policy to be rejected in its status', () => accepted(2, 'False'));
+  assert.match(p.status.lastError, /2X.*defaults\.resources\.memory/);
+  const again = await su(CID, 'cat /etc/debian_version');
+  assert.equal(again.code, 0, 'still the last good policy (Debian)');
+
+  const gone = await kubectl('delete', 'doshpolicy', 'default');
+  assert.equal(gone.code, 0, gone.stderr);
+  await until('the nodes to take their policy files back', async () => (nodeA.logText().includes('the policy file is in force again') && nodeB.logText().includes('the policy file is in force again')) || undefined);
+});
+
+test('with the API server stopped logins go on on both nodes; when it returns the mirror catches up', { timeout: 180_000 }, async () => {
+  await rig.stopApiServer();
+  const a = su(ANA, 'echo a-in; sleep 8; echo a-out');
+  const b = suB(BEA, 'echo b-in; sleep 8; echo b-out');
+  const [quick] = await Promise.all([su(CID, 'echo quick')]);
+  assert.equal(quick.code, 0, `a login while the API server is down: ${quick.stderr}`);
+  assert.equal(quick.stdout.toString(), 'quick\n');
+  await until('node A to notice the API server is down', () => /Kubernetes API watch of sessions failed/.test(nodeA.logText()) || undefined, 60_000);
+  await rig.startApiServer();
+  const items = await until('the sessions started during the outage to appear', async () => {
+    const l = await resources().catch(() => []);
+    return of(l, ANA).some((i) => i.status?.phase === 'Running') && of(l, BEA).some((i) => i.status?.phase === 'Running') ? l : undefined;
+  }, 90_000);
+  assert.ok(of(items, BEA).every((i) => i.spec.node === NODE_B));
+  assert.equal((await a).code, 0);
+  assert.equal((await b).code, 0);
+  await until('ended sessions to be removed from the API', async () => (of(await resources(), ANA).length + of(await resources(), BEA).length + of(await resources(), CID).length === 0) || undefined, 60_000);
+});
