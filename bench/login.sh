@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/lib/ensure-docker.sh
 bash scripts/lib/build-images.sh busybox
 bash scripts/install-system.sh >/dev/null
+bash scripts/lib/test-sshd.sh start >/dev/null
 exec flock -o /tmp/dosh-e2e.lock node --import tsx bench/login.ts

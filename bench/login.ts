@@ -1,9 +1,11 @@
 // bench/login: DoSH's warm and cold login against the docker CLI floor, side by side in one run, plus where a warm
-// login's milliseconds go. Run with `npm run bench:login` (root; installs and starts what it needs).
+// login's milliseconds go, and `ssh host true` end to end (through the test sshd on 127.0.0.1:2222) to a DoSH user
+// against the same to a user whose shell is plain bash: the cost DoSH adds to an ssh login.
+// Run with `npm run bench:login` (root; installs and starts what it needs).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { addUser, BUSYBOX, delUser, Doshd, sh } from '../test/e2e/harness.ts';
+import { addUser, BUSYBOX, delUser, Doshd, sh, sshOpts } from '../test/e2e/harness.ts';
 
 const N = Number(process.env.BENCH_N ?? 25);
 const USER = 'dosh-bench';
@@ -24,13 +26,15 @@ const quiet = (cmd: string) => spawnSync('bash', ['-c', cmd], { stdio: 'ignore' 
 
 async function main(): Promise<void> {
   addUser(USER);
-  addUser(PLAIN, { shell: '/bin/sh' });
+  addUser(PLAIN, { shell: '/bin/bash' });
   const doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
   quiet(`docker rm -f ${FLOOR}; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647`);
   time(['su', '-', USER, '-c', 'true']); // creates her container, warms caches
   const warmNames: string[] = [];
   const coldNames: string[] = [];
-  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [] };
+  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [], sshPlain: [], sshDosh: [] };
+  const ssh = (user: string) => ['ssh', ...sshOpts(), `${user}@127.0.0.1`, 'true'];
+  time(ssh(PLAIN));
   for (let i = 0; i < N; i++) {
     // Interleaved so that drift (page cache, other load) hits every series alike.
     r.exec.push(time(['docker', 'exec', FLOOR, 'true']));
@@ -45,6 +49,8 @@ async function main(): Promise<void> {
     r.cold.push(time(['su', '-', USER, '-c', 'true']));
     coldNames.push(...newFiles(before));
     r.su.push(time(['su', '-', PLAIN, '-c', 'true']));
+    r.sshPlain.push(time(ssh(PLAIN)));
+    r.sshDosh.push(time(ssh(USER)));
     r.node.push(time(['node', '-e', '0']));
     r.helperStart.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
   }
@@ -67,6 +73,8 @@ async function main(): Promise<void> {
   console.log(`| DoSH warm login: su - USER -c true | ${f(m.warm)} | ${f(p95(r.warm))} | ${(m.warm / m.exec).toFixed(2)} x docker exec |`);
   console.log(`| docker run -d (floor, cold) | ${f(m.run)} | ${f(p95(r.run))} | 1.00 |`);
   console.log(`| DoSH cold login: su - USER -c true, no container | ${f(m.cold)} | ${f(p95(r.cold))} | ${(m.cold / m.run).toFixed(2)} x docker run -d |`);
+  console.log(`| ssh PLAINUSER@127.0.0.1 true (bash shell) | ${f(m.sshPlain)} | ${f(p95(r.sshPlain))} | 1.00 |`);
+  console.log(`| ssh DOSHUSER@127.0.0.1 true (warm container) | ${f(m.sshDosh)} | ${f(p95(r.sshDosh))} | ${(m.sshDosh / m.sshPlain).toFixed(2)} x plain ssh (+${(m.sshDosh - m.sshPlain).toFixed(0)} ms) |`);
   console.log('');
   console.log('Where the time goes (medians):');
   console.log('| step | warm | cold |');

@@ -4,7 +4,7 @@ import { setCondition } from '../api/meta.ts';
 import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { iso, type Clock } from '../lib/clock.ts';
-import { InvalidError, NotFoundError, RefusedError, UnavailableError, isTransient } from '../lib/errors.ts';
+import { InvalidError, NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
@@ -110,30 +110,28 @@ export class Controller {
   }
 
   async processNextWorkItem(): Promise<boolean> {
-    const key = await this.queue.get();
-    if (key === undefined) return false;
-    const stop = this.d.metrics.reconcileDuration.startTimer();
-    try {
-      await this.syncSession(key);
-      this.queue.forget(key);
-      this.d.metrics.reconciles.inc({ result: 'success' });
-    } catch (err) {
-      if (isTransient(err)) {
-        this.queue.addRateLimited(key, this.signal);
-        this.d.metrics.queueRetries.inc();
-        this.d.metrics.reconciles.inc({ result: 'requeue' });
-        this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
-      } else {
-        this.queue.forget(key);
-        this.d.metrics.reconciles.inc({ result: 'error' });
-        this.d.log.error('reconcile failed', { session: key, error: String(err) });
-      }
-    } finally {
-      stop();
-      this.queue.done(key);
-      this.d.metrics.queueDepth.set(this.queue.len());
-    }
-    return true;
+    const more = await this.queue.processNext(
+      async (key) => {
+        const stop = this.d.metrics.reconcileDuration.startTimer();
+        try {
+          await this.syncSession(key);
+        } finally {
+          stop();
+        }
+      },
+      (key, result, err) => {
+        this.d.metrics.reconciles.inc({ result });
+        if (result === 'requeue') {
+          this.d.metrics.queueRetries.inc();
+          this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
+        } else if (result === 'error') {
+          this.d.log.error('reconcile failed', { session: key, error: String(err) });
+        }
+      },
+      this.signal,
+    );
+    this.d.metrics.queueDepth.set(this.queue.len());
+    return more;
   }
 
   async syncSession(key: string): Promise<void> {

@@ -6,7 +6,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, SESSION_KIND } from '../api/constants.ts';
 import { isLive, type Session } from '../api/session.ts';
 import type { Clock } from '../lib/clock.ts';
-import { isTransient } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { KubeClient, KubeObject, Watcher } from '../kube/client.ts';
@@ -92,27 +91,16 @@ export class SessionMirror {
   }
 
   async processNextWorkItem(): Promise<boolean> {
-    const key = await this.queue.get();
-    if (key === undefined) return false;
-    try {
-      await this.syncSession(key);
-      this.queue.forget(key);
-      this.d.metrics.kubeSyncs.inc({ result: 'success' });
-    } catch (err) {
-      if (isTransient(err)) {
-        this.queue.addRateLimited(key, this.signal);
-        this.d.metrics.kubeSyncs.inc({ result: 'requeue' });
-        this.d.log.debug('session mirror requeued after a transient error', { session: key, error: String(err) });
-      } else {
+    return this.queue.processNext(
+      (key) => this.syncSession(key),
+      (key, result, err) => {
+        this.d.metrics.kubeSyncs.inc({ result });
+        if (result === 'requeue') this.d.log.debug('session mirror requeued after a transient error', { session: key, error: String(err) });
         // The periodic resync tries again; an error that cannot pass (a schema the server refuses) is logged each time.
-        this.queue.forget(key);
-        this.d.metrics.kubeSyncs.inc({ result: 'error' });
-        this.d.log.warn('session mirror failed', { session: key, error: String(err) });
-      }
-    } finally {
-      this.queue.done(key);
-    }
-    return true;
+        if (result === 'error') this.d.log.warn('session mirror failed', { session: key, error: String(err) });
+      },
+      this.signal,
+    );
   }
 
   /** Level-triggered: brings the resource of one local session in line with it, whatever happened before. */

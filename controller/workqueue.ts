@@ -2,6 +2,7 @@
 // processed by two workers at a time (a key re-added while in flight is queued again when done), and failing keys
 // back off exponentially per key.
 import type { Clock } from '../lib/clock.ts';
+import { isTransient } from '../lib/errors.ts';
 
 export interface QueueOptions {
   baseDelayMs?: number;
@@ -67,6 +68,31 @@ export class WorkQueue {
 
   retries(key: string): number {
     return this.failures.get(key) ?? 0;
+  }
+
+  /**
+   * One step of a worker, client-go style: takes a key, runs `sync` on it and settles it: forgotten on success and on
+   * a permanent error, requeued with backoff on a transient one (lib/errors.ts isTransient). False once shut down.
+   */
+  async processNext(sync: (key: string) => Promise<void>, settled: (key: string, result: 'success' | 'requeue' | 'error', err?: unknown) => void, signal?: AbortSignal): Promise<boolean> {
+    const key = await this.get();
+    if (key === undefined) return false;
+    try {
+      await sync(key);
+      this.forget(key);
+      settled(key, 'success');
+    } catch (err) {
+      if (isTransient(err)) {
+        this.addRateLimited(key, signal);
+        settled(key, 'requeue', err);
+      } else {
+        this.forget(key);
+        settled(key, 'error', err);
+      }
+    } finally {
+      this.done(key);
+    }
+    return true;
   }
 
   /** Resolves with the next key, or undefined once shut down. */
