@@ -29,6 +29,9 @@ export interface PolicyProvider {
   resolve(user: UserInfo): EffectivePolicy;
 }
 
+/** How long a RateLimited refusal stays in the store (the helper reads it at once). */
+const RATE_LIMITED_RETENTION_MS = 10_000;
+
 /** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
 const ENGINE_RETRIES = 5;
 
@@ -320,7 +323,10 @@ export class Controller {
       return;
     }
     const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
-    const left = ended + this.d.options.endedRetentionMs - this.d.clock.now();
+    // A flood's refusals are kept only long enough for their helpers to read them: the store stays bounded by the
+    // rate attempts can be made at, not by that rate times the retention.
+    const retention = s.status.reason === 'RateLimited' ? Math.min(this.d.options.endedRetentionMs, RATE_LIMITED_RETENTION_MS) : this.d.options.endedRetentionMs;
+    const left = ended + retention - this.d.clock.now();
     if (left <= 0) {
       this.d.store.delete(s.metadata.name);
       this.d.metrics.gcCollected.inc({ kind: 'session' });

@@ -65,4 +65,13 @@ test('doshd refuses the logins beyond a user\'s burst with RateLimited and when 
   const e = w.login();
   await w.controller.syncSession(e.metadata.name);
   assert.equal(w.get(e.metadata.name).status.phase, 'Ready');
+
+  // The refusal (1 s old now) is deleted 10 s after it was written, not after the 60 s retention of other ended
+  // sessions: a flood cannot fill the store.
+  await w.clock.advance(8000);
+  await w.controller.syncSession(c.metadata.name);
+  assert.ok(w.store.get(c.metadata.name));
+  await w.clock.advance(1000);
+  await w.controller.syncSession(c.metadata.name);
+  assert.equal(w.store.get(c.metadata.name), undefined);
 });
