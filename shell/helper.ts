@@ -134,15 +134,16 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     sock.end();
   };
   // Administrators reach a logged-in user through her session (doshctl drain): the message goes to her terminal.
+  // Read on the once-a-second check below, not through an inotify watch: a watch per open session would use up
+  // root's inotify instances (128 by default) at 127 sessions, and wake every helper on every store write.
   let shown = session.metadata.annotations?.[MESSAGE_ANNOTATION];
-  const unwatch = d.store.watch((n) => {
-    if (n !== name) return;
+  const showMessage = () => {
     const msg = d.store.get(name)?.metadata.annotations?.[MESSAGE_ANNOTATION];
     if (msg && msg !== shown) {
       shown = msg;
       d.io.stderr.write(`${tty ? '\r\n' : ''}dosh: ${msg.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')}${tty ? '\r\n' : '\n'}`);
     }
-  });
+  };
   d.onSignal((sig) => {
     if (sig === 'SIGINT' || sig === 'SIGQUIT') void proc.then((p) => alive(p) && d.proc.kill(p.pid, sig));
     else endLogin(sig);
@@ -161,7 +162,9 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
   void (async () => {
     while (!watching.signal.aborted) {
       await d.clock.sleep(d.clientPollMs, watching.signal);
-      if (!watching.signal.aborted && d.clientGone()) endLogin('SIGHUP');
+      if (watching.signal.aborted) break;
+      if (d.clientGone()) endLogin('SIGHUP');
+      showMessage();
     }
   })();
   try {
@@ -170,7 +173,6 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     await relay(sock, d.io, tty, (why) => endLogin(why === 'terminal' ? 'SIGHUP' : 'SIGPIPE'), firstByte);
   } finally {
     watching.abort();
-    unwatch();
     if (tty) d.terminal.setRaw(false);
   }
   await Promise.all([flush(d.io.stdout), flush(d.io.stderr)]);

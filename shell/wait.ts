@@ -1,5 +1,6 @@
 // Waiting for doshd to admit a session: woken by inotify on the store, with a slow poll as a safety net, and a clear
-// message when doshd is not running.
+// message when doshd is not running. Every helper runs as root, so all of them share root's inotify instances
+// (fs.inotify.max_user_instances, 128 by default): when none is left, the helper polls quickly instead of failing.
 import type { Session } from '../api/session.ts';
 import { ExitError } from '../lib/errors.ts';
 import { isSameProcessAlive } from '../lib/proc.ts';
@@ -8,9 +9,16 @@ import type { HelperDeps } from './helper.ts';
 export async function waitForSession(d: HelperDeps, name: string): Promise<Session> {
   const deadline = d.clock.now() + d.loginTimeoutMs;
   let wake: () => void = () => {};
-  const unwatch = d.store.watch((n) => {
-    if (n === name) wake();
-  });
+  let unwatch: () => void;
+  let pollMs = 250;
+  try {
+    unwatch = d.store.watch((n) => {
+      if (n === name) wake();
+    });
+  } catch {
+    unwatch = () => {};
+    pollMs = 20;
+  }
   let warned = false;
   try {
     for (;;) {
@@ -28,7 +36,7 @@ export async function waitForSession(d: HelperDeps, name: string): Promise<Sessi
         warned = true;
         d.io.stderr.write('dosh: the DoSH controller (doshd) is not running; waiting for it to start...\n');
       }
-      await d.clock.sleep(Math.min(250, deadline - now), ac.signal);
+      await d.clock.sleep(Math.min(pollMs, deadline - now), ac.signal);
     }
   } finally {
     unwatch();
