@@ -73,12 +73,16 @@ export class DirStore<T extends StoredObject> {
     const file = this.file(name);
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readObjectFile(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
       if (code === 'EISDIR') {
         this.quarantine(file, 'a directory where an object file belongs');
+        return undefined;
+      }
+      if (code === 'ENOTREG') {
+        this.quarantine(file, 'not a regular file (a FIFO, socket or device) where an object file belongs');
         return undefined;
       }
       throw e;
@@ -341,6 +345,22 @@ export class DirStore<T extends StoredObject> {
   private uuid(): string {
     const h = this.random(16);
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+}
+
+/**
+ * Reads an object file. Opened non-blocking and checked before reading: a FIFO named like an object would otherwise
+ * block the reader (doshd's whole event loop) in open(), and a symlink to a device like /dev/zero would be read forever.
+ */
+function readObjectFile(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${file}'`), { code: 'EISDIR' });
+    if (!st.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'ENOTREG' });
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
