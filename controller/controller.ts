@@ -254,7 +254,7 @@ export class Controller {
     if (!cur.running) {
       const ctx = hookContext(user, cur, s);
       await this.hookRunner.forPolicy(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
-      await startOrRefuse(engine, cur.id, user, false);
+      await startOrRefuse(engine, cur.id, user, false, cur.status === 'created');
       metrics.containers.inc({ action: 'start' });
       this.d.events.record(ref, 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
       await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginProcesses } from './gc.ts';
 import { World } from '../test/fakes/world.ts';
+import { InvalidError, UnavailableError } from '../lib/errors.ts';
 
 test('login processes: those outside the main process\'s tree, whatever order the engine lists them in', () => {
   const procs = [
@@ -50,4 +51,34 @@ test('a stopped idle container is removed without asking for its processes', asy
   w.engine.actions = [];
   await w.controller.containers.collect([]);
   assert.deepEqual(w.engine.actions, [`remove ${c.id.slice(0, 4)}`]);
+});
+
+/** Her container as doshd made it, then stopped as an engine restart leaves it: exited, or created (never ran). */
+async function stoppedContainer(w: World, status: 'created' | 'exited') {
+  const first = w.login();
+  await w.controller.syncSession(first.metadata.name);
+  w.store.delete(first.metadata.name);
+  return Object.assign(w.engine.containers.get('dosh-ann')!, { running: false, status });
+}
+
+test('a container that never ran and will not start (left half-made by an engine restart) is removed and created anew', async () => {
+  const w = new World();
+  const bad = await stoppedContainer(w, 'created');
+  w.engine.startErrors.set(bad.id, new UnavailableError('start container: task 1234: already exists'));
+  const s = w.login();
+  await assert.rejects(w.controller.syncSession(s.metadata.name), (e: Error) => e instanceof UnavailableError && /never ran and would not start.*removed, to be created again/.test(e.message));
+  assert.equal(w.engine.containers.has('dosh-ann'), false, 'removed');
+  await w.controller.syncSession(s.metadata.name); // the requeued attempt
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+  assert.notEqual(w.engine.containers.get('dosh-ann')!.id, bad.id);
+});
+
+test('a stopped container that has run is never removed because it will not start: her data is in it', async () => {
+  const w = new World();
+  const old = await stoppedContainer(w, 'exited');
+  w.engine.startErrors.set(old.id, new InvalidError('start container: cannot start'));
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.reason, 'EngineRefused');
+  assert.equal(w.engine.containers.get('dosh-ann')!.id, old.id);
 });

@@ -5,7 +5,7 @@
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { isLive } from '../api/session.ts';
 import type { CreateBody, Engine } from '../engine/docker.ts';
-import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../lib/errors.ts';
+import { ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { LABEL_MANAGED, LABEL_NODE, LABEL_USER, userNetworkName } from './container-spec.ts';
 import type { ControllerDeps } from './controller.ts';
 import type { InvolvedObject } from '../api/event.ts';
@@ -73,15 +73,24 @@ export async function connectExtraNetworks(engine: NetworkEnginePort & Pick<Engi
  * Starts a container; a network it is configured on that no longer exists (the engine accepts connecting a created
  * container to a missing network, and fails the start) refuses the login naming the network. A container just
  * created for this login is then removed, so nothing half-made is left behind; an older one is kept as it is.
+ * An older container that never ran (state created) and will not start is removed too, and the error made transient:
+ * it holds nothing of hers, and an engine restart can leave one half-made for good ("endpoint ... already exists",
+ * "task ... already exists"); the requeued login creates it anew.
  */
-export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'removeContainer'>, id: string, user: UserInfo, created: boolean): Promise<void> {
+export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'removeContainer'>, id: string, user: UserInfo, created: boolean, neverRan = false): Promise<void> {
   try {
     await engine.startContainer(id);
   } catch (e) {
     const net = e instanceof NotFoundError ? /network (\S+) not found/i.exec(e.message)?.[1] : undefined;
-    if (!net) throw e;
-    if (created) await engine.removeContainer(id).catch(() => undefined);
-    throw missingNetwork(net, user);
+    if (net) {
+      if (created) await engine.removeContainer(id).catch(() => undefined);
+      throw missingNetwork(net, user);
+    }
+    if (neverRan && !created) {
+      await engine.removeContainer(id).catch(() => undefined);
+      throw new UnavailableError(`${user.name}'s container never ran and would not start (${(e as Error).message}); removed, to be created again`);
+    }
+    throw e;
   }
 }
 

@@ -12,6 +12,8 @@ export class FakeEngine implements EnginePort {
   down = false;
   /** An error createContainer throws, as the engine answers a request it will never accept. */
   createError: Error | undefined;
+  /** Errors startContainer throws for a container (by id), as an engine restart can leave one unstartable. */
+  startErrors = new Map<string, Error>();
   /** An error createNetwork throws. */
   networkError: Error | undefined;
   /** Processes of each container (by id) beyond its main process, as exec'd logins: their parent is outside it. */
@@ -64,6 +66,8 @@ export class FakeEngine implements EnginePort {
     this.actions.push(`start ${id.slice(0, 4)}`);
     const c = this.byNameOrId(id);
     if (!c) throw new NotFoundError(id);
+    const broken = this.startErrors.get(c.id);
+    if (broken) throw broken;
     const gone = (c.networks ?? []).find((n) => !['bridge', 'host', 'none', 'default'].includes(n) && !this.networks.has(n));
     if (gone) throw new NotFoundError(`start container ${id}: network ${gone} not found`);
     c.running = true;
