@@ -10,16 +10,19 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { addUser, BUSYBOX, delUser, Doshd, run, sh, STORE } from '../test/e2e/harness.ts';
+import { BUSYBOX, Doshd, run, sh, STORE } from '../test/e2e/harness.ts';
+import { countByArgv } from './procstats.ts';
 import { runBench } from './run.ts';
+import { pct } from './stats.ts';
+import { addUsers, delUsersByPrefix, numbered } from './users.ts';
 
 const N = Number(process.env.BENCH_N ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PREFIX = 'dbb-';
-const USERS = Array.from({ length: N }, (_, i) => `${PREFIX}u${String(i).padStart(2, '0')}`);
+const USERS = numbered(`${PREFIX}u`, N, 2);
 const SAME = `${PREFIX}same`;
 const FLOOR = `${PREFIX}floor`;
-const RUNS = Array.from({ length: N }, (_, i) => `${PREFIX}run-${String(i).padStart(2, '0')}`);
+const RUNS = numbered(`${PREFIX}run-`, N, 2);
 const LOGIN_TIMEOUT_MS = 120_000;
 const BARRIER = `/tmp/dbb-barrier-${process.pid}`;
 
@@ -111,19 +114,7 @@ function spawnGated(cmd: string[]): Promise<{ code: number | null; signal: strin
 }
 
 /** How many `flock -s BARRIER true` processes exist (each is a command waiting for the release). */
-function waitingAtBarrier(): number {
-  const want = `flock\0-s\0${BARRIER}\0true\0`;
-  let n = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1') === want) n++;
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
+const waitingAtBarrier = () => countByArgv(['flock', '-s', BARRIER, 'true']);
 
 async function waitFor(what: string, fn: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -131,13 +122,6 @@ async function waitFor(what: string, fn: () => boolean, timeoutMs = 30_000): Pro
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Nearest-rank percentile; NaN when empty. */
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
 }
 
 function sessionFiles(): Set<string> {
@@ -183,14 +167,7 @@ async function cleanup(): Promise<void> {
   removeUserContainers();
   quiet(`docker rm -f ${FLOOR} ${RUNS.join(' ')}`);
   // Every test user with the prefix, including leftovers of an interrupted run (delUser refuses non-test accounts).
-  const left = sh(`getent passwd | cut -d: -f1 | grep '^${PREFIX}' || true`).split('\n').filter(Boolean);
-  for (const u of left) {
-    try {
-      delUser(u);
-    } catch (e) {
-      console.error(`bench/burst: cleanup: ${(e as Error).message}`);
-    }
-  }
+  delUsersByPrefix('bench/burst', PREFIX);
   doshd?.cleanup();
   rmSync(BARRIER, { force: true });
 }
@@ -198,7 +175,7 @@ async function cleanup(): Promise<void> {
 async function main(): Promise<void> {
   const load0 = loadavg();
   console.error(`bench/burst: creating ${N + 1} users`);
-  for (const u of [...USERS, SAME]) addUser(u);
+  addUsers([...USERS, SAME]);
   doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
   removeUserContainers();
   quiet(`docker rm -f ${FLOOR} ${RUNS.join(' ')}`);

@@ -11,6 +11,7 @@ import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import { sessionStore } from '../store/sessions.ts';
 import type { Session } from '../api/session.ts';
+import { median, sorted } from './stats.ts';
 
 const SESSIONS = 200;
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -68,8 +69,6 @@ function fill(root: string): void {
   }
 }
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 function timed(cmd: string[], check?: (stdout: string) => void): number {

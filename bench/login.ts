@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { addUser, BUSYBOX, delUser, Doshd, sh, sshOpts } from '../test/e2e/harness.ts';
+import { median, p95 } from './stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 25);
 const USER = 'dosh-bench';
@@ -20,8 +21,6 @@ function time(cmd: string[]): number {
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
 const quiet = (cmd: string) => spawnSync('bash', ['-c', cmd], { stdio: 'ignore' });
 
 async function main(): Promise<void> {

@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { detectCgroup, readUsage } from '../controller/usage.ts';
 import { type ManagedContainer, UserMetrics } from '../controller/user-metrics.ts';
+import { pool } from './pool.ts';
+import { midMedian as median } from './stats.ts';
+import { removeContainers } from './users.ts';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const IMAGE = 'dosh-test/busybox:latest';
@@ -55,25 +58,7 @@ function api<T = unknown>(path: string): Promise<{ status: number; body: T }> {
   });
 }
 
-async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
-}
-
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 interface Summary {
@@ -89,7 +74,7 @@ function ourContainers(): string[] {
 
 function cleanup(): void {
   const names = ourContainers();
-  for (let i = 0; i < names.length; i += 50) spawnSync('docker', ['rm', '-f', ...names.slice(i, i + 50)], { stdio: 'ignore' });
+  removeContainers(names);
   const left = ourContainers();
   if (left.length) console.error(`bench/metrics: could not remove ${left.join(' ')}`);
   else if (names.length) console.error(`bench/metrics: removed ${names.length} dtm- containers`);

@@ -10,6 +10,7 @@ import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { UserInfo } from '../api/policy.ts';
 import { loadLegacyPolicy, loadPolicyFile, memoryIO, resolvePolicy } from '../policy/index.ts';
+import { median, p95 } from './stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const LOADS = 50;
@@ -29,9 +30,6 @@ function user(name: string, groups: string[] = [], uid = 1000): UserInfo {
   return { name, uid, gid: uid, home: `/home/${name}`, shell: '/bin/bash', groups: [{ name, gid: uid }, ...groups.map((g, i) => ({ name: g, gid: 2000 + i }))] };
 }
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
-const p95 = (xs: number[]) => sorted(xs)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
 
 function timeEach(n: number, fn: () => void): number[] {
   const out: number[] = [];

@@ -19,23 +19,25 @@
 // Run as root, after installing, under the end-to-end lock (it starts the real doshd):
 //   cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/install-system.sh && node --import tsx bench/reconcile.ts'
 // BENCH_N (200) users, BENCH_ROUNDS (2) policy changes (there and back). Writes bench/results-reconcile.md.
-import { execFile, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { addUser, BUSYBOX, delUser, Doshd, run, sh, sleep } from '../test/e2e/harness.ts';
+import { BUSYBOX, Doshd, run, sh, sleep } from '../test/e2e/harness.ts';
+import { pool } from './pool.ts';
+import { childTicks, cpuWindow, engineTicks, ticksOf } from './procstats.ts';
 import { runBench } from './run.ts';
+import { addUsers, delUsersByPrefix, numbered, removeContainers } from './users.ts';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PARALLEL = 4; // doshd's rollout: controller/policy-rollout.ts
 const LOGIN_PARALLEL = 10;
 const PREFIX = 'dbr-';
-const USERS = Array.from({ length: N }, (_, i) => `${PREFIX}u${String(i).padStart(3, '0')}`);
-const BASE = Array.from({ length: N }, (_, i) => `${PREFIX}base-${String(i).padStart(3, '0')}`);
+const USERS = numbered(`${PREFIX}u`, N, 3);
+const BASE = numbered(`${PREFIX}base-`, N, 3);
 const RESULTS = fileURLToPath(new URL('./results-reconcile.md', import.meta.url));
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const TIMEOUT_MS = 600_000;
 const LOG_DONE = 'recreated idle containers with the new policy';
 
@@ -59,15 +61,6 @@ function docker(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('docker', args, { maxBuffer: 1 << 26 }, (err, stdout, stderr) => (err ? reject(new Error(`docker ${args.slice(0, 2).join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
   });
-}
-
-async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
 }
 
 /** `docker run -d` with the flags of doshd's create body for this user (controller/container-spec.ts, the default policy). */
@@ -105,56 +98,6 @@ function listManaged(): Promise<Map<string, { id: string; hash: string; running:
     req.on('error', reject);
     req.end();
   });
-}
-
-function ticksOf(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** This process's waited-for children's CPU (cutime + cstime): the docker CLI processes of the baseline. */
-function childTicks(): number {
-  const s = readFileSync('/proc/self/stat', 'latin1');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[13]) + Number(f[14]);
-}
-
-function engineTicks(): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'latin1');
-      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      if (comm === 'dockerd' || comm === 'containerd') n += ticksOf(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
-
-function hostCpu(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4], total };
-}
-
-function cpuWindow(client: () => number) {
-  const t = performance.now();
-  const c0 = client();
-  const e0 = engineTicks();
-  const h0 = hostCpu();
-  return () => {
-    const sec = (performance.now() - t) / 1000;
-    const h1 = hostCpu();
-    return { client: (100 * (client() - c0)) / TICK / sec, engine: (100 * (engineTicks() - e0)) / TICK / sec, host: (100 * (h1.busy - h0.busy)) / (h1.total - h0.total) };
-  };
 }
 
 /** Environment of every container named, in batches (for the DOSH_BENCH check). */
@@ -214,7 +157,7 @@ async function doshRound(d: Doshd, v: number): Promise<Round['dosh']> {
   const before = await listManaged();
   const stale = [...before.values()].filter((c) => !c.running).length;
   if (before.size !== N || stale) throw new Error(`before the change: ${before.size} containers of ${N} users, ${stale} not running`);
-  const win = cpuWindow(() => ticksOf(d.pid));
+  const win = cpuWindow({ client: () => ticksOf(d.pid), engine: engineTicks });
   const wall0 = Date.now();
   const t0 = performance.now();
   d.setPolicy(policy(v));
@@ -269,7 +212,7 @@ function backgroundPoll(): () => Promise<void> {
 
 async function baseRound(accounts: Account[], v: number): Promise<Round['base']> {
   const stopPoll = backgroundPoll();
-  const win = cpuWindow(childTicks);
+  const win = cpuWindow({ client: childTicks, engine: engineTicks });
   const t0 = performance.now();
   await pool(
     BASE.map((name, i) => ({ name, a: accounts[i] })),
@@ -313,9 +256,9 @@ async function checkRound(v: number, accounts: Account[]): Promise<void> {
 async function main(): Promise<void> {
   const load0 = loadavg();
   console.error(`bench/reconcile: creating ${N} users`);
-  for (const u of USERS) addUser(u);
+  addUsers(USERS);
   const accounts = USERS.map(account);
-  removeContainers();
+  removeOurContainers();
   doshd = await new Doshd(policy(1), ['--resync-interval', '5']).start();
 
   console.error(`bench/reconcile: ${N} logins, ${LOGIN_PARALLEL} at a time`);
@@ -339,11 +282,11 @@ async function main(): Promise<void> {
   if (ours !== theirs) failures.push(`the baseline's container differs from doshd's: ${JSON.stringify(theirs)} vs ${JSON.stringify(ours)}`);
   await sleep(5000);
   // What the polling alone costs the engine, with all 2 x N containers there.
-  let w = cpuWindow(() => 0);
+  let w = cpuWindow({ client: () => 0, engine: engineTicks });
   await sleep(10_000);
   const quiet = w();
   const stopPoll = backgroundPoll();
-  w = cpuWindow(() => 0);
+  w = cpuWindow({ client: () => 0, engine: engineTicks });
   await sleep(10_000);
   const polling = w();
   await stopPoll();
@@ -407,10 +350,7 @@ async function main(): Promise<void> {
   console.error(`bench/reconcile: written to ${RESULTS}`);
 }
 
-function removeContainers(): void {
-  const names = [...USERS.map((u) => `dosh-${u}`), ...BASE];
-  for (let i = 0; i < names.length; i += 50) spawnSync('docker', ['rm', '-f', ...names.slice(i, i + 50)], { stdio: 'ignore' });
-}
+const removeOurContainers = () => removeContainers([...USERS.map((u) => `dosh-${u}`), ...BASE]);
 
 let cleanedUp = false;
 
@@ -418,15 +358,8 @@ async function cleanup(): Promise<void> {
   if (cleanedUp) return;
   cleanedUp = true;
   if (doshd) await doshd.stop().catch(() => {});
-  removeContainers();
-  const left = sh(`getent passwd | cut -d: -f1 | grep '^${PREFIX}' || true`).split('\n').filter(Boolean);
-  for (const u of left) {
-    try {
-      delUser(u);
-    } catch (e) {
-      console.error(`bench/reconcile: cleanup: ${(e as Error).message}`);
-    }
-  }
+  removeOurContainers();
+  delUsersByPrefix('bench/reconcile', PREFIX);
   doshd?.cleanup();
 }
 

@@ -24,206 +24,42 @@
 // Every helper runs as root and watches the store (fs.watch: one inotify instance per process), so root's
 // fs.inotify.max_user_instances (128 by default) caps the sessions open at once on the host; BENCH_INOTIFY_INSTANCES=N
 // raises it to N for the run (restored at the end, also on error or interrupt). The limit in force is reported.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { addUser, BUSYBOX, delUser, Doshd, sh, sleep } from '../test/e2e/harness.ts';
+import { BUSYBOX, Doshd, sh, sleep } from '../test/e2e/harness.ts';
+import { addMem, descendants, maxMem, type Mem, mem, type Proc, procTable, rootInotifyInstances, ZERO } from './procstats.ts';
 import { runBench } from './run.ts';
+import { mean, mib } from './stats.ts';
+import { closeAll, loggedInOrGone, open, type Sess, tail, waitAll } from './terminal.ts';
+import { addUsers, delUsersByPrefix, numbered, removeContainers } from './users.ts';
+import { loginStats, Windows } from './windows.ts';
 
 const USERS_N = Number(process.env.BENCH_USERS ?? 100);
 const PER_USER = Number(process.env.BENCH_PER_USER ?? 2);
 const BURST = Number(process.env.BENCH_BURST ?? 20);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
 const PREFIX = 'dbs-';
-const USERS = Array.from({ length: USERS_N }, (_, i) => `${PREFIX}u${String(i).padStart(3, '0')}`);
+const USERS = numbered(`${PREFIX}u`, USERS_N, 3);
 const FLOOR = `${PREFIX}floor`;
 const POLICY = `CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`;
 const LOGIN_TIMEOUT_MS = 120_000;
 const RESULTS = fileURLToPath(new URL('./results-scale.md', import.meta.url));
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-const ENV = { PATH: process.env.PATH, HOME: '/root', TERM: 'xterm' };
 const INOTIFY = '/proc/sys/fs/inotify/max_user_instances';
 const RAISE_INOTIFY = process.env.BENCH_INOTIFY_INSTANCES ? Number(process.env.BENCH_INOTIFY_INSTANCES) : undefined;
 let inotifyBefore: string | undefined;
-
-// ---------------------------------------------------------------------------------------------------------- /proc
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  comm: string;
-  ticks: number;
-}
-
-function readStat(pid: number): Proc | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const close = s.lastIndexOf(')');
-    const f = s.slice(close + 2).split(' ');
-    // f[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-    return { pid, ppid: Number(f[1]), comm: s.slice(s.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function procTable(): Map<number, Proc> {
-  const t = new Map<number, Proc>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const p = readStat(Number(d));
-    if (p) t.set(p.pid, p);
-  }
-  return t;
-}
-
-function descendants(t: Map<number, Proc>, pid: number): Proc[] {
-  const kids = new Map<number, Proc[]>();
-  for (const p of t.values()) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p]);
-  const out: Proc[] = [];
-  const walk = (q: number) => {
-    for (const c of kids.get(q) ?? []) {
-      out.push(c);
-      walk(c.pid);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-interface Mem {
-  rss: number;
-  pss: number;
-  anon: number;
-  file: number;
-}
-const ZERO: Mem = { rss: 0, pss: 0, anon: 0, file: 0 };
-const addMem = (a: Mem, b: Mem): Mem => ({ rss: a.rss + b.rss, pss: a.pss + b.pss, anon: a.anon + b.anon, file: a.file + b.file });
-
-/** RSS, PSS, anonymous and file-backed PSS of one process in KiB (smaps_rollup). */
-function mem(pid: number): Mem | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0);
-    return { rss: kb('Rss'), pss: kb('Pss'), anon: kb('Pss_Anon'), file: kb('Pss_File') + kb('Pss_Shmem') };
-  } catch {
-    return undefined;
-  }
-}
-
-const fds = (pid: number) => {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return NaN;
-  }
-};
-
-/** Busy and total jiffies of the whole host (/proc/stat). */
-function hostCpu(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4], total };
-}
-
-/** pids whose comm is exactly NAME (the engine's daemons). */
-function pidsByComm(name: string): number[] {
-  return [...procTable().values()].filter((p) => p.comm === name).map((p) => p.pid);
-}
-
-/** inotify instances held by root's processes (each inotify descriptor is one instance). */
-function rootInotifyInstances(): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!/^Uid:\s+\d+\s+0\s/m.test(readFileSync(`/proc/${d}/status`, 'latin1'))) continue;
-      for (const fd of readdirSync(`/proc/${d}/fd`)) if (readlinkSync(`/proc/${d}/fd/${fd}`) === 'anon_inode:inotify') n++;
-    } catch {
-      // gone, or a descriptor closed meanwhile
-    }
-  }
-  return n;
-}
-
-const sumTicks = (pids: number[]) => pids.reduce((n, pid) => n + (readStat(pid)?.ticks ?? 0), 0);
+const log = (message: string) => console.error(`bench/scale: ${message}`);
 
 // ------------------------------------------------------------------------------------------------------- sessions
 
-interface Sess {
-  user: string;
-  kind: 'dosh' | 'docker';
-  child: ChildProcess;
-  out: string;
-  stderr: string;
-  t0: number;
-  marked?: { ms: number; user: string; uid: number; host: string };
-  closed?: { code: number | null; signal: string | null };
-  resend?: NodeJS.Timeout;
-}
-
 const sessions: Sess[] = [];
 const cliSessions: Sess[] = [];
-const MARK = /@@([a-z0-9-]*):(\d+):([0-9a-f]{12})@@/;
-const MARK_CMD = 'echo "@@$USER:$(id -u):$(hostname)@@"\n';
-
-/** One terminal login: `script` gives the command a pty; our pipe stays its stdin until the end. */
-function open(kind: Sess['kind'], user: string, command: string): Sess {
-  // -e: script exits with the login's own status.
-  const child = spawn('script', ['-qefc', command, '/dev/null'], { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
-  const s: Sess = { user, kind, child, out: '', stderr: '', t0: performance.now() };
-  child.stdout!.on('data', (d: Buffer) => {
-    s.out = (s.out + d.toString('latin1')).slice(-65536);
-    if (!s.marked) {
-      const m = MARK.exec(s.out);
-      if (m) {
-        s.marked = { ms: performance.now() - s.t0, user: m[1], uid: Number(m[2]), host: m[3] };
-        clearInterval(s.resend);
-      }
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (s.stderr = (s.stderr + d.toString('latin1')).slice(-8192)));
-  child.stdin!.on('error', () => {});
-  child.on('close', (code, signal) => {
-    s.closed = { code, signal };
-    clearInterval(s.resend);
-  });
-  const send = () => {
-    if (!s.closed) child.stdin!.write(MARK_CMD);
-  };
-  send();
-  s.resend = setInterval(send, 2000);
-  return s;
-}
-
-async function waitAll(what: string, ss: Sess[], done: (s: Sess) => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!ss.every(done)) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}: ${ss.filter((s) => !done(s)).length} of ${ss.length} not there`);
-    await sleep(50);
-  }
-}
-
-const loggedInOrGone = (s: Sess) => Boolean(s.marked || s.closed);
 
 // ----------------------------------------------------------------------------------------------- measurement windows
 
-interface Window {
-  label: string;
-  wallMs: number;
-  doshdCpu: number;
-  helpersCpu: number;
-  engineCpu: number;
-  hostBusy: number;
-  doshd: Mem;
-  doshdMax: Mem;
-  fds: number;
-  logins?: { n: number; ok: number; p50: number; max: number };
-}
-
 let doshd: Doshd | undefined;
-const windows: Window[] = [];
+const windows = new Windows(() => doshd!.pid, helperPids);
 
 /** Helper processes of all DoSH sessions still open (their pid from the process tree below each session's su). */
 function helperPids(): number[] {
@@ -237,54 +73,7 @@ function belowSu(t: Map<number, Proc>, scriptPid: number): Proc[] {
   return su ? descendants(t, su.pid) : [];
 }
 
-function snapshot() {
-  return { t: performance.now(), doshd: readStat(doshd!.pid)?.ticks ?? 0, helpers: sumTicks(helperPids()), engine: sumTicks([...pidsByComm('dockerd'), ...pidsByComm('containerd')]), host: hostCpu() };
-}
-
-/** Closes a window opened by snapshot(): CPU as % of one core over its wall time, doshd's memory now. */
-function closeWindow(label: string, s0: ReturnType<typeof snapshot>, maxMem: Mem, logins?: Window['logins']): Window {
-  const s1 = snapshot();
-  const sec = (s1.t - s0.t) / 1000;
-  const pct = (dt: number) => (100 * dt) / TICK / sec;
-  const m = mem(doshd!.pid) ?? ZERO;
-  const w: Window = {
-    label,
-    wallMs: s1.t - s0.t,
-    doshdCpu: pct(s1.doshd - s0.doshd),
-    helpersCpu: pct(s1.helpers - s0.helpers),
-    engineCpu: pct(s1.engine - s0.engine),
-    hostBusy: (100 * (s1.host.busy - s0.host.busy)) / (s1.host.total - s0.host.total),
-    doshd: m,
-    doshdMax: { rss: Math.max(m.rss, maxMem.rss), pss: Math.max(m.pss, maxMem.pss), anon: Math.max(m.anon, maxMem.anon), file: Math.max(m.file, maxMem.file) },
-    fds: fds(doshd!.pid),
-    logins,
-  };
-  windows.push(w);
-  console.error(`  ${label}: ${(w.wallMs / 1000).toFixed(1)} s, doshd ${w.doshdCpu.toFixed(1)}% CPU, RSS ${mib(m.rss)}, PSS ${mib(m.pss)} MiB; helpers ${w.helpersCpu.toFixed(1)}%, engine ${w.engineCpu.toFixed(1)}%, host ${w.hostBusy.toFixed(0)}% busy${logins ? `; ${logins.ok}/${logins.n} logged in, p50 ${logins.p50.toFixed(0)} ms, max ${logins.max.toFixed(0)} ms` : ''}`);
-  return w;
-}
-
-/** An idle window of `seconds`, doshd's memory sampled every second (the peak is reported too). */
-async function idle(label: string, seconds: number): Promise<Window> {
-  const s0 = snapshot();
-  let peak = ZERO;
-  for (let i = 0; i < seconds; i++) {
-    await sleep(1000);
-    const m = mem(doshd!.pid) ?? ZERO;
-    peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss), anon: Math.max(peak.anon, m.anon), file: Math.max(peak.file, m.file) };
-  }
-  return closeWindow(label, s0, peak);
-}
-
 // --------------------------------------------------------------------------------------------------------- helpers
-
-const mib = (kib: number) => (kib / 1024).toFixed(1);
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-}
 
 /** RSS and PSS of an idle `node -e 'setInterval(()=>{},1e9)'`, 3 s after its start. */
 async function idleNode(): Promise<Mem> {
@@ -302,17 +91,9 @@ function cliMem(ss: Sess[]): Mem[] {
   return ss.map((s) => descendants(t, s.child.pid!).filter((p) => p.comm === 'docker').reduce((a, p) => addMem(a, mem(p.pid) ?? ZERO), ZERO));
 }
 
-async function closeAll(ss: Sess[], what: string): Promise<void> {
-  for (const s of ss) if (!s.closed) s.child.stdin!.write('exit\n');
-  await waitAll(`${what} to end`, ss, (s) => Boolean(s.closed), 120_000).catch((e) => console.error(`bench/scale: ${(e as Error).message}`));
-  for (const s of ss) s.child.stdin!.end();
-}
-
 /** Failures grouped by what went wrong (the text), with who it happened to. */
 const failures = new Map<string, string[]>();
 const fail = (what: string, who = '') => failures.set(what, [...(failures.get(what) ?? []), who]);
-/** The terminal's last lines, without the echo of the marker command. */
-const tail = (s: Sess) => JSON.stringify(s.out.replace(/\r/g, '').split('\n').filter((l) => l.trim() && !l.includes('echo "@@')).slice(-3).join('\n'));
 function checkLogins(ss: Sess[], what: string): void {
   for (const s of ss) {
     if (!s.marked) fail(`${what}: no shell answered (${s.closed ? `ended with exit ${s.closed.code ?? s.closed.signal}` : 'still open'}); stderr: ${JSON.stringify(s.stderr.trim())}; terminal: ${tail(s)}`, s.user);
@@ -321,12 +102,12 @@ function checkLogins(ss: Sess[], what: string): void {
 
 /** 20 sessions spawned at once; the window runs from the first spawn to the last shell's answer. */
 async function burst(label: string, users: string[]): Promise<void> {
-  const s0 = snapshot();
+  const s0 = windows.open();
   const ss = users.map((u) => open('dosh', u, `su - ${u}`));
   sessions.push(...ss);
-  await waitAll(label, ss, loggedInOrGone, LOGIN_TIMEOUT_MS).catch((e) => console.error(`bench/scale: ${(e as Error).message}`));
+  await waitAll(label, ss, loggedInOrGone, LOGIN_TIMEOUT_MS).catch((e) => log((e as Error).message));
   const ok = ss.filter((s) => s.marked).map((s) => s.marked!.ms);
-  closeWindow(label, s0, ZERO, { n: ss.length, ok: ok.length, p50: pct(ok, 0.5), max: pct(ok, 1) });
+  windows.close(label, s0, ZERO, loginStats(ss.length, ok));
   checkLogins(ss, 'DoSH login');
 }
 
@@ -380,8 +161,8 @@ async function main(): Promise<void> {
   const inotifyLimit = readFileSync(INOTIFY, 'utf8').trim();
   const inotifyIdle = rootInotifyInstances();
   console.error(`bench/scale: creating ${USERS_N} users`);
-  for (const u of USERS) addUser(u);
-  removeContainers();
+  addUsers(USERS);
+  removeUsersContainers();
   // doshd's own default resync (5 s) rather than the test harness's 0.5 s: the idle cost is what a host pays.
   doshd = await new Doshd(POLICY, ['--resync-interval', '5']).start();
   spawnSync('docker', ['run', '-d', '--name', FLOOR, '--init', BUSYBOX, 'sleep', '2147483647'], { stdio: 'ignore' });
@@ -394,25 +175,24 @@ async function main(): Promise<void> {
   await sleep(1000);
   const cliAlone = cliMem([one])[0];
   checkLogins([one], 'docker CLI alone');
-  await closeAll([one], 'the docker CLI session');
+  await closeAll([one], 'the docker CLI session', log);
 
   console.error('bench/scale: (a) idle, no session');
-  await idle('(a) idle, no session', IDLE_S);
+  await windows.idle('(a) idle, no session', IDLE_S);
 
   console.error(`bench/scale: (b) ${USERS_N * PER_USER} logins in bursts of ${BURST}`);
-  const ramp0 = snapshot();
+  const ramp0 = windows.open();
   let peak = ZERO;
   for (let round = 0; round < PER_USER; round++) {
     for (let i = 0; i < USERS.length; i += BURST) {
       const who = USERS.slice(i, i + BURST);
       await burst(`(b) burst ${round * Math.ceil(USERS_N / BURST) + i / BURST + 1}: session ${round + 1} of ${who[0]}..${who.at(-1)} (${round === 0 ? 'cold' : 'warm'})`, who);
-      const m = mem(doshd.pid) ?? ZERO;
-      peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss), anon: Math.max(peak.anon, m.anon), file: Math.max(peak.file, m.file) };
+      peak = maxMem(peak, windows.doshdMem());
       await sleep(2000);
     }
   }
   const allOk = sessions.filter((s) => s.marked).map((s) => s.marked!.ms);
-  closeWindow(`(b) whole ramp, ${sessions.length} logins (2 s pauses between bursts included)`, ramp0, peak, { n: sessions.length, ok: allOk.length, p50: pct(allOk, 0.5), max: pct(allOk, 1) });
+  windows.close(`(b) whole ramp, ${sessions.length} logins (2 s pauses between bursts included)`, ramp0, peak, loginStats(sessions.length, allOk));
 
   // Every session in its own user's container, as that user: the shell's answer, and the store.
   const containers = inspectUsers();
@@ -434,7 +214,7 @@ async function main(): Promise<void> {
 
   await sleep(5000);
   console.error(`bench/scale: (c) idle with ${sessions.length} sessions`);
-  await idle(`(c) idle, ${sessions.filter((s) => !s.closed).length} sessions open`, IDLE_S);
+  await windows.idle(`(c) idle, ${sessions.filter((s) => !s.closed).length} sessions open`, IDLE_S);
 
   // Per-session host memory, below su, and the login's shell in the container.
   const t = procTable();
@@ -477,14 +257,14 @@ async function main(): Promise<void> {
   doshd.cleanup();
   doshd = await new Doshd(POLICY).start();
   await sleep(5000);
-  await idle(`(c') idle, ${sessions.filter((s) => !s.closed).length} sessions open, doshd restarted with --resync-interval 0.5`, IDLE_S);
+  await windows.idle(`(c') idle, ${sessions.filter((s) => !s.closed).length} sessions open, doshd restarted with --resync-interval 0.5`, IDLE_S);
   const afterRestart = ourStoreSessions().filter((s) => s.status.phase === 'Running').length;
   if (afterRestart !== USERS_N * PER_USER) fail(`after doshd's restart, ${afterRestart} Running sessions in the store`);
 
   console.error('bench/scale: closing every session (exit)');
   const openAtClose = sessions.filter((s) => !s.closed).length;
   const c0 = performance.now();
-  await closeAll(sessions, 'the DoSH sessions');
+  await closeAll(sessions, 'the DoSH sessions', log);
   const closeMs = performance.now() - c0;
   for (const s of sessions.filter((x) => x.marked)) if (s.closed?.code !== 0) fail(`a session that had logged in ended with ${s.closed ? `exit ${s.closed.code} signal ${s.closed.signal}` : 'nothing (still open)'}; stderr: ${JSON.stringify(s.stderr.trim())}; terminal: ${tail(s)}`, s.user);
   await sleep(3000);
@@ -492,7 +272,7 @@ async function main(): Promise<void> {
   const phases: Record<string, number> = {};
   for (const s of ended) phases[`${s.status.phase}${s.status.reason ? ` (${s.status.reason})` : ''}`] = (phases[`${s.status.phase}${s.status.reason ? ` (${s.status.reason})` : ''}`] ?? 0) + 1;
   const helpersLeft = helperPids().length;
-  await idle('(d) idle, every session ended', 10);
+  await windows.idle('(d) idle, every session ended', 10);
   const logB = doshd.logText();
 
   // The docker CLI's interactive path, as many at once as DoSH had sessions (so its binary is shared as widely).
@@ -500,12 +280,12 @@ async function main(): Promise<void> {
   for (let i = 0; i < sessions.length; i += BURST) {
     const ss = Array.from({ length: Math.min(BURST, sessions.length - i) }, () => open('docker', 'root', `docker exec -it ${FLOOR} sh`));
     cliSessions.push(...ss);
-    await waitAll('docker exec -it sessions', ss, loggedInOrGone, LOGIN_TIMEOUT_MS).catch((e) => console.error(`bench/scale: ${(e as Error).message}`));
+    await waitAll('docker exec -it sessions', ss, loggedInOrGone, LOGIN_TIMEOUT_MS).catch((e) => log((e as Error).message));
   }
   checkLogins(cliSessions, 'docker CLI');
   await sleep(5000);
   const cli = cliMem(cliSessions.filter((s) => !s.closed));
-  await closeAll(cliSessions, 'the docker CLI sessions');
+  await closeAll(cliSessions, 'the docker CLI sessions', log);
   const load1 = loadavg();
 
   // ------------------------------------------------------------------------------------------------------ report
@@ -526,12 +306,7 @@ async function main(): Promise<void> {
   out();
   out('CPU as % of one core over the window (utime+stime from /proc/PID/stat); host: share of both cores busy (/proc/stat). doshd memory at the end of the window (peak in brackets), from smaps_rollup. Helpers: all open sessions\' processes below su, together. Engine: dockerd + containerd (not the shims).');
   out();
-  out('| phase | wall | logins (ok / n, p50, max: spawn → shell answers) | doshd CPU | doshd RSS | doshd PSS | doshd fds | helpers CPU | engine CPU | host busy |');
-  out('|---|---|---|---|---|---|---|---|---|---|');
-  for (const w of windows) {
-    const l = w.logins ? `${w.logins.ok}/${w.logins.n}, ${w.logins.p50.toFixed(0)} ms, ${w.logins.max.toFixed(0)} ms` : '';
-    out(`| ${w.label} | ${(w.wallMs / 1000).toFixed(1)} s | ${l} | ${w.doshdCpu.toFixed(1)}% | ${mib(w.doshd.rss)} MiB (${mib(w.doshdMax.rss)}) | ${mib(w.doshd.pss)} MiB (${mib(w.doshdMax.pss)}) | ${w.fds} | ${w.helpersCpu.toFixed(1)}% | ${w.engineCpu.toFixed(1)}% | ${w.hostBusy.toFixed(0)}% |`);
-  }
+  for (const l of windows.table()) out(l);
   out();
   out(`## Host memory per session (${totals.length} sessions open)`);
   out();
@@ -583,10 +358,7 @@ async function main(): Promise<void> {
   console.error(`bench/scale: written to ${RESULTS}`);
 }
 
-function removeContainers(): void {
-  const names = [...USERS.map((u) => `dosh-${u}`), FLOOR];
-  for (let i = 0; i < names.length; i += 50) spawnSync('docker', ['rm', '-f', ...names.slice(i, i + 50)], { stdio: 'ignore' });
-}
+const removeUsersContainers = () => removeContainers([...USERS.map((u) => `dosh-${u}`), FLOOR]);
 
 let cleanedUp = false;
 
@@ -598,15 +370,8 @@ async function cleanup(): Promise<void> {
   for (const s of pending) s.child.kill('SIGHUP');
   if (pending.length) await waitAll('the remaining sessions to end', pending, (s) => Boolean(s.closed), 20_000).catch(() => pending.forEach((s) => s.closed || s.child.kill('SIGKILL')));
   if (doshd) await doshd.stop().catch(() => {});
-  removeContainers();
-  const left = sh(`getent passwd | cut -d: -f1 | grep '^${PREFIX}' || true`).split('\n').filter(Boolean);
-  for (const u of left) {
-    try {
-      delUser(u);
-    } catch (e) {
-      console.error(`bench/scale: cleanup: ${(e as Error).message}`);
-    }
-  }
+  removeUsersContainers();
+  delUsersByPrefix('bench/scale', PREFIX);
   doshd?.cleanup();
   if (inotifyBefore) writeFileSync(INOTIFY, inotifyBefore);
 }

@@ -23,8 +23,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { addUser, BUSYBOX, delUser, Doshd, run, sh, shellQuote, STORE } from '../test/e2e/harness.ts';
+import { addUser, BUSYBOX, Doshd, run, sh, shellQuote, STORE } from '../test/e2e/harness.ts';
 import { runBench } from './run.ts';
+import { median as med } from './stats.ts';
+import { delUsers } from './users.ts';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 200) * MIB;
@@ -135,7 +137,6 @@ async function main(): Promise<void> {
   }
   const load1 = loadavg();
 
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rate = (ms: number) => SIZE / MIB / (ms / 1000);
   const tot = (k: Kind) => rate(med(res[k].map((o) => o.ms)));
   const str = (k: Kind) => rate(med(res[k].map((o) => o.streamMs)));
@@ -187,11 +188,7 @@ async function cleanup(): Promise<void> {
   cleanedUp = true;
   if (doshd) await doshd.stop().catch(() => {});
   spawnSync('docker', ['rm', '-f', CONTAINER], { stdio: 'ignore' });
-  try {
-    delUser(USER);
-  } catch (e) {
-    console.error(`bench/throughput: cleanup: ${(e as Error).message}`);
-  }
+  delUsers('bench/throughput', [USER]);
   rmSync(DATA, { force: true });
   doshd?.cleanup();
 }
