@@ -245,7 +245,9 @@ test('a FIFO named like a session object does not wedge doshd: it keeps answerin
   const pid = doshd.pid;
   await settle();
   const fifo = path.join(SESSIONS, 'dtq-fifo.json');
-  sh(`mkfifo -m 0600 ${fifo}`);
+  // Made beside the sessions directory and renamed in: doshd may quarantine it the moment it appears, before a
+  // `mkfifo -m` in place has set its mode (which then fails).
+  sh(`mkfifo -m 0600 ${STORE}/dtq-fifo.tmp && mv ${STORE}/dtq-fifo.tmp ${fifo}`);
   // Shorter than the helper's 30 s: if doshd is wedged, the login fails on the helper's timeout and says so.
   writeFileSync(`${HELPER_CONF}.dtq-new`, '# written by test/e2e/store-faults.test.ts\nLOGIN_TIMEOUT=8\n', { mode: 0o644 });
   renameSync(`${HELPER_CONF}.dtq-new`, HELPER_CONF);
