@@ -127,7 +127,7 @@ export class SessionMirror {
     }
     const want = this.desired(local);
     let cur = remote;
-    if (!cur || !isDeepStrictEqual(plain(cur.spec), plain(want.spec)) || !sameLabels(cur, want) || !cur.metadata.finalizers?.includes(SESSION_FINALIZER)) {
+    if (!cur || !isDeepStrictEqual(plain(cur.spec), want.spec) || !sameLabels(cur, want) || !cur.metadata.finalizers?.includes(SESSION_FINALIZER)) {
       cur = await this.d.api.applySession(namespace, want);
     }
     await this.applyStatus(local, cur);
@@ -149,8 +149,9 @@ export class SessionMirror {
   }
 
   private async applyStatus(local: Session, remote: KubeObject): Promise<void> {
-    if (isDeepStrictEqual(plain(remote.status), plain(local.status))) return;
-    await this.d.api.applySessionStatus(this.d.options.namespace, remote.metadata.name, API_VERSION, SESSION_KIND, plain(local.status));
+    const status = plain(local.status);
+    if (isDeepStrictEqual(plain(remote.status), status)) return;
+    await this.d.api.applySessionStatus(this.d.options.namespace, remote.metadata.name, API_VERSION, SESSION_KIND, status);
   }
 
   /** Gives up this node's finalizer: the same applied object without it (server-side apply drops what it no longer sets). */

@@ -139,12 +139,16 @@ export class KubeClient {
 
   /** Sessions of one namespace, or of all namespaces when none is given. */
   async listSessions(namespace?: string, labelSelector?: string): Promise<KubeObject[]> {
-    const list = (await this.call('list sessions', () =>
-      namespace
-        ? this.api.listNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, labelSelector })
-        : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural: SESSION_PLURAL, labelSelector }),
-    )) as { items: KubeObject[] };
-    return list.items;
+    const list = await this.call('list sessions', () => this.list({ plural: SESSION_PLURAL, namespace, labelSelector }));
+    return list.items as unknown as KubeObject[];
+  }
+
+  /** One list request: of a namespace, or of the whole cluster (all namespaces, or a cluster-scoped resource). */
+  private list(what: { plural: string; namespace?: string; labelSelector?: string }): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
+    const { plural, namespace, labelSelector } = what;
+    return namespace
+      ? this.api.listNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural, labelSelector })
+      : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural, labelSelector });
   }
 
   /** Server-side apply of a (cluster-scoped) DoshPolicy's status. */
@@ -162,11 +166,7 @@ export class KubeClient {
   watch(what: { plural: string; namespace?: string; labelSelector?: string }, h: WatchHandlers, backoff: WatchBackoff): Watcher {
     const base = `/apis/${API_GROUP}/${KUBE_VERSION}`;
     const path = what.namespace ? `${base}/namespaces/${what.namespace}/${what.plural}` : `${base}/${what.plural}`;
-    const list = () =>
-      (what.namespace
-        ? this.api.listNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace: what.namespace, plural: what.plural, labelSelector: what.labelSelector })
-        : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural: what.plural, labelSelector: what.labelSelector })) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
-    const inf = this.lib.makeInformer(this.kc, path, list, what.labelSelector);
+    const inf = this.lib.makeInformer(this.kc, path, () => this.list(what), what.labelSelector);
     let failures = 0;
     let timer: { cancel(): void } | undefined;
     let stopped = false;
