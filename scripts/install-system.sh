@@ -3,6 +3,10 @@
 # drop-in (validated with visudo -c before it is put in place), /etc/dosh with a commented default dosh.conf (never
 # overwritten), and the systemd unit. Run as root from the repository: npm run install-system
 set -euo pipefail
+PROG=install-system
+# ensure_pkgs (apt-get update once per process tree); say and die stay this script's own (no "error:" prefix)
+# shellcheck source=SCRIPTDIR/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 say() { printf 'install-system: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -16,8 +20,7 @@ case "$NODE" in /usr/bin/*|/usr/local/bin/*|/bin/*) ;; *) die "node at $NODE is 
 [ "$(stat -c %u "$(readlink -f "$NODE")")" = 0 ] || die "$NODE is not owned by root"
 
 if ! command -v sudo >/dev/null || ! command -v visudo >/dev/null; then
-  say "installing sudo"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sudo >/dev/null
+  ensure_pkgs sudo
 fi
 
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error

@@ -3,6 +3,10 @@
 # a Docker engine, the local test images, DoSH itself (system-wide), a private sshd on 127.0.0.1:2222, tmux and
 # Prometheus (each test that needs a Prometheus server starts its own on loopback).
 set -euo pipefail
+PROG='test'
+# ensure_pkgs (apt-get update once per process tree; no services started by the package scripts)
+# shellcheck source=SCRIPTDIR/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 say() { printf 'test: %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { say "run as root: the end-to-end tests create users and install DoSH"; exit 1; }
 cd "$(dirname "$0")/.."
@@ -13,11 +17,8 @@ npx tsc --noEmit -p .
 say "services: docker engine, test images, DoSH, sshd"
 bash scripts/lib/ensure-docker.sh
 bash scripts/lib/build-images.sh
-updated=
-need() { # need COMMAND PACKAGE: install PACKAGE from Debian when COMMAND is missing (apt-get update once)
-  command -v "$1" >/dev/null && return
-  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+need() { # need COMMAND PACKAGE: install PACKAGE from Debian when COMMAND is missing
+  command -v "$1" >/dev/null || ensure_pkgs "$2"
 }
 need tmux tmux
 need prometheus prometheus

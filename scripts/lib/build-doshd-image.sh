@@ -27,8 +27,9 @@ PROM_IMAGE=${DOSH_PROMETHEUS_IMAGE:-dosh/prometheus:local}
 RECIPE_LABEL=org.dosh.image.recipe
 DOSHD_RECIPE=doshd-1
 PROM_RECIPE=prometheus-1
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# log, die, ensure_pkgs
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 force=
 want=()
@@ -101,11 +102,7 @@ build_prometheus() {
   if [ -z "$force" ] && [ "$(docker image inspect -f "{{index .Config.Labels \"$RECIPE_LABEL\"}}" "$PROM_IMAGE" 2>/dev/null)" = "$PROM_RECIPE" ]; then
     log "$PROM_IMAGE exists"; return
   fi
-  if ! command -v prometheus >/dev/null; then
-    log "installing Debian's prometheus"
-    [ -n "${DOSH_APT_UPDATED:-}" ] || apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  fi
+  command -v prometheus >/dev/null || ensure_pkgs prometheus
   local r=$stage/prometheus/root
   copy_binary "$(readlink -f "$(command -v prometheus)")" "$r/opt/dosh/prometheus"
   mkdir -p "$r/usr/local/bin" "$r/etc/prometheus" "$r/prometheus"

@@ -50,28 +50,9 @@ DEBIAN_RECIPE=debian-bookworm-1
 IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BUSYBOX_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
-
-pkg_installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
-# ensure_pkgs PKG... — install the missing ones; `apt-get update` at most once
-# per process tree (DOSH_APT_UPDATED is exported to child scripts).
-ensure_pkgs() {
-  local missing=() p
-  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  if [ -z "${DOSH_APT_UPDATED:-}" ]; then
-    apt-get update -qq >&2 || die "apt-get update failed"
-    export DOSH_APT_UPDATED=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
-}
+# log, die, usage, ensure_pkgs (apt-get update once per process tree)
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # --- arguments ---------------------------------------------------------------
 force=

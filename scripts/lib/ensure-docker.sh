@@ -34,37 +34,9 @@ LOG=${DOSH_DOCKERD_LOG:-/var/log/dosh-dockerd.log}
 WAIT=${DOSH_DOCKER_WAIT:-60}
 PIDFILE=${DOSH_DOCKERD_PIDFILE:-/var/run/docker.pid}
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-pkg_installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
-# ensure_pkgs PKG... — install the missing ones; `apt-get update` at most once
-# per process tree (DOSH_APT_UPDATED is exported to child scripts).
-ensure_pkgs() {
-  local missing=() p
-  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "need root to install: ${missing[*]}"
-  log "installing ${missing[*]}"
-  local policy=/usr/sbin/policy-rc.d added_policy=
-  if [ ! -e "$policy" ]; then
-    # Keep package scripts from starting services (we start dockerd ourselves).
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && added_policy=1
-  fi
-  local rc=0
-  {
-    if [ -z "${DOSH_APT_UPDATED:-}" ]; then
-      apt-get update -qq >&2 && export DOSH_APT_UPDATED=1
-    fi &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >&2
-  } || rc=$?
-  [ -n "$added_policy" ] && rm -f "$policy"
-  [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed (exit $rc)"
-}
+# log, die, ensure_pkgs (its package scripts start no services: we start dockerd ourselves)
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 docker_answers() {
   if command -v curl >/dev/null 2>&1; then

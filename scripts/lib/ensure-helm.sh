@@ -16,8 +16,9 @@ PROG=ensure-helm.sh
 VERSION=${DOSH_HELM_VERSION:-v3.22.0}
 CACHE=${DOSH_HELM_CACHE:-/var/cache/dosh-test/helm}
 BIN="$CACHE/$VERSION/bin"
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# log, die, ensure_pkgs
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [ -x "$BIN/helm" ]; then echo "$BIN/helm"; exit 0; fi
 if command -v helm >/dev/null 2>&1 && helm version --template '{{.Version}}' 2>/dev/null | grep -qx "$VERSION"; then
@@ -29,9 +30,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 if ! command -v go >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || die "need Go (or root to install golang-go) to build helm $VERSION"
-  log "installing golang-go"
-  [ -n "${DOSH_APT_UPDATED:-}" ] || apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go ca-certificates >&2
+  ensure_pkgs golang-go ca-certificates
 fi
 
 mkdir -p "$CACHE"

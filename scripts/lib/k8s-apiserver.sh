@@ -44,35 +44,28 @@ APISERVER=$CACHE/bin/apiextensions-apiserver
 STAMP=$APISERVER.version
 TIMEOUT=${DOSH_K8S_START_TIMEOUT:-60}
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }
-
-apt_install() {
-  [ "$(id -u)" -eq 0 ] || die "need root to apt-get install $*"
-  log "installing $* (apt-get)"
-  if [ -z "${DOSH_APT_UPDATED:-}" ]; then apt-get update -qq >&2; export DOSH_APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
+# log, die, usage (always `usage 2` here), ensure_pkgs
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ensure_go() {
   if ! command -v go >/dev/null 2>&1; then
     for d in /usr/local/go/bin /usr/lib/go/bin; do [ -x "$d/go" ] && PATH="$d:$PATH"; done
   fi
-  command -v go >/dev/null 2>&1 || apt_install golang-go ca-certificates
+  command -v go >/dev/null 2>&1 || ensure_pkgs golang-go ca-certificates
   command -v go >/dev/null 2>&1 || die "no Go toolchain after installing golang-go"
 }
 
 ensure_etcd() {
-  command -v etcd >/dev/null 2>&1 || apt_install etcd-server
+  command -v etcd >/dev/null 2>&1 || ensure_pkgs etcd-server
   command -v etcd >/dev/null 2>&1 || die "no etcd after installing etcd-server"
 }
 
 ensure_tools() {
   command -v kubectl >/dev/null 2>&1 ||
     die "kubectl not found on PATH; the tests drive the server with it: install it (apt-get install kubectl)"
-  command -v openssl >/dev/null 2>&1 || apt_install openssl
-  command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+  command -v openssl >/dev/null 2>&1 || ensure_pkgs openssl
+  command -v curl >/dev/null 2>&1 || ensure_pkgs curl ca-certificates
 }
 
 # The server's main package. Upstream's command (k8s.io/apiextensions-apiserver@VERSION, whose packages this
@@ -427,7 +420,7 @@ start_apiserver_proc() {
 }
 
 need_dir() {
-  [ -n "${1:-}" ] || usage
+  [ -n "${1:-}" ] || usage 2
   mkdir -p "$1"
   DIR=$(cd "$1" && pwd -P)
 }
@@ -471,7 +464,7 @@ main() {
     start-apiserver) need_dir "${1:-}"; cmd_start_apiserver ;;
     restart-apiserver) need_dir "${1:-}"; cmd_start_apiserver ;;
     server) need_dir "${1:-}"; printf 'https://127.0.0.1:%s\n' "$(read_kv "$DIR/ports" apiserver)" ;;
-    *) usage ;;
+    *) usage 2 ;;
   esac
 }
 

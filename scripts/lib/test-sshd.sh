@@ -48,37 +48,9 @@ LOGFILE=$DIR/sshd.log
 HOSTKEY=$DIR/ssh_host_ed25519_key
 CLIENTKEY=$DIR/client_key
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
-
-pkg_installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
-# ensure_pkgs PKG... — install the missing ones; `apt-get update` at most once
-# per process tree (DOSH_APT_UPDATED is exported to child scripts). Package
-# scripts are kept from starting services (no system sshd gets started).
-ensure_pkgs() {
-  local missing=() p
-  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  local policy=/usr/sbin/policy-rc.d added_policy=
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && added_policy=1
-  fi
-  local rc=0
-  {
-    if [ -z "${DOSH_APT_UPDATED:-}" ]; then
-      apt-get update -qq >&2 && export DOSH_APT_UPDATED=1
-    fi &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >&2
-  } || rc=$?
-  [ -n "$added_policy" ] && rm -f "$policy"
-  [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed (exit $rc)"
-}
+# log, die, usage, ensure_pkgs (its package scripts start no services: no system sshd gets started)
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if ! [[ "$PORT" =~ ^[0-9]{1,5}$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
   die "DOSH_TEST_SSH_PORT must be a port number, not '$PORT'"

@@ -32,9 +32,9 @@ DIR=${DOSH_TEST_SSHD_DIR:-/run/dosh-test-sshd}
 CLIENTKEY=$DIR/client_key
 MARK="dosh-test user"
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
+# log, die, usage
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 valid_name() { [[ "$1" =~ ^[a-z_][a-z0-9_-]{0,30}$ ]]; }
 
