@@ -60,7 +60,7 @@ export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: Abor
     },
     backoff,
   );
-  const cluster = new ClusterPolicy({ api, apply: (next) => d.policy.setOverride(next), clock: d.clock, log });
+  const cluster = new ClusterPolicy({ api, apply: (next) => d.policy.setOverride(next), clock: d.clock, log, node });
   const policies = api.watch(
     { plural: POLICY_PLURAL },
     {

@@ -163,11 +163,19 @@ test('doshpolicies: cluster-scoped, and the example dosh.yaml is a valid spec', 
   assert.equal(crd.spec.scope, 'Cluster');
   assert.deepEqual(crd.spec.names.shortNames, ['doshpol']);
   const root = schemaOf(crd);
-  assert.deepEqual(Object.keys(root.properties.status.properties).sort(), ['conditions', 'lastError', 'observedGeneration']);
+  assert.deepEqual(Object.keys(root.properties.status.properties).sort(), ['conditions', 'lastError', 'nodes', 'observedGeneration']);
+  // Each node applies its own verdict: a list map keyed by node, so server-side apply merges the nodes' entries.
+  const nodes = root.properties.status.properties.nodes;
+  assert.equal(nodes['x-kubernetes-list-type'], 'map');
+  assert.deepEqual(nodes['x-kubernetes-list-map-keys'], ['node']);
+  assert.ok(nodes.items.required.includes('node'), 'a list map key must be required');
   const example = YAML.parse(fs.readFileSync(path.join(ROOT, 'policy/examples/dosh.yaml'), 'utf8'));
   YamlPolicy.parse(example); // doshd accepts it ...
-  const obj = { apiVersion: 'dosh.io/v1alpha1', kind: 'DoshPolicy', metadata: { name: 'default' }, spec: example };
+  const status = { observedGeneration: 1, lastError: '', conditions: [], nodes: [{ node: 'login1', observedGeneration: 1, accepted: true }] };
+  const obj = { apiVersion: 'dosh.io/v1alpha1', kind: 'DoshPolicy', metadata: { name: 'default' }, spec: example, status };
   assert.deepEqual(validate(root, obj), []); // ... and so does the API server.
+  const noName = validate(root, { ...obj, status: { ...status, nodes: [{ accepted: true }] } });
+  assert.deepEqual(noName, ['/status/nodes[0]: missing node']);
   // The shorthand forms dosh.yaml allows survive (they are the preserve-unknown-fields nodes).
   const shorthand = { version: 1, defaults: { command: 'bash -l', env: { A: 1, B: true }, resources: { memory: '2g', cpus: 1.5, memorySwap: -1 }, idleTimeout: '30m', mounts: ['/a:/b:ro', { target: '/scratch', type: 'tmpfs' }] }, rules: [{ match: { uids: [1000, '2000-2999'] }, image: 'x' }] };
   YamlPolicy.parse(shorthand);

@@ -111,21 +111,23 @@ export function toStructural(node: Json, where: string): Json {
   return out;
 }
 
-/** Conditions are a map keyed by type, so server-side apply merges them per condition. */
-function markConditions(node: Json): void {
+/** Lists whose items server-side apply merges by a key: conditions by type, a DoshPolicy's node verdicts by node. */
+const LIST_MAP_KEYS: Record<string, string> = { conditions: 'type', nodes: 'node' };
+
+function markListMaps(node: Json): void {
   const props = node.properties as Json | undefined;
   if (props) {
     for (const [name, p] of Object.entries(props)) {
       const child = p as Json;
-      if (name === 'conditions' && child.type === 'array') {
+      if (LIST_MAP_KEYS[name] && child.type === 'array') {
         child['x-kubernetes-list-type'] = 'map';
-        child['x-kubernetes-list-map-keys'] = ['type'];
+        child['x-kubernetes-list-map-keys'] = [LIST_MAP_KEYS[name]];
       }
-      markConditions(child);
+      markListMaps(child);
     }
   }
-  if (node.items) markConditions(node.items as Json);
-  if (node.additionalProperties && typeof node.additionalProperties === 'object') markConditions(node.additionalProperties as Json);
+  if (node.items) markListMaps(node.items as Json);
+  if (node.additionalProperties && typeof node.additionalProperties === 'object') markListMaps(node.additionalProperties as Json);
 }
 
 /** The object's root schema: apiVersion/kind/metadata as Kubernetes wants them (it owns metadata), spec and status from zod. */
@@ -133,8 +135,8 @@ function rootSchema(obj: z.ZodObject, description: string): Json {
   const spec = structuralSchema(obj.shape.spec as z.ZodType);
   const status = structuralSchema(obj.shape.status as z.ZodType);
   delete status.default; // the status subresource starts empty; doshd writes it whole.
-  markConditions(spec);
-  markConditions(status);
+  markListMaps(spec);
+  markListMaps(status);
   return {
     description,
     type: 'object',

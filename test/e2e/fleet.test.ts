@@ -7,11 +7,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
 import { startApiServer, type ApiServer } from '../lib/k8s-rig.ts';
 
+// Node A is doshd with its default node name, the host name.
+const NODE_A = hostname();
 const NODE_B = 'dosh-e2e-node-b';
 const STORE_B = '/run/dosh-e2e-node-b';
 const PORT_B = 19479;
@@ -134,7 +136,30 @@ test('the DoshPolicy is the policy of both nodes; an invalid one is rejected and
     const p = JSON.parse(r.stdout.toString());
     return p.status?.observedGeneration === gen && p.status.conditions?.find((c: { type: string }) => c.type === 'Accepted')?.status === status ? p : undefined;
   };
-  await until('the policy to be accepted', () => accepted(1, 'True'));
+  const ok = await until('the policy to be accepted by both nodes', async () => {
+    const p = await accepted(1, 'True');
+    return p?.status.nodes?.length === 2 ? p : undefined;
+  });
+  // Each node's own verdict, side by side (a list map: neither node's server-side apply removed the other's entry).
+  assert.deepEqual(ok.status.nodes.map((n: { node: string; observedGeneration: number; accepted: boolean }) => [n.node, n.observedGeneration, n.accepted]).sort(), [[NODE_A, 1, true], [NODE_B, 1, true]].sort());
+  assert.equal(ok.status.conditions.find((c: { type: string }) => c.type === 'Accepted').message, `accepted by ${[NODE_A, NODE_B].sort().join(', ')}`);
+  // A node that left the fleet: its last verdict, on an older generation, does not count; docs/INSTALL.md's patch removes it.
+  const stale = { node: 'dosh-e2e-gone', observedGeneration: 0, accepted: false, lastError: 'from before' };
+  const add = await kubectl('patch', 'doshpolicy', 'default', '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/status/nodes/-', value: stale }]));
+  assert.equal(add.code, 0, add.stderr);
+  const withStale = await until('the stale verdict to be listed', async () => {
+    const p = await accepted(1, 'True');
+    return p?.status.nodes?.some((n: { node: string }) => n.node === stale.node) ? p : undefined;
+  });
+  assert.equal(withStale.status.lastError, '', 'a verdict on an older generation does not count');
+  const index = withStale.status.nodes.findIndex((n: { node: string }) => n.node === stale.node);
+  const rm = await kubectl('patch', 'doshpolicy', 'default', '--subresource=status', '--type=json', '-p', `[{"op":"remove","path":"/status/nodes/${index}"}]`);
+  assert.equal(rm.code, 0, rm.stderr);
+  const after = await until('the stale verdict to be gone', async () => {
+    const p = await accepted(1, 'True');
+    return p && !p.status.nodes.some((n: { node: string }) => n.node === stale.node) ? p : undefined;
+  });
+  assert.equal(after.status.nodes.length, 2, 'both live nodes kept their verdicts');
   const [c, d] = await Promise.all([su(CID, 'cat /etc/debian_version'), suB(DOT, 'cat /etc/debian_version')]);
   assert.equal(c.code, 0, `node A took the cluster policy: ${c.stderr}`);
   assert.equal(d.code, 0, `node B took the cluster policy: ${d.stderr}`);
@@ -147,8 +172,12 @@ test('the DoshPolicy is the policy of both nodes; an invalid one is rejected and
   // Valid in shape, refused by the nodes: reported in the status with the path, and the last good policy stays.
   const bad = await apply(`  version: 1\n  defaults:\n    image: ${BUSYBOX}\n    resources: { memory: 2X }\n`);
   assert.equal(bad.code, 0, bad.stderr);
-  const p = await until('the policy to be rejected in its status', () => accepted(2, 'False'));
-  assert.match(p.status.lastError, /2X.*defaults\.resources\.memory/);
+  const p = await until('the policy to be rejected by both nodes in its status', async () => {
+    const r = await accepted(2, 'False');
+    return r?.status.nodes?.every((n: { observedGeneration: number }) => n.observedGeneration === 2) ? r : undefined;
+  });
+  assert.match(p.status.lastError, new RegExp(`^(${NODE_A}|${NODE_B}): .*2X.*defaults\\.resources\\.memory`));
+  for (const n of p.status.nodes) assert.match(n.lastError, /2X.*defaults\.resources\.memory/, `${n.node} says why`);
   const again = await su(CID, 'cat /etc/debian_version');
   assert.equal(again.code, 0, 'still the last good policy (Debian)');
 
