@@ -139,3 +139,27 @@ test('relay without a TTY: a stdout whose writes complete a moment later (a pipe
   assert.equal(bytes, FRAMES * 32 * 1024);
   assert.ok(pauses() <= (FRAMES * 32) / 256 + 1, `paused ${pauses()} times for ${FRAMES} frames`);
 });
+
+test('relay without a TTY: the payloads of one socket read reach stdout in one writev, not one write per frame piece', async () => {
+  // 16 frames of 24 KiB: each 64 KiB read holds two or three frame pieces.
+  const wire = Buffer.concat(Array.from({ length: 16 }, (_, k) => frame(1, Buffer.alloc(24 * 1024, k))));
+  const { sock } = engineSocket(wire);
+  const calls: number[] = []; // pieces per call to the stream's writer
+  let bytes = 0;
+  const stdout = new Writable({
+    write(c: Buffer, _e, cb) {
+      calls.push(1);
+      bytes += c.length;
+      cb();
+    },
+    writev(chunks, cb) {
+      calls.push(chunks.length);
+      for (const { chunk } of chunks) bytes += (chunk as Buffer).length;
+      cb();
+    },
+  });
+  await relay(sock, { stdin: Readable.from([]), stdout, stderr: stdout }, false, () => {});
+  assert.equal(bytes, 16 * 24 * 1024);
+  assert.equal(calls.length, Math.ceil(wire.length / 65536), 'one call per socket read');
+  assert.ok(calls.some((n) => n > 1), `several pieces per call: ${calls.join(' ')}`);
+});

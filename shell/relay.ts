@@ -70,7 +70,14 @@ export function relay(sock: Duplex, io: RelayIO, tty: boolean, onHangup: (why: '
     sock.once('data', () => onFirstByte());
     sock.on('data', (chunk: Buffer) => {
       if (tty) io.stdout.write(chunk);
-      else demux.push(chunk, toStdout);
+      else {
+        // The payloads of one socket read go out in one writev per stream instead of one write per frame piece.
+        io.stdout.cork();
+        io.stderr.cork();
+        demux.push(chunk, toStdout);
+        io.stdout.uncork();
+        io.stderr.uncork();
+      }
       if (io.stdout.writableLength > queuedLimit) waitFor(io.stdout);
       else if (io.stderr.writableLength > queuedLimit) waitFor(io.stderr);
     });
