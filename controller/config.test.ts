@@ -10,18 +10,19 @@ test('defaults, and the legacy /etc/dosh.conf when only that exists', () => {
   assert.equal(r.config.config, '/etc/dosh/dosh.conf');
   assert.deepEqual(r.config.metricsAddress, { host: '127.0.0.1', port: 9469 });
   assert.equal(r.config.eventTtlMs, 3600_000);
+  assert.equal(r.config.maxEvents, 10_000);
   const legacy = parseDoshdArgs([], (p) => p === '/etc/dosh.conf');
   assert.equal(legacy.kind === 'run' && legacy.config.config, '/etc/dosh.conf');
 });
 
 test('every flag parses, and --help documents every flag', () => {
-  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--kill-grace', '1', '--login-rate', '2.5', '--login-burst', '7', '--log-level', 'debug', '--log-format', 'json'];
+  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--max-events', '500', '--kill-grace', '1', '--login-rate', '2.5', '--login-burst', '7', '--log-level', 'debug', '--log-format', 'json'];
   const r = parseDoshdArgs(argv);
   assert.equal(r.kind, 'run');
   if (r.kind !== 'run') return;
   assert.deepEqual(r.config, {
     store: '/s', config: '/c.yaml', metricsAddress: { host: '::1', port: 9000 }, dockerSocket: '/d.sock', node: 'n1', workers: 2,
-    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, killGraceMs: 1000, loginRate: { perSecond: 2.5, burst: 7 }, logLevel: 'debug', logFormat: 'json', kube: undefined,
+    resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, maxEvents: 500, killGraceMs: 1000, loginRate: { perSecond: 2.5, burst: 7 }, logLevel: 'debug', logFormat: 'json', kube: undefined,
   });
   for (const a of argv.filter((x) => x.startsWith('--'))) assert.ok(DOSHD_HELP.includes(a), `${a} documented`);
   assert.deepEqual(parseDoshdArgs(['--metrics-address', '']).kind === 'run' && (parseDoshdArgs(['--metrics-address', '']) as { config: { metricsAddress: unknown } }).config.metricsAddress, undefined);
@@ -46,4 +47,5 @@ test('bad flags name the flag', () => {
   assert.throws(() => parseDoshdArgs(['--bogus']), (e: Error) => e instanceof UsageError && /--bogus/.test(e.message));
   assert.throws(() => parseDoshdArgs(['--log-level', 'loud']), /--log-level/);
   assert.throws(() => parseDoshdArgs(['--event-ttl', '0']), /--event-ttl: expected a number >= 1/);
+  assert.throws(() => parseDoshdArgs(['--max-events', '10']), /--max-events: expected a number >= 100/);
 });

@@ -16,6 +16,7 @@ export interface DoshdConfig {
   resyncIntervalMs: number;
   endedRetentionMs: number;
   eventTtlMs: number;
+  maxEvents: number;
   killGraceMs: number;
   loginRate: { perSecond: number; burst: number };
   logLevel: Level;
@@ -39,6 +40,7 @@ Flags:
   --resync-interval SECONDS   how often every session and container is re-checked and idle ones collected (default 5)
   --ended-retention SECONDS   how long an ended session stays visible before it is deleted (default 300)
   --event-ttl SECONDS         how long an event is kept after it last happened (default 3600)
+  --max-events N              the most events kept in all; past it the oldest are deleted (default 10000)
   --kill-grace SECONDS        between SIGHUP and SIGKILL when a session's processes are ended (default 5)
   --kubeconfig FILE           Kubernetes mode: mirror this node's sessions to Session resources on that cluster,
                               and take the cluster's DoshPolicy "default" as the policy when it exists
@@ -77,6 +79,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         'resync-interval': { type: 'string' },
         'ended-retention': { type: 'string' },
         'event-ttl': { type: 'string' },
+        'max-events': { type: 'string' },
         'kill-grace': { type: 'string' },
         'login-rate': { type: 'string' },
         'login-burst': { type: 'string' },
@@ -125,6 +128,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       resyncIntervalMs: num('resync-interval', 5, 0.05) * 1000,
       endedRetentionMs: num('ended-retention', 300, 0) * 1000,
       eventTtlMs: num('event-ttl', 3600, 1) * 1000,
+      maxEvents: Math.floor(num('max-events', 10_000, 100)),
       killGraceMs: num('kill-grace', 5, 0) * 1000,
       loginRate: { perSecond: num('login-rate', 10, 0), burst: Math.floor(num('login-burst', 60, 1)) },
       logLevel: level as Level,

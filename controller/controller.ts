@@ -12,7 +12,7 @@ import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
 import { desiredContainer, LABEL_HASH, LABEL_MANAGED } from './container-spec.ts';
 import { planExec } from './exec-plan.ts';
-import { ContainerCollector, type GcEnginePort } from './gc.ts';
+import { ContainerCollector, type GcEnginePort, type IdleClocks } from './gc.ts';
 import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { PolicyRollout } from './policy-rollout.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -68,6 +68,8 @@ export interface ControllerDeps {
   metrics: ControllerMetrics;
   log: Logger;
   options: ControllerOptions;
+  /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
+  idleClocks?: IdleClocks;
 }
 
 export class Controller {
@@ -281,7 +283,13 @@ export class Controller {
   private async refuse(s: Session, reason: string, message: string): Promise<void> {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
-    this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
+    if (reason === 'RateLimited') {
+      // One event on the user, counted, rather than one per refused attempt: a flood must not fill the store.
+      const { perSecond, burst } = this.d.options.loginRate!;
+      this.d.events.record(userRef(s.spec.user), 'Warning', 'RateLimited', `logins of ${s.spec.user} refused: started faster than this host allows (${burst} at once, then ${perSecond} a second)`);
+    } else {
+      this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
+    }
     await this.finish(s, 'Failed', reason, message);
   }
 

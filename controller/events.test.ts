@@ -9,7 +9,7 @@ import { createLogger } from '../lib/log.ts';
 import { eventStore } from '../store/events.ts';
 import { EventRecorder } from './events.ts';
 
-function setup(over: { maxPerObject?: number } = {}) {
+function setup(over: { maxPerObject?: number; maxTotal?: number } = {}) {
   const clock = new FakeClock();
   const logs: string[] = [];
   const store = eventStore(mkdtempSync(path.join(tmpdir(), 'dosh-events-')), { clock });
@@ -131,4 +131,32 @@ test('a broken store is logged, never thrown to the caller (also as root)', () =
   assert.doesNotThrow(() => broken.sweep(0));
   assert.match(logs.join('\n'), /could not record an event.*EIO/);
   assert.match(logs.join('\n'), /could not sweep events/);
+});
+
+test('at most maxTotal events in all: past it the oldest go, whatever they are about, down to a tenth under the cap', async () => {
+  const { store, rec, clock, logs } = setup({ maxTotal: 100 });
+  // 101 sessions, one event each: per-object bounds alone would keep them all.
+  for (let i = 0; i < 101; i++) {
+    rec.record({ kind: 'Session', name: `s-${i}` }, 'Normal', 'Admitted', 'x');
+    await clock.advance(10);
+  }
+  const names = store.list().map((e) => e.involvedObject.name);
+  assert.equal(names.length, 90);
+  assert.ok(!names.includes('s-0') && !names.includes('s-10') && names.includes('s-11') && names.includes('s-100'), 'the oldest went');
+  assert.equal(logs.filter((l) => l.includes('more events than --max-events')).length, 1, 'said once per trim');
+  // The index stays in step with the store: more events, a repeat, a sweep.
+  rec.record({ kind: 'Session', name: 's-100' }, 'Normal', 'Admitted', 'x');
+  assert.equal(store.list().find((e) => e.involvedObject.name === 's-100')!.count, 2);
+  rec.sweep(clock.now());
+  assert.equal(store.list().length, 90);
+});
+
+test('the cap counts the events an earlier doshd left in the store', async () => {
+  const { store, rec, clock } = setup({ maxTotal: 100 });
+  for (let i = 0; i < 100; i++) rec.record({ kind: 'Session', name: `old-${i}` }, 'Normal', 'Admitted', 'x');
+  const again = new EventRecorder({ store, clock, log: createLogger({ write: () => {} }), host: 'node1', ttlMs: 3600_000, maxTotal: 100 });
+  await clock.advance(10);
+  again.record({ kind: 'Session', name: 'new' }, 'Normal', 'Admitted', 'x');
+  assert.equal(store.list().length, 90);
+  assert.ok(store.list().some((e) => e.involvedObject.name === 'new'));
 });

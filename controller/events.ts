@@ -1,6 +1,7 @@
 // Kubernetes-style events for sessions and users' containers, written by doshd to the `events` store resource.
 // Like kubelet's recorder: a repeat of the same event aggregates into a count, recording never fails the caller,
-// and what is kept is bounded (a time to live, and the newest N per object).
+// and what is kept is bounded (a time to live, the newest N per object, and at most M in all: per-object bounds
+// alone let a user with many short sessions fill the store, which would refuse everyone's logins).
 import { API_VERSION } from '../api/constants.ts';
 import { EVENT_KIND, type Event, type EventType, type InvolvedObject } from '../api/event.ts';
 import { iso, type Clock } from '../lib/clock.ts';
@@ -28,6 +29,8 @@ export interface EventRecorderOptions {
   maxPerObject?: number;
   /** A repeat within this window increments the count of the earlier event (default 10 minutes, like kubelet). */
   aggregateWindowMs?: number;
+  /** The most events kept in all (default 10,000); past it the oldest go, whatever they are about. */
+  maxTotal?: number;
 }
 
 const MAX_MESSAGE = 1024;
@@ -35,13 +38,16 @@ const MAX_MESSAGE = 1024;
 export class EventRecorder implements EventSink {
   /** doshd is the only writer, so the store is read once and then kept in step here (re-read after an error). */
   private byObject?: Map<string, Event[]>;
+  private total = 0;
   private seq = 0;
   private readonly maxPerObject: number;
   private readonly windowMs: number;
+  private readonly maxTotal: number;
 
   constructor(private readonly o: EventRecorderOptions) {
     this.maxPerObject = o.maxPerObject ?? 50;
     this.windowMs = o.aggregateWindowMs ?? 10 * 60_000;
+    this.maxTotal = o.maxTotal ?? 10_000;
   }
 
   record(object: InvolvedObject, type: EventType, reason: string, message: string, opts: { once?: boolean } = {}): void {
@@ -60,7 +66,7 @@ export class EventRecorder implements EventSink {
       for (const [key, events] of index) {
         const kept: Event[] = [];
         for (const [i, e] of newestFirst(events).entries()) {
-          if (now - Date.parse(e.lastTimestamp) > this.o.ttlMs || i >= this.maxPerObject) this.o.store.delete(e.metadata.name);
+          if (now - Date.parse(e.lastTimestamp) > this.o.ttlMs || i >= this.maxPerObject) this.remove(e);
           else kept.push(e);
         }
         if (kept.length) index.set(key, kept);
@@ -86,9 +92,33 @@ export class EventRecorder implements EventSink {
       return;
     }
     const created = this.create(object, type, reason, message, now);
+    this.total++;
     const all = newestFirst([...mine, created]);
-    for (const old of all.slice(this.maxPerObject)) this.o.store.delete(old.metadata.name);
+    for (const old of all.slice(this.maxPerObject)) this.remove(old);
     index.set(key, all.slice(0, this.maxPerObject));
+    if (this.total > this.maxTotal) this.trim(Math.floor(this.maxTotal * 0.9));
+  }
+
+  /** Deletes the oldest events, whatever they are about, down to `target` (a tenth under the cap: trimming is rare). */
+  private trim(target: number): void {
+    const index = this.index();
+    const oldestFirst = newestFirst([...index.values()].flat()).reverse();
+    const gone = new Set<string>();
+    for (const e of oldestFirst.slice(0, Math.max(0, oldestFirst.length - target))) {
+      this.remove(e);
+      gone.add(e.metadata.name);
+    }
+    for (const [key, events] of index) {
+      const kept = events.filter((e) => !gone.has(e.metadata.name));
+      if (kept.length) index.set(key, kept);
+      else index.delete(key);
+    }
+    this.o.log.warn('more events than --max-events: the oldest were deleted', { deleted: gone.size, kept: this.total });
+  }
+
+  private remove(e: Event): void {
+    this.o.store.delete(e.metadata.name);
+    this.total--;
   }
 
   private create(object: InvolvedObject, type: EventType, reason: string, message: string, now: number): Event {
@@ -118,7 +148,9 @@ export class EventRecorder implements EventSink {
   private index(): Map<string, Event[]> {
     if (!this.byObject) {
       this.byObject = new Map();
+      this.total = 0;
       for (const e of this.o.store.list()) {
+        this.total++;
         const key = objectKey(e.involvedObject);
         this.byObject.set(key, [...(this.byObject.get(key) ?? []), e]);
       }

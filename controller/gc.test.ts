@@ -1,7 +1,8 @@
 // Container collection against the fake engine and store: the idle timeout, and the logins the store does not know of.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loginProcesses } from './gc.ts';
+import { ContainerCollector, loginProcesses, parseIdleClocks, type IdleClocks } from './gc.ts';
+import { silentLogger } from '../lib/log.ts';
 import { World } from '../test/fakes/world.ts';
 import { InvalidError, UnavailableError } from '../lib/errors.ts';
 
@@ -81,4 +82,82 @@ test('a stopped container that has run is never removed because it will not star
   await w.controller.syncSession(s.metadata.name);
   assert.equal(w.get(s.metadata.name).status.reason, 'EngineRefused');
   assert.equal(w.engine.containers.get('dosh-ann')!.id, old.id);
+});
+
+/** A collector as a restarted doshd builds it: the same engine, store and clock, the idle clocks it saved. */
+function collectorOf(w: World, idleClocks: IdleClocks, log = silentLogger) {
+  const d = { store: w.store, events: w.events, metrics: w.metrics, log, options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000 }, clock: w.clock, engine: w.engine, idleClocks };
+  return new ContainerCollector(d, (_u, fn) => fn());
+}
+
+function memoryClocks(): IdleClocks & { saved: unknown; saves: number } {
+  const m = { saved: undefined as unknown, saves: 0, load: () => m.saved, save: (s: Record<string, number>) => void ((m.saved = structuredClone(s)), m.saves++) };
+  return m;
+}
+
+test('a doshd restart does not start the idle timer again: the idle clocks are saved and read back', async () => {
+  const w = new World();
+  w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, true);
+  const clocks = memoryClocks();
+  const t0 = w.clock.now();
+  await collectorOf(w, clocks).collect([]);
+  assert.deepEqual(clocks.saved, { 'dosh-ann': t0 });
+  await w.clock.advance(40_000);
+  const restarted = collectorOf(w, clocks);
+  await restarted.collect([]);
+  assert.ok(w.engine.containers.has('dosh-ann'), '40 s idle: kept');
+  assert.equal(clocks.saves, 1, 'nothing changed: nothing written');
+  await w.clock.advance(20_000);
+  await restarted.collect([]);
+  assert.equal(w.engine.containers.has('dosh-ann'), false, '60 s idle in all, across the restart: removed');
+  assert.deepEqual(clocks.saved, {}, 'its clock went with it');
+});
+
+test('a login clears the saved clock; a container that is gone is dropped from the saved clocks', async () => {
+  const w = new World();
+  w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, true);
+  const clocks = memoryClocks();
+  clocks.saved = { 'dosh-ann': w.clock.now() - 10_000, 'dosh-gone': 5 };
+  const gc = collectorOf(w, clocks);
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await gc.collect(w.store.list());
+  assert.deepEqual(clocks.saved, {}, 'ann is logged in; dosh-gone does not exist');
+});
+
+test('saved clocks are checked: garbage is ignored, a time after now (the clock set back) counts from now', () => {
+  const now = 1_000_000;
+  assert.deepEqual([...parseIdleClocks(undefined, now)], []);
+  assert.deepEqual([...parseIdleClocks('x', now)], []);
+  assert.deepEqual([...parseIdleClocks([1, 2], now)], []);
+  assert.deepEqual([...parseIdleClocks({ a: 5, b: 'x', c: -1, d: Number.NaN, e: null, f: now + 50 }, now)], [['a', 5], ['f', now]]);
+});
+
+test('a store that cannot take the clocks is said once, and collection goes on; the next save that works is written', async () => {
+  const w = new World();
+  w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, true);
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) };
+  let failing = true;
+  const saved: Record<string, number>[] = [];
+  const clocks: IdleClocks = {
+    load: () => {
+      throw new Error('EACCES');
+    },
+    save: (s) => {
+      if (failing) throw new Error('EROFS: read-only file system');
+      saved.push(s);
+    },
+  };
+  const gc = collectorOf(w, clocks, log);
+  await gc.collect([]);
+  w.engine.seed('dosh-bob', { 'dosh.io/managed': 'true', 'dosh.io/user': 'bob', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, true);
+  await gc.collect([]);
+  assert.deepEqual(warnings, ['could not read the idle clocks; idle times start now', 'could not save the idle clocks; a doshd restart would start them again']);
+  failing = false;
+  await gc.collect([]);
+  assert.deepEqual(Object.keys(saved.at(-1)!), ['dosh-ann', 'dosh-bob']);
+  await w.clock.advance(60_000);
+  await gc.collect([]);
+  assert.equal(w.engine.containers.size, 0, 'collection never depended on saving');
 });

@@ -1,6 +1,8 @@
 // Collection of the containers doshd made: a user's container goes once none of her sessions is live for the idle
 // timeout (the label it was created with), and only when no process of a login still runs in it. The second check
 // is what keeps a login whose session object was lost (the store wiped, say) from losing its container under it.
+// When each container went idle is kept in a file beside the store (IdleClocks), so that restarting doshd (an
+// upgrade, a crash) does not give every idle container a new full timeout.
 import { isLive, type Session } from '../api/session.ts';
 import type { ContainerProcess, Engine } from '../engine/docker.ts';
 import { NotFoundError } from '../lib/errors.ts';
@@ -9,7 +11,23 @@ import type { ControllerDeps } from './controller.ts';
 
 export type GcEnginePort = Pick<Engine, 'listContainers' | 'inspectContainer' | 'removeContainer' | 'containerProcesses'>;
 
-type GcDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options' | 'clock'> & { engine: GcEnginePort };
+/** Where the idle clocks outlive doshd: what load() returns is checked, never trusted; save() may throw (a read-only store). */
+export interface IdleClocks {
+  load(): unknown;
+  save(since: Record<string, number>): void;
+}
+
+type GcDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options' | 'clock' | 'idleClocks'> & { engine: GcEnginePort };
+
+/** The saved clocks that make sense: container name -> a time in ms, no later than now (a clock set back since). */
+export function parseIdleClocks(raw: unknown, now: number): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return out;
+  for (const [name, since] of Object.entries(raw)) {
+    if (typeof since === 'number' && Number.isFinite(since) && since > 0) out.set(name, Math.min(since, now));
+  }
+  return out;
+}
 
 /**
  * The processes that are neither the container's main process nor its descendants: each `docker exec` (a login's
@@ -32,15 +50,34 @@ export function loginProcesses(procs: ContainerProcess[], mainPid: number): Cont
 }
 
 export class ContainerCollector {
-  /** When each container was first seen without a live session (by name): restarts with doshd, so a restart only delays. */
-  private idleSince = new Map<string, number>();
+  /** When each container was first seen without a live session (by name), as saved by the doshd before this one. */
+  private idleSince: Map<string, number>;
+  private saved: string;
+  private saveFailing = false;
 
   constructor(
     private readonly d: GcDeps,
     private readonly withUserLock: <T>(user: string, fn: () => Promise<T>) => Promise<T>,
-  ) {}
+  ) {
+    let raw: unknown;
+    try {
+      raw = d.idleClocks?.load();
+    } catch (e) {
+      d.log.warn('could not read the idle clocks; idle times start now', { error: String(e) });
+    }
+    this.idleSince = parseIdleClocks(raw, d.clock.now());
+    this.saved = JSON.stringify(Object.fromEntries(this.idleSince));
+  }
 
   async collect(sessions: Session[]): Promise<void> {
+    try {
+      await this.collectContainers(sessions);
+    } finally {
+      this.save();
+    }
+  }
+
+  private async collectContainers(sessions: Session[]): Promise<void> {
     const live = new Set(sessions.filter(isLive).map((s) => s.spec.user));
     const now = this.d.clock.now();
     const node = this.d.options.node;
@@ -48,6 +85,8 @@ export class ContainerCollector {
     const byState: Record<string, number> = { running: 0, exited: 0, created: 0 };
     for (const c of containers) byState[c.state] = (byState[c.state] ?? 0) + 1;
     for (const [state, n] of Object.entries(byState)) this.d.metrics.managedContainers.set({ state }, n);
+    const names = new Set(containers.map((c) => c.name));
+    for (const name of this.idleSince.keys()) if (!names.has(name)) this.idleSince.delete(name);
     for (const c of containers) {
       const user = c.labels[LABEL_USER];
       if (!user || live.has(user)) {
@@ -74,6 +113,20 @@ export class ContainerCollector {
         this.d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed container ${c.name}, idle for ${Math.round((now - since) / 1000)} s (idle timeout ${timeoutS} s)`);
         this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
       });
+    }
+  }
+
+  /** Writes the clocks when they changed; a store that cannot be written is said once, until it can again. */
+  private save(): void {
+    const text = JSON.stringify(Object.fromEntries([...this.idleSince].sort(([a], [b]) => (a < b ? -1 : 1))));
+    if (text === this.saved || !this.d.idleClocks) return;
+    try {
+      this.d.idleClocks.save(JSON.parse(text) as Record<string, number>);
+      this.saved = text;
+      this.saveFailing = false;
+    } catch (e) {
+      if (!this.saveFailing) this.d.log.warn('could not save the idle clocks; a doshd restart would start them again', { error: String(e) });
+      this.saveFailing = true;
     }
   }
 

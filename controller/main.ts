@@ -6,7 +6,7 @@ import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
 import { isSameProcessAlive, processStartTime, realProcFs } from '../lib/proc.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
-import { controllerFile, policyStatusFile, readJsonFile, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
+import { controllerFile, idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
 import { sessionStore } from '../store/sessions.ts';
 import { eventStore } from '../store/events.ts';
 import { Engine } from '../engine/docker.ts';
@@ -63,11 +63,12 @@ async function main(): Promise<number> {
     users: new CachedDirectory(new NssDirectory(), 5_000, Date.now),
     cordon: new FileCordon(cfg.store),
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
-    events: new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs }),
+    events: new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents }),
     proc: realProcFs,
     clock: realClock,
     metrics,
     log,
+    idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
     options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs, loginRate: cfg.loginRate },
   });
   policy.onReload(() => void controller.policyChanged());

@@ -75,3 +75,14 @@ test('doshd refuses the logins beyond a user\'s burst with RateLimited and when 
   await w.controller.syncSession(c.metadata.name);
   assert.equal(w.store.get(c.metadata.name), undefined);
 });
+
+test('refusals for the rate are one event on the user with a stable message (so the recorder counts them), not one per refused login', async () => {
+  const w = new World({ loginRate: { perSecond: 1, burst: 1 } });
+  const logins = [w.login(), w.login(), w.login(), w.login()];
+  for (const s of logins) await w.controller.syncSession(s.metadata.name);
+  const limited = w.events.events.filter((e) => e.reason === 'RateLimited');
+  assert.deepEqual(limited.map((e) => [e.type, e.object]), [['Warning', 'User/ann'], ['Warning', 'User/ann'], ['Warning', 'User/ann']]);
+  assert.equal(new Set(limited.map((e) => e.message)).size, 1, 'the same message each time, so they aggregate');
+  assert.equal(limited[0].message, 'logins of ann refused: started faster than this host allows (1 at once, then 1 a second)');
+  assert.equal(w.events.events.filter((e) => e.object.startsWith('Session/') && e.reason === 'Refused').length, 0, 'no event per refused session');
+});

@@ -19,6 +19,23 @@ NODE=$(command -v node) || die "node (>= 20) is not installed"
 case "$NODE" in /usr/bin/*|/usr/local/bin/*|/bin/*) ;; *) die "node at $NODE is not in a root-owned system directory; the root helper must not run a user-writable interpreter";; esac
 [ "$(stat -c %u "$(readlink -f "$NODE")")" = 0 ] || die "$NODE is not owned by root"
 
+# The helper runs as root and its user may signal her own sudo, which passes SIGUSR1 on: plain Node opens its
+# inspector (a root debugger on 127.0.0.1:9229, open to any local user) on SIGUSR1, and a handler set from
+# JavaScript comes too late to stop one sent during start-up. So the helper's node is started with the inspector
+# unreachable: --disable-sigusr1 where Node has it (22.14+), else the permission model (which forbids the inspector;
+# the helper gets the file system and getent it needs). Each is probed, not assumed from the version.
+# The probe also insists on silent output: a warning would be printed on every login.
+HELPER_FLAGS=
+set -f # the flags hold '*', never a glob
+for flags in "--disable-sigusr1" \
+  "--permission --allow-fs-read=* --allow-fs-write=* --allow-child-process --disable-warning=SecurityWarning" \
+  "--experimental-permission --allow-fs-read=* --allow-fs-write=* --allow-child-process --disable-warning=ExperimentalWarning --disable-warning=SecurityWarning"; do
+  # shellcheck disable=SC2086 # word splitting of the flag list is the point
+  if [ "$(LC_ALL=C.UTF-8 "$NODE" $flags -e 'process.stdout.write("ok")' 2>&1)" = ok ]; then HELPER_FLAGS=$flags; break; fi
+done
+set +f
+[ -n "$HELPER_FLAGS" ] || die "$NODE $("$NODE" --version) has neither --disable-sigusr1 nor the permission model: the root helper could be made to open a debugger; install Node 20.11 or later"
+
 if ! command -v sudo >/dev/null || ! command -v visudo >/dev/null; then
   ensure_pkgs sudo
 fi
@@ -32,7 +49,9 @@ install -d -o root -g root -m 0755 "$LIB" "$PREFIX/bin" "$PREFIX/share/doc/dosh"
 # user's LANG through; the helper reads LANG itself and copies it into the container only when it looks like one.
 for f in dosh-helper doshd doshctl dosh-kube; do
   tmp=$(mktemp)
-  if [ "$f" = dosh-helper ]; then shebang="/usr/bin/env -S LC_ALL=C.UTF-8 $NODE"; else shebang=$NODE; fi
+  if [ "$f" = dosh-helper ]; then shebang="/usr/bin/env -S LC_ALL=C.UTF-8 $NODE $HELPER_FLAGS"; else shebang=$NODE; fi
+  # Linux reads 255 bytes of a #! line: a longer one would silently drop the last flags.
+  [ ${#shebang} -le 250 ] || die "the $f.mjs #! line would be ${#shebang} bytes (at most 250): install node under a shorter path"
   { printf '#!%s\n' "$shebang"; cat "dist/$f.mjs"; } >"$tmp"
   install -o root -g root -m 0755 "$tmp" "$LIB/$f.mjs"
   rm -f "$tmp"

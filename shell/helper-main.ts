@@ -19,6 +19,10 @@ import { runHelper, type Terminal } from './helper.ts';
 const env = { ...process.env };
 for (const k of Object.keys(process.env)) delete process.env[k];
 process.env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+// sudo passes on the signals its user sends it. These mean nothing to a login, and by default would end the helper
+// without its clean-up (SIGALRM sudo keeps: it is its command timeout); SIGUSR1 would also ask Node for its debugger,
+// which the #! flags keep closed (scripts/install-system.sh: a listener comes too late for one sent at start-up).
+for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGALRM'] as const) process.on(sig, () => {});
 
 async function main(): Promise<number> {
   // Before anything else (even reading our root-only settings): the same refusal callerIdentity would give.
@@ -53,7 +57,7 @@ async function main(): Promise<number> {
     node: os.hostname(),
     io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     terminal,
-    store: new DirStore<Session>(cfg.store, 'sessions', sessionShapeCodec),
+    store: new DirStore<Session>(cfg.store, 'sessions', sessionShapeCodec, { fsync: false }),
     engine: new Engine(cfg.dockerSocket),
     users: { byUid: (uid) => passwdByUid(uid) },
     clock: realClock,
@@ -68,7 +72,8 @@ async function main(): Promise<number> {
     trace: cfg.trace ? (step) => process.stderr.write(`dosh: trace: ${(performance.now()).toFixed(1)} ms ${step}\n`) : () => {},
     loginTimeoutMs: cfg.loginTimeoutMs,
     killGraceMs: cfg.killGraceMs,
-    maxArgBytes: 8 << 20,
+    // The kernel's usual limit (a quarter of an 8 MiB stack), counted as stored: control bytes take 6 in JSON.
+    maxArgBytes: 2 << 20,
   });
 }
 

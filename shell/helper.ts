@@ -64,8 +64,9 @@ export async function runHelper(d: HelperDeps): Promise<number> {
   const parsed = parseShellArgs(d.argv0, d.args);
   if (!parsed.ok) throw new ExitError(2, parsed.error);
   const inv = parsed.value;
-  const argBytes = d.args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
-  if (argBytes > d.maxArgBytes) throw new ExitError(2, `arguments too long (${argBytes} bytes, at most ${d.maxArgBytes})`);
+  // Measured as the session object will hold them, which bounds what one login can put in the store.
+  const argBytes = Buffer.byteLength(JSON.stringify(d.args));
+  if (argBytes > d.maxArgBytes) throw new ExitError(2, `arguments too long (${argBytes} bytes as stored, at most ${d.maxArgBytes})`);
 
   const tty = d.terminal.isTTY;
   const helperStart = processStartTime(d.pid, d.proc);

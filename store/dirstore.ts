@@ -27,6 +27,11 @@ export interface StoreOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** How long to wait for another writer's lock before calling it a conflict. */
   lockWaitMs?: number;
+  /**
+   * fsync each object before it is renamed into place (default true). The session helper turns it off: it runs
+   * under Node's permission model, which forbids fsync, and its object never outlives the login it describes.
+   */
+  fsync?: boolean;
 }
 
 const LOCK_SPIN = new Int32Array(new SharedArrayBuffer(4));
@@ -38,6 +43,7 @@ export class DirStore<T extends StoredObject> {
   private readonly random: Random;
   private readonly log: NonNullable<StoreOptions['log']>;
   private readonly lockWaitMs: number;
+  private readonly fsync: boolean;
 
   constructor(
     root: string,
@@ -51,6 +57,7 @@ export class DirStore<T extends StoredObject> {
     this.random = opts.random ?? realRandom;
     this.log = opts.log ?? (() => {});
     this.lockWaitMs = opts.lockWaitMs ?? 2000;
+    this.fsync = opts.fsync ?? true;
   }
 
   /** Creates the directories root-only; refuses a store that another user could write into. */
@@ -253,7 +260,7 @@ export class DirStore<T extends StoredObject> {
     const fd = fs.openSync(tmp, 'wx', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(obj));
-      fs.fsyncSync(fd);
+      if (this.fsync) fs.fsyncSync(fd);
     } catch (e) {
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });

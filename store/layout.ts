@@ -24,6 +24,11 @@ export function policyStatusFile(root: string): string {
   return path.join(root, 'policy-status.json');
 }
 
+/** When each idle container went idle (controller/gc.ts), so a doshd restart does not start the idle timers again. */
+export function idleClocksFile(root: string): string {
+  return path.join(root, 'idle.json');
+}
+
 export function readJsonFile<T>(file: string): T | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
@@ -34,6 +39,11 @@ export function readJsonFile<T>(file: string): T | undefined {
 
 export function writeJsonFileAtomic(file: string, data: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true }); // a full or read-only store: no half-written file left behind
+    throw e;
+  }
 }

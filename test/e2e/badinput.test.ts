@@ -319,6 +319,15 @@ test('argument lists beyond what sudo and the kernel pass (5 MiB with an unlimit
   assert.equal(out(still), 'ok\n', describe(still));
 });
 
+test('arguments are measured as the session object stores them: 400 KiB of control bytes (4 x 100 KiB, 2.4 MB in JSON) are refused, naming both sizes, with no session', { timeout: 60_000 }, async () => {
+  const before = sessionFilesOf(U);
+  const r = await asUserScript(U, `a=$(head -c 102400 /dev/zero | tr '\\0' '\\001'); exec ${DOSH} -c 'echo $#' x "$a" "$a" "$a" "$a"`);
+  assertRefused(r, /arguments too long \(\d{7} bytes as stored, at most 2097152\)/);
+  assert.deepEqual(newSessionFiles(U, before), []);
+  const still = await su(U, 'echo ok');
+  assert.equal(out(still), 'ok\n', describe(still));
+});
+
 test('arguments the container itself cannot exec (policy stack of 512 KiB) end with a clear message, and she can still log in', { timeout: 60_000 }, async () => {
   const r = await asUserScript(W, `a=$(head -c 102400 /dev/zero | tr '\\0' y); exec ${DOSH} -c 'echo $#' zero ${Array(10).fill('"$a"').join(' ')}`);
   assertRefused(r, /argument list too long/i);

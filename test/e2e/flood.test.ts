@@ -3,7 +3,8 @@
 // latency during the flood is printed for BENCHMARKS.md; it is not asserted (no timed assertions).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addUser, BUSYBOX, delUser, Doshd, METRICS_PORT, removeContainersOf, sleep, su, type Result } from './harness.ts';
+import { readdirSync } from 'node:fs';
+import { addUser, BUSYBOX, delUser, Doshd, doshctl, METRICS_PORT, removeContainersOf, sleep, STORE, su, type Result } from './harness.ts';
 
 const FLOODER = 'dtf-flo';
 const OTHER = 'dtf-oli';
@@ -29,6 +30,8 @@ after(async () => {
 test('a login flood by one user is refused beyond her burst with a clear message; another user still logs in', { timeout: 600_000 }, async () => {
   const TOTAL = 300;
   const PARALLEL = 40;
+  const eventFiles = () => readdirSync(`${STORE}/events`).filter((f) => f.endsWith('.json')).length;
+  const eventsBefore = eventFiles();
   const t0 = performance.now();
   let started = 0;
   const flood: Result[] = [];
@@ -57,6 +60,13 @@ test('a login flood by one user is refused beyond her burst with a clear message
   assert.ok(limited.length > 0, 'the flood was limited');
   assert.ok(ok.length <= BURST + Math.ceil(RATE * seconds) + 1, `${ok.length} logins ran in ${seconds.toFixed(1)} s: more than the burst and the rate allow`);
   assert.ok((await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`)).ok, 'doshd is healthy');
+  // The refusals are one counted event on her, not a file each: what was added comes from the logins that ran.
+  const added = eventFiles() - eventsBefore;
+  assert.ok(added <= 6 * (ok.length + other.length) + 5, `${added} event files for ${ok.length + other.length} logins that ran and ${limited.length} refused`);
+  const ev = await doshctl('events', '-o', 'json');
+  const mine = (JSON.parse(ev.stdout.toString()) as { items: { reason: string; involvedObject: { name: string }; count: number }[] }).items.filter((e) => e.reason === 'RateLimited' && e.involvedObject.name === FLOODER);
+  assert.equal(mine.length, 1, 'one RateLimited event on her');
+  assert.equal(mine[0].count, limited.length, 'counting every refusal');
   const ms = other.map((r) => r.ms).sort((a, b) => a - b);
   process.stdout.write(`# flood: ${TOTAL} logins of one user in ${seconds.toFixed(1)} s (${(TOTAL / seconds).toFixed(1)}/s), ${ok.length} ran, ${limited.length} refused; other user's logins p50 ${ms[Math.floor(ms.length / 2)].toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms\n`);
 });

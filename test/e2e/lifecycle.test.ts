@@ -1,8 +1,11 @@
 // The user's container over time: shared by simultaneous first logins, collected after the idle timeout, and
-// found again by a doshd restarted with kill -9 (all of its state is in labels and the store).
+// found again by a doshd restarted with kill -9 (all of its state is in labels and the store), and its idle time
+// counted across a doshd restart.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, sleep, STORE, storeSessions, su, until } from './harness.ts';
+import { idleClocksFile, readJsonFile } from '../../store/layout.ts';
 
 const U = 'dtl-lou';
 const V = 'dtl-vic';
@@ -54,6 +57,24 @@ test('a doshd restarted after kill -9 rebuilds its state from the store and the 
   await until(`dosh-${U} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
   assert.ok(storeSessions().filter((s) => s.spec.user === U).length >= Math.min(before, 1), 'ended sessions are still listed');
   assert.match(sh(`docker inspect -f '{{index .Config.Labels "dosh.io/managed"}}' dosh-${V}`), /true/);
+});
+
+test('a doshd restart does not start the idle timer again: stopped past IDLETIMEOUT, the new doshd counts the time it was away', async () => {
+  await su(U, 'true');
+  const clocks = () => readJsonFile<Record<string, number>>(idleClocksFile(STORE)) ?? {};
+  const since = await until(`dosh-${U}'s idle clock to be saved`, () => clocks()[`dosh-${U}`], 10_000);
+  const st = statSync(idleClocksFile(STORE));
+  assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600], 'root-only');
+  await doshd.stop();
+  const logBefore = doshd.logText().length;
+  await sleep(6000); // IDLETIMEOUT=3, twice over, with no doshd running
+  await doshd.start();
+  await until(`dosh-${U} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
+  const removed = doshd.logText().slice(logBefore).split('\n').filter((l) => l.includes('removed idle container') && l.includes(`dosh-${U}`)).map((l) => JSON.parse(l) as { idleSeconds: number });
+  assert.equal(removed.length, 1, doshd.logText().slice(logBefore));
+  // A timer started again by the restart would say 3 or 4 s: the new doshd counted from the saved clock.
+  assert.ok(removed[0].idleSeconds >= 6, `idle for ${removed[0].idleSeconds} s counted from ${new Date(since).toISOString()}`);
+  assert.equal(clocks()[`dosh-${U}`], undefined, 'the clock went with the container');
 });
 
 test('a container whose sessions were wiped from the store is kept while a login runs in it, then collected', async () => {

@@ -250,6 +250,62 @@ test('no pid she can reach lets her signal, trace or read another user\'s login;
   assert.equal(sec.vLogin.exitCode, null, 'V\'s login still runs');
 });
 
+/** The TCP sockets listening on this host now ("ADDRESS:PORT"). */
+function tcpListeners(): Set<string> {
+  return new Set(sh('ss -ltnH').split('\n').map((l) => l.trim().split(/\s+/)[3]).filter(Boolean));
+}
+
+test('SIGUSR1 and SIGUSR2 sent to her own sudo from the moment the helper starts until her login ends never open a debugger (nothing new listens on TCP); her login runs or ends, and only hers', { timeout: 120_000 }, async () => {
+  // Plain Node opens its inspector (a root debugger on 127.0.0.1:9229) on SIGUSR1, and sudo passes on what its user
+  // sends it. Five logins under a stream of both. (SIGALRM is not passed on: sudo takes it as its own command
+  // timeout and ends the login, which is hers to end.)
+  const baseline = tcpListeners();
+  const seen = new Set<string>();
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      for (const l of tcpListeners()) if (!baseline.has(l)) seen.add(l);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  // FROM: "start" sends SIGUSR1 (the attack; a SIGUSR2 there would end the helper before any debugger opened) from the moment sudo's child has become node and started its second thread (Node's
+  // signal watchdog: its SIGUSR1 handler is in place, and no JavaScript has run yet, so none of the helper's own
+  // handlers: the window an attacker aims at); "running" from the moment her command has printed.
+  const waitStart = `until c=$(cat /proc/$d/task/$d/children 2>/dev/null) && [ -n "$c" ] || ! kill -0 $d 2>/dev/null; do :; done
+c=\${c%% *}
+threads() { local k v; while read -r k v; do [ "$k" = Threads: ] && { echo "$v"; return; }; done </proc/$c/status; } 2>/dev/null
+until { read -r comm </proc/$c/comm && [ "$comm" = node ] && [ "$(threads)" -ge 2 ]; } 2>/dev/null || ! kill -0 $d 2>/dev/null; do :; done`;
+  const script = (from: 'start' | 'running') => `out=$(mktemp)
+${DOSH} -c 'echo started; sleep 1; echo done' >"$out" 2>&1 &
+d=$!
+${from === 'start' ? waitStart : 'until grep -q started "$out" || ! kill -0 $d 2>/dev/null; do sleep 0.01; done'}
+n=0
+while kill -0 $d 2>/dev/null; do for s in ${from === 'start' ? 'USR1' : 'USR1 USR2'}; do kill -$s $d 2>/dev/null; done; n=$((n+1)); sleep 0.005; done
+wait $d; rc=$?
+echo "rc=$rc signals=$n"; cat "$out"; rm -f "$out"`;
+  try {
+    for (const from of ['start', 'running', 'start', 'running', 'start'] as const) {
+      const r = await asUserScript(A, script(from), { timeoutMs: 60_000 });
+      const m = /^rc=(\d+) signals=(\d+)\n([\s\S]*)$/.exec(out(r));
+      assert.ok(m, describe(r));
+      assert.doesNotMatch(out(r) + r.stderr, /Debugger listening/, `no inspector opened: ${describe(r)}`);
+      if (from === 'running') {
+        assert.deepEqual([m[1], m[3]], ['0', 'started\ndone\n'], `the helper takes the signals and goes on: ${describe(r)}`);
+        assert.ok(Number(m[2]) > 20, `a stream of signals was sent (${m[2]} rounds)`);
+      } else {
+        assert.ok(m[1] === '0' ? m[3] === 'started\ndone\n' : !m[3].includes('done'), describe(r));
+      }
+    }
+  } finally {
+    polling = false;
+    await poll;
+  }
+  assert.deepEqual([...seen], [], 'no TCP listener appeared while the signals ran (a Node inspector listens on 127.0.0.1:9229)');
+  await until('her logins to be over', () => !sessionsRaw(A).some((s) => s.status.phase === 'Running' && s.spec.command?.includes('echo done')) || undefined, 30_000);
+  assertNoForeignEffects();
+  await assertDoshdHealthy();
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // doshctl and the docker CLI
 

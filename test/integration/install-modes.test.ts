@@ -180,6 +180,7 @@ test('the store doshd creates has the owner and modes docs/SECURITY.md states (a
   let checked = 0;
   for (const row of storeRows) {
     for (const p of expand(row, STORE, store)) {
+      if (row.kind === 'file' && !existsSync(p) && !['doshd.json', 'policy-status.json'].includes(path.basename(p))) continue; // idle.json: once a container is idle
       problems.push(...check(row, p));
       checked++;
     }
