@@ -71,6 +71,16 @@ test('refusals end the session with a reason and a message, and touch no contain
     ['ImageNotFound', (w) => (w.policyFor = () => basePolicy({ image: 'nope:1' })), /image nope:1/],
     ['NameTaken', (w) => w.engine.seed('dosh-ann', {}), /does not manage/],
   ];
+  // Another user's container under her name (two users given one name by PREFIXNAME), running or stopped, current
+  // or from an older policy: never entered, started or replaced for her.
+  for (const running of [true, false]) {
+    for (const hash of ['other-hash', undefined]) {
+      cases.push(['NameTaken', (w) => {
+        const c = w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'sann', 'dosh.io/uid': '1234', 'dosh.io/node': 'node1' }, running);
+        c.labels['dosh.io/policy-hash'] = hash ?? desiredContainer(basePolicy(), ANN, 'node1').hash;
+      }, /belongs to another account.*remove it.*PREFIXNAME/]);
+    }
+  }
   for (const [reason, arrange, msg] of cases) {
     const w = new World();
     arrange(w);
@@ -80,7 +90,8 @@ test('refusals end the session with a reason and a message, and touch no contain
     assert.equal(got.status.phase, 'Failed', reason);
     assert.equal(got.status.reason, reason);
     assert.match(got.status.message ?? '', msg);
-    assert.ok(!w.engine.actions.some((a) => a.startsWith('start') || a.startsWith('exec')), `${reason}: nothing started`);
+    assert.ok(!w.engine.actions.some((a) => a.startsWith('start') || a.startsWith('exec') || a.startsWith('remove')), `${reason}: nothing started or removed: ${w.engine.actions.join(', ')}`);
+    assert.doesNotMatch(got.status.message ?? '', /sann|1234/, 'the other user is not named to her');
     assert.ok(reason === 'NameTaken' || !w.engine.containers.has('dosh-ann'), `${reason}: no container left`);
   }
 });

@@ -10,7 +10,7 @@ import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
-import { desiredContainer, LABEL_HASH, LABEL_MANAGED } from './container-spec.ts';
+import { desiredContainer, LABEL_HASH, LABEL_MANAGED, LABEL_UID, LABEL_USER } from './container-spec.ts';
 import { planExec } from './exec-plan.ts';
 import { ContainerCollector, type GcEnginePort, type IdleClocks } from './gc.ts';
 import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
@@ -222,6 +222,13 @@ export class Controller {
     let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
     if (cur && cur.labels[LABEL_MANAGED] !== 'true') {
       throw new RefusedError('NameTaken', `a container named ${want.name} exists that DoSH does not manage; an administrator must remove it or change PREFIXNAME`);
+    }
+    // Names come from PREFIXNAME + user name, so two users can be given one name (PREFIXNAME=dosh-s for bob is user
+    // sbob's dosh-sbob), and a name can outlive its account (a user deleted and another made with her name). Another
+    // account's container is never entered, replaced or started for her: it may hold that account's files.
+    if (cur && (cur.labels[LABEL_UID] !== String(user.uid) || cur.labels[LABEL_USER] !== user.name)) {
+      this.d.log.error('container name taken by another user', { user: user.name, container: want.name, owner: cur.labels[LABEL_USER], ownerUid: cur.labels[LABEL_UID] });
+      throw new RefusedError('NameTaken', `the container ${want.name} belongs to another account (another user given the same name by PREFIXNAME, or an earlier account with this user name): an administrator must remove it (docker rm) or change PREFIXNAME`);
     }
     if (cur && cur.labels[LABEL_HASH] !== want.hash) {
       // Never under a logged-in user: an outdated container is replaced only when none of her sessions uses it.

@@ -115,12 +115,12 @@ test('a doshd restart does not start the idle timer again: the idle clocks are s
 
 test('a login clears the saved clock; a container that is gone is dropped from the saved clocks', async () => {
   const w = new World();
-  w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, true);
   const clocks = memoryClocks();
   clocks.saved = { 'dosh-ann': w.clock.now() - 10_000, 'dosh-gone': 5 };
   const gc = collectorOf(w, clocks);
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
+  assert.ok(w.engine.containers.has('dosh-ann'));
   await gc.collect(w.store.list());
   assert.deepEqual(clocks.saved, {}, 'ann is logged in; dosh-gone does not exist');
 });
