@@ -25,3 +25,17 @@ export function render(obj: unknown, output: string): string {
 export function list(kind: string, items: unknown[]): unknown {
   return { apiVersion: 'v1', kind: `${kind}List`, items };
 }
+
+/**
+ * What doshctl prints, made safe for the terminal it is printed on: sessions carry text their users chose (a -c
+ * command, its arguments), and an escape sequence in it would otherwise act on the administrator's terminal. C0
+ * controls other than newline and tab become \xHH, DEL and C1 controls (U+0080-U+009F: U+009B starts a sequence on
+ * some terminals) \u00HH. In JSON and in YAML's double-quoted strings, where the formatters leave C1 raw, \u00HH is
+ * the same character, so machine-readable output keeps its values.
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u00${code.toString(16)}`;
+  });
+}

@@ -7,6 +7,7 @@ import { Engine, DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 import { COMMANDS } from './commands/index.ts';
 import { CliError, type Command } from './context.ts';
 import { preflight } from './preflight.ts';
+import { terminalSafe } from './format.ts';
 
 const GLOBAL_FLAGS = { store: { type: 'string' as const, help: `the session store (default ${DEFAULT_STORE})` }, help: { type: 'boolean' as const, short: 'h', help: 'help' } };
 
@@ -57,8 +58,8 @@ async function main(argv: string[]): Promise<number> {
     storeRoot,
     sessions: () => sessionStore(storeRoot),
     engine: () => new Engine(DEFAULT_DOCKER_SOCKET),
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    out: (s) => process.stdout.write(terminalSafe(s)),
+    err: (s) => process.stderr.write(terminalSafe(s)),
     now: Date.now,
   });
   return code ?? 0;

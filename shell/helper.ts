@@ -142,7 +142,7 @@ async function runExec(d: HelperDeps, session: Session, tty: boolean): Promise<n
     const msg = d.store.get(name)?.metadata.annotations?.[MESSAGE_ANNOTATION];
     if (msg && msg !== shown) {
       shown = msg;
-      d.io.stderr.write(`${tty ? '\r\n' : ''}dosh: ${msg.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')}${tty ? '\r\n' : '\n'}`);
+      d.io.stderr.write(`${tty ? '\r\n' : ''}dosh: ${msg.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '')}${tty ? '\r\n' : '\n'}`);
     }
   };
   d.onSignal((sig) => {
