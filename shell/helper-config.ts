@@ -1,6 +1,8 @@
 // The helper's few settings, from a root-owned file only: the helper runs as root for any user, so nothing in the
 // environment or the arguments may point it at another store or engine.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RefusedError } from '../lib/errors.ts';
 import { DEFAULT_STORE } from '../store/layout.ts';
 import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 
@@ -44,4 +46,25 @@ export function loadHelperConfig(file = HELPER_CONFIG): HelperConfig {
     else throw bad();
   });
   return cfg;
+}
+
+/**
+ * Refuses a store that anyone but root could write into: the helper writes her session there and trusts what doshd
+ * answers in it. doshd's init() makes them so; this catches a STORE= pointing somewhere else. Absent is fine (doshd has
+ * not started yet: the login waits for it).
+ */
+export function checkStore(store: string, lstat: (p: string) => Pick<fs.Stats, 'uid' | 'mode' | 'isDirectory'> = fs.lstatSync): void {
+  for (const dir of [store, path.join(store, 'sessions')]) {
+    let st: Pick<fs.Stats, 'uid' | 'mode' | 'isDirectory'>;
+    try {
+      st = lstat(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    if (!st.isDirectory() || st.uid !== 0 || st.mode & 0o022) {
+      const what = st.isDirectory() ? `owned by uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}` : 'not a directory';
+      throw new RefusedError('StoreUnsafe', `the session store ${dir} is ${what}: only root may write there; an administrator must fix it (doshd creates it root-only)`);
+    }
+  }
 }

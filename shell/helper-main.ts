@@ -12,7 +12,7 @@ import { DirStore } from '../store/dirstore.ts';
 import { sessionShapeCodec } from '../store/codec.ts';
 import type { Session } from '../api/session.ts';
 import { Engine } from '../engine/docker.ts';
-import { loadHelperConfig } from './helper-config.ts';
+import { checkStore, loadHelperConfig } from './helper-config.ts';
 import { runHelper, type Terminal } from './helper.ts';
 
 // Whatever sudo let through, nothing below reads the environment except TERM, LANG and the SUDO_ identity.
@@ -23,11 +23,14 @@ process.env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 // without its clean-up (SIGALRM sudo keeps: it is its command timeout); SIGUSR1 would also ask Node for its debugger,
 // which the #! flags keep closed (scripts/install-system.sh: a listener comes too late for one sent at start-up).
 for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGALRM'] as const) process.on(sig, () => {});
+// Her working directory is hers: nothing here resolves a relative path, and from here nothing could.
+process.chdir('/');
 
 async function main(): Promise<number> {
   // Before anything else (even reading our root-only settings): the same refusal callerIdentity would give.
   if (process.getuid!() !== 0) throw new RefusedError('NotPrivileged', 'the session helper must be started by the dosh login shell through sudo');
   const cfg = loadHelperConfig();
+  checkStore(cfg.store);
   const [argv0 = 'dosh', ...args] = process.argv.slice(2);
   const stdinTTY = tty.isatty(0);
   const sizeFrom = [process.stdout, process.stderr].find((s) => s.isTTY) as tty.WriteStream | undefined;
