@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     r.sshPlain.push(time(ssh(PLAIN)));
     r.sshDosh.push(time(ssh(USER)));
     r.node.push(time(['node', '-e', '0']));
-    r.helperStart.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
+    // Through its #! line, as sudo runs it (the flags that keep Node's inspector closed included).
+    r.helperStart.push(time(['bash', '-c', '/usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
   }
   // Where a login's time goes, from the timestamps the helper and doshd record on each session.
   const warmPhases = phases(warmNames);

@@ -4,14 +4,15 @@ import { FileCordon } from '../../controller/cordon.ts';
 import { isLive } from '../../api/session.ts';
 import { NotFoundError } from '../../lib/errors.ts';
 
-// The annotation the session helper watches (shell/helper.ts MESSAGE_ANNOTATION); kept literal so doshctl does not
-// load the helper's code.
+// The annotation the session helper reads once a second (shell/helper.ts MESSAGE_ANNOTATION); kept literal so
+// doshctl does not load the helper's code.
 const MESSAGE = 'dosh.io/message';
 
 export const drain: Command = {
   path: ['drain'],
   usage: 'doshctl drain [--message TEXT] [--grace-period SECONDS]',
   summary: 'cordon, warn every logged-in user on her terminal, then end all sessions after the grace period',
+  needs: ['root', 'doshd'],
   flags: {
     message: { type: 'string', short: 'm', help: 'what users are told' },
     'grace-period': { type: 'string', help: 'seconds between the warning and the end (default 60)' },

@@ -12,7 +12,7 @@ const SAMPLE_MS = 500;
 export const topUsers: Command = {
   path: ['top', 'users'],
   aliases: [['top', 'user']],
-  usage: 'doshctl top users [--sort-by cpu|memory] [-o json]',
+  usage: 'doshctl top users [--sort-by cpu|memory] [-o json|yaml]',
   summary: "each user's CPU, memory against her limit, processes and sessions, from the cgroups",
   needs: ['root'],
   flags: {

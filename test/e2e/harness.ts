@@ -170,6 +170,12 @@ export function stopAnyDoshd(store = STORE): void {
   if (alive()) process.kill(rec.pid, 'SIGKILL');
 }
 
+/**
+ * pgrep -f pattern of a running session helper: the node process itself (not the sudo above it, whose command line
+ * also names the helper), whatever flags its #! line gives node. Append an anchored tail to pick one login.
+ */
+export const HELPER_PROCESS = '^/usr/bin/node (-[^ ]+ )*/usr/local/lib/dosh/dosh-helper\\.mjs';
+
 export function doshctl(...args: string[]): Promise<Result> {
   return run('/usr/local/bin/doshctl', args);
 }

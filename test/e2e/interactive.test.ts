@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, containerPids, delUser, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until } from './harness.ts';
+import { addUser, BUSYBOX, containerPids, delUser, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until, HELPER_PROCESS } from './harness.ts';
 
 const U = 'dti-ivy';
 let doshd: Doshd;
@@ -72,7 +72,7 @@ test('kill -9 of the session helper ends its processes and doshd collects the se
   const client = spawn('su', ['-', U, '-c', 'sleep 5151'], { stdio: 'ignore' });
   await until('the sleep to run', () => containerPids(`dosh-${U}`, 'sleep 5151').length === 1 || undefined);
   // The node process, not the sudo above it (whose command line also names the helper).
-  const helper = Number(sh(`pgrep -f '^/usr/bin/node /usr/local/lib/dosh/dosh-helper.mjs -dosh -c sleep 5151'`).trim());
+  const helper = Number(sh(`pgrep -f '${HELPER_PROCESS} -dosh -c sleep 5151'`).trim());
   process.kill(helper, 'SIGKILL');
   await until('the sleep to end', () => containerPids(`dosh-${U}`, 'sleep 5151').length === 0, 10_000);
   const s = await until('the session to be collected', () => storeSessions().find((x) => x.spec.user === U && x.status.reason === 'HelperGone'));

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, run, sh, su, Tmux, until } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, run, sh, su, Tmux, until, HELPER_PROCESS } from './harness.ts';
 
 const LOGINS = Number(process.env.DOSH_SOAK_LOGINS ?? 1000);
 const USERS = ['dts-a', 'dts-b', 'dts-c', 'dts-d', 'dts-e'];
@@ -15,7 +15,7 @@ const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 const storeLitter = () => readdirSync('/run/dosh/sessions').filter((f) => f.startsWith('.')).length;
 const soakSessions = () => readdirSync('/run/dosh/sessions').filter((f) => USERS.some((u) => f.startsWith(`${u}-`))).length;
-const helpers = () => sh("pgrep -fc '^/usr/bin/node /usr/local/lib/dosh/dosh-helper.mjs' || true").trim();
+const helpers = () => sh(`pgrep -fc '${HELPER_PROCESS}' || true`).trim();
 
 before(async () => {
   for (const u of USERS) addUser(u);

@@ -145,7 +145,8 @@ test('no directory above an installed file or the store is writable by anyone bu
   };
   for (const row of rows) for (const p of expand(row)) walk(p);
   // The helper's interpreter too: sudo runs it as root.
-  const node = readFileSync(path.join(LIB, 'dosh-helper.mjs'), 'utf8').split('\n', 1)[0].split(/\s+/).pop()!;
+  // #!/usr/bin/env -S LC_ALL=C.UTF-8 NODE FLAGS...: the interpreter is the absolute path after env's own.
+  const node = readFileSync(path.join(LIB, 'dosh-helper.mjs'), 'utf8').split('\n', 1)[0].split(/\s+/).filter((w) => w.startsWith('/')).pop()!;
   assert.match(node, /^\/.*node$/, 'the helper names node by absolute path');
   walk(node);
   walk(realpathSync(node));
