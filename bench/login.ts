@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   time(['su', '-', USER, '-c', 'true']); // creates her container, warms caches
   const warmNames: string[] = [];
   const coldNames: string[] = [];
-  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [], sshPlain: [], sshDosh: [] };
+  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [], helperStartPlain: [], sshPlain: [], sshDosh: [] };
   const ssh = (user: string) => ['ssh', ...sshOpts(), `${user}@127.0.0.1`, 'true'];
   time(ssh(PLAIN));
   for (let i = 0; i < N; i++) {
@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     r.node.push(time(['node', '-e', '0']));
     // Through its #! line, as sudo runs it (the flags that keep Node's inspector closed included).
     r.helperStart.push(time(['bash', '-c', '/usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
+    // The same bundle under plain node: what the #! flags (the permission model, on this Node) cost at start.
+    r.helperStartPlain.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
   }
   // Where a login's time goes, from the timestamps the helper and doshd record on each session.
   const warmPhases = phases(warmNames);
@@ -81,7 +83,8 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   console.log(`| su - PLAINUSER -c true (su and PAM alone, for scale) | ${f(m.su)} | |`);
   console.log(`| node -e 0 (Node.js start, for scale) | ${f(m.node)} | |`);
-  console.log(`| helper start to its first refusal (node + bundle load) | ${f(m.helperStart)} | |`);
+  console.log(`| helper start to its first refusal (node + bundle load), through its #! line | ${f(m.helperStart)} | |`);
+  console.log(`| the same under plain \`node\` (without the #! flags that keep the inspector closed) | ${f(m.helperStartPlain)} | |`);
   console.log(`| session written -> Ready (doshd: container, exec created) | ${f(median(warmPhases.pendingToReady))} | ${f(median(coldPhases.pendingToReady))} |`);
   console.log(`| Ready -> Running recorded (helper wakes, starts the exec, learns its pid) | ${f(median(warmPhases.readyToRunning))} | ${f(median(coldPhases.readyToRunning))} |`);
   console.log(`| Running -> ended (command, exit code, status write) | ${f(median(warmPhases.runningToEnd))} | ${f(median(coldPhases.runningToEnd))} |`);

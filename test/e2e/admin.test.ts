@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, containerPids, delUser, doshctl, Doshd, removeContainersOf, storeSessions, su, until } from './harness.ts';
+import { addUser, BUSYBOX, containerPids, doshctl, Doshd, removeContainersOf, storeSessions, su, until, endSuite } from './harness.ts';
 
 const U = 'dta-amy';
 let doshd: Doshd;
@@ -16,10 +16,7 @@ before(async () => {
 
 after(async () => {
   await doshctl('uncordon');
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
 });
 
 test('doshctl get sessions shows a live login; delete session ends it and tells the user', async () => {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, asUserScript, BUSYBOX, containerPids, delUser, doshctl, Doshd, removeContainersOf, run, sessionsOf, su, until } from './harness.ts';
+import { addUser, asUserScript, BUSYBOX, containerPids, doshctl, Doshd, removeContainersOf, run, sessionsOf, su, until, endSuite } from './harness.ts';
 
 const U = 'dtc-dora';
 const C = `dosh-${U}`;
@@ -34,10 +34,7 @@ before(async () => {
 
 after(async () => {
   holder?.kill('SIGTERM');
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
 });
 
 test('top users shows her CPU as a rate, memory against her limit, and her sessions', async () => {

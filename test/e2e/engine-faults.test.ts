@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { addUser, BUSYBOX, containerPids, delUser, Doshd, METRICS_PORT, REPO, removeContainersOf, sh, su, until } from './harness.ts';
+import { addUser, BUSYBOX, containerPids, Doshd, METRICS_PORT, REPO, removeContainersOf, sh, su, until, endSuite } from './harness.ts';
 
 const U = 'dtf-fay';
 let doshd: Doshd;
@@ -27,10 +27,7 @@ before(async () => {
 
 after(async () => {
   startEngine();
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
 });
 
 test('an engine restart during a session ends it with a clear message; doshd reconnects and the next login works', async () => {

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, delUser, doshctl, Doshd, removeContainersOf, sessionsOf, su, until } from './harness.ts';
+import { addUser, BUSYBOX, doshctl, Doshd, removeContainersOf, sessionsOf, su, until, endSuite } from './harness.ts';
 
 const U = 'dte-eve';
 let doshd: Doshd;
@@ -32,10 +32,7 @@ before(async () => {
 
 after(async () => {
   await doshctl('uncordon');
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
 });
 
 test('a login records Admitted, Ready and Ended with its exit code; doshctl events and describe show them', async () => {

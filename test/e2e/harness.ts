@@ -1,7 +1,7 @@
 // End-to-end harness: a real doshd (the installed one) on the real store, real users created for the test, logins
 // through the real su and the test sshd (scripts/lib/test-sshd.sh), real containers on the real engine.
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,6 +88,25 @@ export async function until<T>(what: string, fn: () => T | undefined | false | P
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * The end most e2e files share: their doshd stopped, their users' containers removed, the users deleted and doshd's
+ * files removed, in that order (a container cannot outlive its user's deletion unnoticed). Steps of a file's own go
+ * before it (what needs doshd or the users) or after it (networks and images, once no container uses them).
+ */
+export async function endSuite(doshd: Doshd | undefined, users: string[]): Promise<void> {
+  await doshd?.stop();
+  removeContainersOf(...users);
+  for (const u of users) delUser(u);
+  // With doshd stopped: the sessions and events of users that no longer exist, which a machine used again would
+  // otherwise carry into the next run (an event aggregates repeats for 10 minutes and lives an hour).
+  const store = doshd?.where.store ?? STORE;
+  const ours = (f: string) => users.some((u) => f.startsWith(`${u}-`) || f.startsWith(`session.${u}-`) || f.startsWith(`user.${u}.`));
+  for (const dir of ['sessions', 'events']) {
+    for (const f of existsSync(path.join(store, dir)) ? readdirSync(path.join(store, dir)) : []) if (ours(f)) rmSync(path.join(store, dir, f), { force: true });
+  }
+  doshd?.cleanup();
 }
 
 /** A doshd from the installed binary, with its own policy file; stops any doshd already on the store first. */

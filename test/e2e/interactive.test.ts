@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, containerPids, delUser, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until, HELPER_PROCESS } from './harness.ts';
+import { addUser, BUSYBOX, containerPids, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until, HELPER_PROCESS, endSuite } from './harness.ts';
 
 const U = 'dti-ivy';
 let doshd: Doshd;
@@ -20,10 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
 });
 
 test('su - USER in a terminal: a prompt inside the container, stty size follows a resize, exit status kept', async () => {

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, sleep, STORE, storeSessions, su, until } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, sh, sleep, STORE, storeSessions, su, until, endSuite } from './harness.ts';
 import { idleClocksFile, readJsonFile } from '../../store/layout.ts';
 
 const U = 'dtl-lou';
@@ -19,11 +19,7 @@ before(async () => {
 });
 
 after(async () => {
-  await doshd.stop();
-  removeContainersOf(U, V);
-  delUser(U);
-  delUser(V);
-  doshd.cleanup();
+  await endSuite(doshd, [U, V]);
 });
 
 test('20 simultaneous first logins of one user all succeed and share one container', async () => {

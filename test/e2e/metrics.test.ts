@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, BUSYBOX, delUser, Doshd, METRICS_PORT, REPO, removeContainersOf, run, until } from './harness.ts';
+import { addUser, BUSYBOX, Doshd, METRICS_PORT, REPO, removeContainersOf, run, until, endSuite } from './harness.ts';
 
 const U = 'dtp-pia';
 const PROM_PORT = 19090;
@@ -37,10 +37,7 @@ before(async () => {
 after(async () => {
   holder?.kill('SIGTERM');
   prometheus?.kill('SIGTERM');
-  await doshd.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd.cleanup();
+  await endSuite(doshd, [U]);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -3,7 +3,7 @@
 // and the first user's container, with her files, is neither entered, nor replaced, nor started for him.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, su } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, sh, su, endSuite } from './harness.ts';
 
 const BOB = 'dtn-bob';
 const SBOB = 'sdtn-bob';
@@ -17,11 +17,7 @@ before(async () => {
 });
 
 after(async () => {
-  await doshd.stop();
-  removeContainersOf(BOB, SBOB);
-  delUser(BOB);
-  delUser(SBOB);
-  doshd.cleanup();
+  await endSuite(doshd, [BOB, SBOB]);
 });
 
 test('a container name the policy gives two users: the second login is refused, and the first user\'s container is untouched', async () => {

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, run, sh, su, Tmux, until, HELPER_PROCESS } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, run, sh, su, Tmux, until, HELPER_PROCESS, endSuite } from './harness.ts';
 
 const LOGINS = Number(process.env.DOSH_SOAK_LOGINS ?? 1000);
 const USERS = ['dts-a', 'dts-b', 'dts-c', 'dts-d', 'dts-e'];
@@ -24,10 +24,7 @@ before(async () => {
 });
 
 after(async () => {
-  await doshd.stop();
-  removeContainersOf(...USERS);
-  for (const u of USERS) delUser(u);
-  doshd.cleanup();
+  await endSuite(doshd, USERS);
 });
 
 async function oneLogin(i: number): Promise<void> {

@@ -10,7 +10,6 @@ import path from 'node:path';
 import {
   addUser,
   DEBIAN,
-  delUser,
   Doshd,
   doshctl,
   removeContainersOf,
@@ -24,6 +23,7 @@ import {
   until,
   type Result,
   type StoredSession,
+  endSuite,
 } from './harness.ts';
 
 const U = 'dtt-tove';
@@ -109,10 +109,7 @@ before(async () => {
 });
 
 after(async () => {
-  await doshd?.stop();
-  removeContainersOf(U);
-  delUser(U);
-  doshd?.cleanup();
+  await endSuite(doshd, [U]);
   rmSync(marker, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
