@@ -238,6 +238,13 @@ ours() {
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
   case "$cmdline" in *"$name"*"$DIR/"*) return 0 ;; *) return 1 ;; esac
 }
+# PID (a child this script started) still runs: not gone, not a zombie. Not `ours`: until the forked shell has
+# exec'd the server, /proc/PID/cmdline is still this script's, and a check right after `&` would call it gone.
+alive() {
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 set_pid() {
   local name=$1 pid=$2 f="$DIR/pids"
   touch "$f"
@@ -349,7 +356,7 @@ start_etcd() {
   set_pid etcd "$pid"
   local deadline=$((SECONDS + TIMEOUT))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    ours "$pid" etcd || fail_start "$DIR/etcd.log" "etcd exited during startup"
+    alive "$pid" || fail_start "$DIR/etcd.log" "etcd exited during startup"
     if curl -fsS --max-time 2 "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q '"health":"true"'; then
       return 0
     fi
@@ -411,7 +418,7 @@ start_apiserver_proc() {
   set_pid apiserver "$pid"
   local deadline=$((SECONDS + TIMEOUT))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    ours "$pid" apiextensions-apiserver || fail_start "$DIR/apiserver.log" "apiextensions-apiserver exited during startup"
+    alive "$pid" || fail_start "$DIR/apiserver.log" "apiextensions-apiserver exited during startup"
     if apiserver_ready; then return 0; fi
     sleep 0.1
   done

@@ -9,17 +9,19 @@ import { idleClocksFile, readJsonFile } from '../../store/layout.ts';
 
 const U = 'dtl-lou';
 const V = 'dtl-vic';
+const W = 'dtl-wyn'; // IDLETIMEOUT=8: time enough for doshd to stop before it could collect her container
 let doshd: Doshd;
 
 before(async () => {
   addUser(U);
   addUser(V);
-  removeContainersOf(U, V);
-  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=3\n\n[user:${V}]\nIDLETIMEOUT=0\n`).start();
+  addUser(W);
+  removeContainersOf(U, V, W);
+  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=3\n\n[user:${V}]\nIDLETIMEOUT=0\n\n[user:${W}]\nIDLETIMEOUT=8\n`).start();
 });
 
 after(async () => {
-  await endSuite(doshd, [U, V]);
+  await endSuite(doshd, [U, V, W]);
 });
 
 test('20 simultaneous first logins of one user all succeed and share one container', async () => {
@@ -55,22 +57,23 @@ test('a doshd restarted after kill -9 rebuilds its state from the store and the 
   assert.match(sh(`docker inspect -f '{{index .Config.Labels "dosh.io/managed"}}' dosh-${V}`), /true/);
 });
 
-test('a doshd restart does not start the idle timer again: stopped past IDLETIMEOUT, the new doshd counts the time it was away', async () => {
-  await su(U, 'true');
+test('a doshd restart does not start the idle timer again: stopped past IDLETIMEOUT, the new doshd counts the time it was away', { timeout: 60_000 }, async () => {
+  await su(W, 'true');
   const clocks = () => readJsonFile<Record<string, number>>(idleClocksFile(STORE)) ?? {};
-  const since = await until(`dosh-${U}'s idle clock to be saved`, () => clocks()[`dosh-${U}`], 10_000);
+  const since = await until(`dosh-${W}'s idle clock to be saved`, () => clocks()[`dosh-${W}`], 10_000);
   const st = statSync(idleClocksFile(STORE));
   assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600], 'root-only');
   await doshd.stop();
+  assert.equal(containerIds(`dosh.io/user=${W}`).length, 1, 'the stopped doshd had not collected it yet');
   const logBefore = doshd.logText().length;
-  await sleep(6000); // IDLETIMEOUT=3, twice over, with no doshd running
+  await sleep(10_000); // past IDLETIMEOUT=8 with no doshd running
   await doshd.start();
-  await until(`dosh-${U} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${U}`).length === 0, 20_000);
-  const removed = doshd.logText().slice(logBefore).split('\n').filter((l) => l.includes('removed idle container') && l.includes(`dosh-${U}`)).map((l) => JSON.parse(l) as { idleSeconds: number });
+  await until(`dosh-${W} to be collected by the new doshd`, () => containerIds(`dosh.io/user=${W}`).length === 0, 20_000);
+  const removed = doshd.logText().slice(logBefore).split('\n').filter((l) => l.includes('removed idle container') && l.includes(`dosh-${W}`)).map((l) => JSON.parse(l) as { idleSeconds: number });
   assert.equal(removed.length, 1, doshd.logText().slice(logBefore));
-  // A timer started again by the restart would say 3 or 4 s: the new doshd counted from the saved clock.
-  assert.ok(removed[0].idleSeconds >= 6, `idle for ${removed[0].idleSeconds} s counted from ${new Date(since).toISOString()}`);
-  assert.equal(clocks()[`dosh-${U}`], undefined, 'the clock went with the container');
+  // A timer started again by the restart would say 8 or 9 s: the new doshd counted from the saved clock.
+  assert.ok(removed[0].idleSeconds >= 10, `idle for ${removed[0].idleSeconds} s counted from ${new Date(since).toISOString()}`);
+  assert.equal(clocks()[`dosh-${W}`], undefined, 'the clock went with the container');
 });
 
 test('a container whose sessions were wiped from the store is kept while a login runs in it, then collected', async () => {
