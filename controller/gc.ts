@@ -66,7 +66,7 @@ export class ContainerCollector {
       d.log.warn('could not read the idle clocks; idle times start now', { error: String(e) });
     }
     this.idleSince = parseIdleClocks(raw, d.clock.now());
-    this.saved = JSON.stringify(Object.fromEntries(this.idleSince));
+    this.saved = this.snapshot().text;
   }
 
   async collect(sessions: Session[]): Promise<void> {
@@ -118,16 +118,22 @@ export class ContainerCollector {
 
   /** Writes the clocks when they changed; a store that cannot be written is said once, until it can again. */
   private save(): void {
-    const text = JSON.stringify(Object.fromEntries([...this.idleSince].sort(([a], [b]) => (a < b ? -1 : 1))));
+    const { since, text } = this.snapshot();
     if (text === this.saved || !this.d.idleClocks) return;
     try {
-      this.d.idleClocks.save(JSON.parse(text) as Record<string, number>);
+      this.d.idleClocks.save(since);
       this.saved = text;
       this.saveFailing = false;
     } catch (e) {
       if (!this.saveFailing) this.d.log.warn('could not save the idle clocks; a doshd restart would start them again', { error: String(e) });
       this.saveFailing = true;
     }
+  }
+
+  /** The clocks as saved, in name order, and as text to tell whether they changed since the last save. */
+  private snapshot(): { since: Record<string, number>; text: string } {
+    const since = Object.fromEntries([...this.idleSince].sort(([a], [b]) => (a < b ? -1 : 1)));
+    return { since, text: JSON.stringify(since) };
   }
 
   private async loginsIn(id: string): Promise<number> {
