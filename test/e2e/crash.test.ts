@@ -141,6 +141,32 @@ function judge({ n, user, r }: Login): 'ok' | 'failed' | string {
   return 'failed';
 }
 
+/**
+ * One burst with FAULT run at a moment drawn in its first KILL_WINDOW_MS: every login judged, and what is neither a
+ * success nor a clear failure added to PROBLEMS under LABEL. Times are ms from the start of the burst.
+ */
+async function burstUnder(label: string, problems: string[], fault: () => Promise<void>) {
+  const drawnMs = Math.floor(random() * KILL_WINDOW_MS);
+  const start = performance.now();
+  const faulted = at(start, drawnMs, async () => {
+    await fault();
+    return performance.now() - start;
+  });
+  const logins = await burst();
+  const spawnedMs = performance.now() - start;
+  const { ranAt: faultMs, value: backMs } = await faulted;
+  const results = await Promise.all(logins);
+  const tookMs = performance.now() - start;
+  const verdicts = results.map((l) => [l, judge(l)] as const);
+  for (const [, v] of verdicts) if (v !== 'ok' && v !== 'failed') problems.push(`${label}: ${v}`);
+  const ok = verdicts.filter(([, v]) => v === 'ok').length;
+  const failed = verdicts.filter(([, v]) => v === 'failed').map(([l]) => l);
+  const kinds = new Map<string, number>();
+  for (const l of failed) kinds.set(kind(l.r.stderr), (kinds.get(kind(l.r.stderr)) ?? 0) + 1);
+  const failures = kinds.size ? `; failures: ${[...kinds].map(([k, c]) => `${c}x ${JSON.stringify(k)}`).join(', ')}` : '';
+  return { drawnMs, faultMs, backMs, spawnedMs, tookMs, total: results.length, ok, failed: failed.length, failures, verdicts };
+}
+
 function startEngine(): void {
   sh(`bash ${REPO}/scripts/lib/ensure-docker.sh`);
 }
@@ -167,33 +193,18 @@ test(`kill -9 of doshd at a random moment during a burst of ${USERS.length * PER
   let ok = 0;
   let failed = 0;
   for (let round = 1; round <= ROUNDS; round++) {
-    const killAt = Math.floor(random() * KILL_WINDOW_MS);
-    const start = performance.now();
     const old = doshd.pid;
-    const killed = at(start, killAt, async () => {
+    const b = await burstUnder(`round ${round}`, problems, async () => {
       doshd.kill('SIGKILL');
       await until(`doshd (pid ${old}) to die`, () => !pidAlive(old), 10_000);
       await doshd.start();
-      return performance.now() - start;
     });
-    const logins = await burst();
-    const spawnedMs = performance.now() - start;
-    const { ranAt: killedAt, value: backAt } = await killed;
-    const results = await Promise.all(logins);
-    const tookMs = performance.now() - start;
-    const verdicts = results.map((l) => [l, judge(l)] as const);
-    const roundOk = verdicts.filter(([, v]) => v === 'ok').length;
-    const roundFailed = verdicts.filter(([, v]) => v === 'failed');
-    for (const [, v] of verdicts) if (v !== 'ok' && v !== 'failed') problems.push(`round ${round}: ${v}`);
-    ok += roundOk;
-    failed += roundFailed.length;
-    const kinds = new Map<string, number>();
-    for (const [l] of roundFailed) kinds.set(kind(l.r.stderr), (kinds.get(kind(l.r.stderr)) ?? 0) + 1);
-    const noisy = verdicts.filter(([l, v]) => v === 'ok' && l.r.stderr.trim()).map(([l]) => kind(l.r.stderr));
+    ok += b.ok;
+    failed += b.failed;
+    const noisy = b.verdicts.filter(([l, v]) => v === 'ok' && l.r.stderr.trim()).map(([l]) => kind(l.r.stderr));
     process.stdout.write(
-      `# crash: round ${String(round).padStart(2)}: kill at ${String(Math.round(killedAt)).padStart(4)} ms (drawn ${String(killAt).padStart(4)}), all spawned at ${Math.round(spawnedMs)} ms, doshd back at ${Math.round(backAt)} ms, burst done at ${Math.round(tookMs)} ms: ` +
-        `${roundOk} succeeded, ${roundFailed.length} failed, ${results.length - roundOk - roundFailed.length} wrong` +
-        `${kinds.size ? `; failures: ${[...kinds].map(([k, c]) => `${c}x ${JSON.stringify(k)}`).join(', ')}` : ''}` +
+      `# crash: round ${String(round).padStart(2)}: kill at ${String(Math.round(b.faultMs)).padStart(4)} ms (drawn ${String(b.drawnMs).padStart(4)}), all spawned at ${Math.round(b.spawnedMs)} ms, doshd back at ${Math.round(b.backMs)} ms, burst done at ${Math.round(b.tookMs)} ms: ` +
+        `${b.ok} succeeded, ${b.failed} failed, ${b.total - b.ok - b.failed} wrong${b.failures}` +
         `${noisy.length ? `; successes with stderr: ${noisy.length}x e.g. ${JSON.stringify(noisy[0])}` : ''}\n`,
     );
   }
@@ -265,26 +276,9 @@ test(`the Docker engine restarted during a burst of first logins, ${ENGINE_ROUND
     const ids = testContainerIds();
     removeContainersOf(...USERS);
     await killOrphanShims(ids);
-    const stopAt = Math.floor(random() * KILL_WINDOW_MS);
-    const start = performance.now();
-    const restarted = at(start, stopAt, async () => {
-      await restartEngine();
-      return performance.now() - start;
-    });
-    const logins = await burst();
-    const spawnedMs = performance.now() - start;
-    const { ranAt: stoppedAt, value: backAt } = await restarted;
-    const results = await Promise.all(logins);
-    const tookMs = performance.now() - start;
-    const verdicts = results.map((l) => [l, judge(l)] as const);
-    const ok = verdicts.filter(([, v]) => v === 'ok').length;
-    const failed = verdicts.filter(([, v]) => v === 'failed');
-    for (const [, v] of verdicts) if (v !== 'ok' && v !== 'failed') problems.push(`engine round ${round}: ${v}`);
-    const kinds = new Map<string, number>();
-    for (const [l] of failed) kinds.set(kind(l.r.stderr), (kinds.get(kind(l.r.stderr)) ?? 0) + 1);
+    const b = await burstUnder(`engine round ${round}`, problems, restartEngine);
     process.stdout.write(
-      `# crash: engine round ${round}: engine stopped at ${Math.round(stoppedAt)} ms (drawn ${stopAt}), all spawned at ${Math.round(spawnedMs)} ms, answering again at ${Math.round(backAt)} ms, burst done at ${Math.round(tookMs)} ms: ${ok} succeeded, ${failed.length} failed` +
-        `${kinds.size ? `; failures: ${[...kinds].map(([k, c]) => `${c}x ${JSON.stringify(k)}`).join(', ')}` : ''}\n`,
+      `# crash: engine round ${round}: engine stopped at ${Math.round(b.faultMs)} ms (drawn ${b.drawnMs}), all spawned at ${Math.round(b.spawnedMs)} ms, answering again at ${Math.round(b.backMs)} ms, burst done at ${Math.round(b.tookMs)} ms: ${b.ok} succeeded, ${b.failed} failed${b.failures}\n`,
     );
     if (doshd.pid !== pid || !pidAlive(pid)) assert.fail(`doshd (pid ${pid}) died during engine round ${round}`);
     if (!(await until('doshd to be ready again', () => readyz(), 30_000).catch(() => false))) problems.push(`engine round ${round}: doshd not ready 30 s after the engine came back`);
