@@ -20,8 +20,10 @@ export function encodeFrame(type: MsgType, values: FieldValues = {}): Buffer {
     for (const v of Array.isArray(raw) ? raw : [raw]) {
       let value: Buffer;
       if (kind === 'u32') {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new TypeError(`field ${name}: ${String(v)} is not a 32-bit unsigned number`);
         value = Buffer.alloc(4);
-        value.writeUInt32BE(Number(v));
+        value.writeUInt32BE(n);
       } else if (kind === 'u64') {
         value = Buffer.alloc(8);
         value.writeBigUInt64BE(BigInt(v as number | bigint));
