@@ -2,17 +2,9 @@
 // policy can change who the container runs as or hide it from doshd.
 import { createHash } from 'node:crypto';
 import { NETWORK_PREFIX } from '../api/constants.ts';
+import { LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_UID, LABEL_USER } from '../api/labels.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { CreateBody } from '../engine/docker.ts';
-
-export const LABEL_MANAGED = 'dosh.io/managed';
-export const LABEL_USER = 'dosh.io/user';
-export const LABEL_UID = 'dosh.io/uid';
-export const LABEL_NODE = 'dosh.io/node';
-export const LABEL_HASH = 'dosh.io/policy-hash';
-export const LABEL_IDLE = 'dosh.io/idle-timeout';
-
-export { NETWORK_PREFIX };
 
 /** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
 export function userNetworkName(user: string): string {

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ANN, basePolicy, World } from '../test/fakes/world.ts';
-import { desiredContainer, LABEL_HASH } from './container-spec.ts';
+import { LABEL_HASH } from '../api/labels.ts';
+import { desiredContainer } from './container-spec.ts';
 import { InvalidError, RefusedError } from '../lib/errors.ts';
 
 test('first login: creates and starts the container, then marks the session Ready with the planned exec', async () => {

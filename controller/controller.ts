@@ -10,67 +10,25 @@ import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
 import type { UserDirectory } from '../lib/users.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
-import { desiredContainer, LABEL_HASH, LABEL_MANAGED, LABEL_UID, LABEL_USER } from './container-spec.ts';
+import { LABEL_HASH, LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../api/labels.ts';
+import { desiredContainer } from './container-spec.ts';
 import { planExec } from './exec-plan.ts';
-import { ContainerCollector, type GcEnginePort, type IdleClocks } from './gc.ts';
+import { ContainerCollector } from './gc.ts';
+import type { ControllerDeps } from './deps.ts';
 import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import { PolicyRollout } from './policy-rollout.ts';
-import type { ControllerMetrics } from './metrics.ts';
+import type { ControllerMetrics } from './metrics/metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 import { endedMessage, sessionRef, userRef, type EventSink } from './events.ts';
-import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
+import { hookArgs, type HookContext, type HookMoment, type HookResult } from './hook-scripts.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
-import { collectNetworks, connectExtraNetworks, createNotFound, ensureDeclaredNetworks, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
-
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'> & NetworkEnginePort & GcEnginePort;
-
-export interface PolicyProvider {
-  /** The effective policy for a user; throws RefusedError when the policy refuses her. */
-  resolve(user: UserInfo): EffectivePolicy;
-}
+import { collectNetworks, connectExtraNetworks, createNotFound, ensureDeclaredNetworks, ensureUserNetwork, startOrRefuse } from './networks.ts';
 
 /** How long a RateLimited refusal stays in the store (the helper reads it at once). */
 const RATE_LIMITED_RETENTION_MS = 10_000;
 
 /** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
 const ENGINE_RETRIES = 5;
-
-/** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
-export interface HookPort {
-  run(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult>;
-}
-
-export interface Cordon {
-  /** The message new logins are refused with, or undefined when logins are allowed. */
-  message(): string | undefined;
-}
-
-export interface ControllerOptions {
-  node: string;
-  workers: number;
-  resyncIntervalMs: number;
-  endedRetentionMs: number;
-  killGraceMs: number;
-  /** Per-user login rate limit; absent or perSecond 0: none. */
-  loginRate?: RateLimitOptions;
-}
-
-export interface ControllerDeps {
-  store: DirStore<Session>;
-  engine: EnginePort;
-  policy: PolicyProvider;
-  users: UserDirectory;
-  cordon: Cordon;
-  hooks: HookPort;
-  events: EventSink;
-  proc: ProcFs;
-  clock: Clock;
-  metrics: ControllerMetrics;
-  log: Logger;
-  options: ControllerOptions;
-  /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
-  idleClocks?: IdleClocks;
-}
 
 export class Controller {
   readonly queue: WorkQueue;

@@ -9,7 +9,7 @@ import { ConflictError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Session } from '../api/session.ts';
-import type { HookRun } from '../lib/hooks.ts';
+import type { HookRun } from './hook-scripts.ts';
 
 /** What the controller records events through (a recording fake in unit tests). */
 export interface EventSink {

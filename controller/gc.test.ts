@@ -1,7 +1,8 @@
 // Container collection against the fake engine and store: the idle timeout, and the logins the store does not know of.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ContainerCollector, loginProcesses, parseIdleClocks, type IdleClocks } from './gc.ts';
+import { ContainerCollector, loginProcesses, parseIdleClocks } from './gc.ts';
+import type { IdleClocks } from './deps.ts';
 import { silentLogger } from '../lib/log.ts';
 import { World } from '../test/fakes/world.ts';
 import { InvalidError, UnavailableError } from '../lib/errors.ts';

@@ -6,11 +6,10 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { isLive } from '../api/session.ts';
 import type { CreateBody, Engine } from '../engine/docker.ts';
 import { ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
-import { LABEL_MANAGED, LABEL_NODE, LABEL_USER, userNetworkName } from './container-spec.ts';
-import type { ControllerDeps } from './controller.ts';
+import { LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
+import { userNetworkName } from './container-spec.ts';
+import type { ControllerDeps } from './deps.ts';
 import type { InvolvedObject } from '../api/event.ts';
-
-export { NETWORK_PREFIX, userNetworkName } from './container-spec.ts';
 
 export type NetworkEnginePort = Pick<Engine, 'inspectNetwork' | 'createNetwork' | 'connectNetwork' | 'removeNetwork' | 'listNetworks'>;
 

@@ -1,6 +1,6 @@
 // An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions.
 import type { ContainerInfo, ContainerProcess, ContainerSummary, CreateBody, NetworkInfo, NetworkSpec } from '../../engine/docker.ts';
-import type { EnginePort } from '../../controller/controller.ts';
+import type { EnginePort } from '../../controller/deps.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 
 export class FakeEngine implements EnginePort {
