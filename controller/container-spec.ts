@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { NETWORK_PREFIX } from '../api/constants.ts';
 import { LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_UID, LABEL_USER } from '../api/labels.ts';
-import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { EffectivePolicy, HostConfig, UserInfo } from '../api/policy.ts';
 import type { CreateBody } from '../engine/docker.ts';
 
 /** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
@@ -23,11 +23,11 @@ export function containerName(policy: EffectivePolicy, user: UserInfo): string {
 
 export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string): DesiredContainer {
   const create = policy.create;
-  const host = { ...(create.HostConfig ?? {}) } as Record<string, unknown>;
+  const host: HostConfig = { ...create.HostConfig };
   // Her own network instead of the default bridge (policy refuses networkPerUser together with --network).
   if (policy.networkPerUser) host.NetworkMode = userNetworkName(user.name);
   const supplementary = user.groups.filter((g) => g.gid !== user.gid).map((g) => String(g.gid));
-  const groupAdd = [...new Set([...((host.GroupAdd as string[] | undefined) ?? []), ...supplementary])];
+  const groupAdd = [...new Set([...(host.GroupAdd ?? []), ...supplementary])];
   const body: CreateBody = {
     ...create,
     Image: policy.image,
