@@ -68,7 +68,7 @@ test('an outdated container is recreated when no session uses it, and kept under
 test('refusals end the session with a reason and a message, and touch no container', async () => {
   const cases: [string, (w: World) => void, RegExp][] = [
     ['Cordoned', (w) => (w.cordonMessage = 'maintenance until 14:00'), /maintenance until 14:00/],
-    ['PolicyRefused', (w) => (w.policyFor = () => { throw new RefusedError('PolicyRefused', 'no policy for you'); }), /no policy for you/],
+    ['PolicyError', (w) => (w.policyFor = () => { throw new RefusedError('PolicyError', 'no policy for you'); }), /no policy for you/],
     ['ImageNotFound', (w) => (w.policyFor = () => basePolicy({ image: 'nope:1' })), /image nope:1/],
     ['NameTaken', (w) => w.engine.seed('dosh-ann', {}), /does not manage/],
   ];

@@ -3,6 +3,7 @@
 import { setCondition } from '../api/meta.ts';
 import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { ConditionReason, EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { hangUpTree, isSameProcessAlive } from '../lib/proc.ts';
@@ -155,9 +156,9 @@ export class Controller {
     }
     const now = this.d.clock.now();
     const { outdated, shell: _shell, ...containerRef } = container;
-    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
     // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
-    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged', message: 'the container predates the current policy', lastTransitionTime: iso(now) });
+    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the container predates the current policy', lastTransitionTime: iso(now) });
     await this.updateSessionStatus(s, {
       ...s.status,
       phase: 'Ready',
@@ -184,7 +185,7 @@ export class Controller {
     this.charged.add(s.metadata.name);
   }
 
-  private async refuse(s: Session, reason: string, message: string): Promise<void> {
+  private async refuse(s: Session, reason: RefusalReason, message: string): Promise<void> {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
     if (reason === 'RateLimited') {
@@ -197,7 +198,7 @@ export class Controller {
     await this.finish(s, 'Failed', reason, message);
   }
 
-  private async endSession(s: Session, reason: string, message: string): Promise<void> {
+  private async endSession(s: Session, reason: EndReason, message: string): Promise<void> {
     // Recorded first: the helper reads the reason when its stream ends, and tells the user.
     await this.finish(s, 'Failed', reason, message);
     if (reason === 'HelperGone') this.d.events.record(sessionRef(s), 'Warning', 'HelperGone', message);
@@ -212,7 +213,7 @@ export class Controller {
     void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
   }
 
-  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: string, message: string): Promise<void> {
+  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<void> {
     const now = iso(this.d.clock.now());
     await this.updateSessionStatus(s, {
       ...s.status,

@@ -5,6 +5,7 @@
 import { setCondition } from '../api/meta.ts';
 import { isLive, type Session } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { ConditionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
 import { desiredContainer } from './container-spec.ts';
@@ -50,7 +51,7 @@ export class PolicyRollout {
             ...s,
             status: {
               ...s.status,
-              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged', message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
+              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged' satisfies ConditionReason, message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
             },
           });
         }
