@@ -208,6 +208,8 @@ export class Controller {
       } catch (err) {
         this.d.log.warn('housekeeping failed', { error: String(err) });
       }
+      // Counted whether it failed or not: what waits for "a few passes" (the tests) must not wait for ever.
+      this.d.metrics.housekeepingPasses.inc();
       await this.d.clock.sleep(this.d.options.resyncIntervalMs, signal);
     }
   }
