@@ -615,7 +615,7 @@ test('a stray entry the store cannot even name (bad file name, a directory) is q
   try {
     drop(badName, '{}');
     mkdirSync(path.join(SESSIONS, dir));
-    await sleep(2_000); // several housekeeping passes (--resync-interval 0.5)
+    await doshd.afterPasses(3);
     if (!pidAlive(doshd.pid) || !(await readyz())) problems.push('doshd stopped answering /readyz');
     const r = await su(U, 'echo still-works');
     if (out(r) !== 'still-works\n') problems.push(`a login failed: ${describe(r)}`);

@@ -103,6 +103,6 @@ test('collected containers\' networks are removed by GC; networks made by hand n
   await until('the users\' own networks to be removed', () => !networkExists(OWN(ANN)) && !networkExists(OWN(BOB)), 20_000);
   assert.match(doshd.logText(), /removed unused network/);
   // A few more passes: the test's own networks (no dosh.io/managed label) stay.
-  await new Promise((r) => setTimeout(r, 2000));
+  await doshd.afterPasses(3);
   for (const [n] of NETS) assert.ok(networkExists(n), `${n} was removed`);
 });

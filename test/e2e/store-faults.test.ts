@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { addUser, BUSYBOX, delUser, Doshd, doshctl, METRICS_PORT, pidAlive, removeContainersOf, sessionsOf, sh, sleep, STORE, stopAnyDoshd, su, until, type Result } from './harness.ts';
+import { addUser, BUSYBOX, delUser, Doshd, doshctl, METRICS_PORT, pidAlive, removeContainersOf, sessionsOf, sh, STORE, stopAnyDoshd, su, until, type Result } from './harness.ts';
 
 const U = 'dtq-quin';
 const SESSIONS = `${STORE}/sessions`;
@@ -108,7 +108,7 @@ async function assertNextLoginWorks(pid: number, tag: string): Promise<void> {
 /** Lets doshd finish what the last login left it to record (events, ends), so that a fault starts from quiet. */
 async function settle(): Promise<void> {
   await until('no live session of the test user', async () => (await sessionsOf(U)).every((s) => !['Pending', 'Ready', 'Running'].includes(s.status.phase)), 20_000);
-  await sleep(1500);
+  await doshd.afterPasses(2);
 }
 
 test('a read-only store: logins fail at once saying so, a running login finishes, doshd keeps answering; remounted read-write, the next login works', { timeout: 120_000 }, async () => {
@@ -132,7 +132,7 @@ test('a read-only store: logins fail at once saying so, a running login finishes
     assert.equal(r.code, 0, describe(r));
     assert.doesNotMatch(r.stderr, STACK_FRAME, describe(r));
     if (r.stderr.trim()) log(`the login that ran through the fault said on stderr: ${JSON.stringify(r.stderr.trim())}`);
-    await sleep(1000); // a few resyncs with its helper gone and the store unwritable
+    await doshd.afterPasses(2); // with its helper gone and the store unwritable
     await assertDoshdUp(pid);
   } finally {
     remount('rw');
@@ -157,7 +157,7 @@ test('a full store: logins fail at once naming the full disk, doshd keeps answer
       assertFailsCleanly(r, /no space left on device/i);
       if (i === 0) log(`full: login refused in ${Math.round(r.ms)} ms: ${JSON.stringify(r.stderr.trim())}`);
     }
-    await sleep(1000);
+    await doshd.afterPasses(2);
     await assertDoshdUp(pid);
   } finally {
     rmSync(FILL, { force: true });
@@ -253,7 +253,7 @@ test('a FIFO named like a session object does not wedge doshd: it keeps answerin
   renameSync(`${HELPER_CONF}.dtq-new`, HELPER_CONF);
   const problems: string[] = [];
   try {
-    await sleep(1500); // a few housekeeping passes (--resync-interval 0.5) over the special files
+    await doshd.afterPasses(3); // over the special files
     const health = await fetch(`http://127.0.0.1:${METRICS_PORT}/healthz`, { signal: AbortSignal.timeout(3000) }).then(
       (x) => x.ok,
       () => false,
@@ -269,7 +269,7 @@ test('a FIFO named like a session object does not wedge doshd: it keeps answerin
     if (existsSync(fifo)) spawnSync('timeout', ['2', 'sh', '-c', `: > ${fifo}`]);
     rmSync(fifo, { force: true });
   }
-  await sleep(1000);
+  await doshd.afterPasses(2);
   assert.deepEqual(problems, []);
   await assertDoshdUp(pid);
   await assertNextLoginWorks(pid, 'special-gone');
