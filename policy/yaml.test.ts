@@ -169,3 +169,10 @@ rules:
   bad('  dosh-net-x: {}\n', 3, /users' own networks/);
   bad('  "-x": {}\n', 3, /not a valid network name/);
 });
+
+test('a rule can match a group whose name holds blanks ("domain users")', () => {
+  const p = load('version: 1\nrules:\n  - match: { groups: [domain users, "AD\\\\Domain Admins"] }\n    image: b\n');
+  assert.equal(resolvePolicy(p, user('ann', ['domain users'])).image, 'b');
+  assert.equal(resolvePolicy(p, user('ann', ['AD\\Domain Admins'])).image, 'b');
+  assert.equal(resolvePolicy(p, user('ann', ['domain'])).image, 'alpine');
+});
