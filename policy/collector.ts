@@ -3,7 +3,7 @@
 import type { ContainerCreate, HostConfig, Mount } from '../api/policy.ts';
 import { PolicyError, type Origin } from './errors.ts';
 import { kvMap } from './csv.ts';
-import type { PolicyHost } from './hostpath.ts';
+import type { PolicyHost } from './host-path.ts';
 import { isStatic } from './template.ts';
 import { UNSAFE_KEY, type FlagOcc } from './types.ts';
 

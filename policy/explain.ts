@@ -1,6 +1,6 @@
 // `doshctl policy explain USER`: every effective setting with the file, line and section that set it.
 import type { UserInfo } from '../api/policy.ts';
-import type { PolicyHost } from './hostpath.ts';
+import type { PolicyHost } from './host-path.ts';
 import { resolvePolicy } from './resolve.ts';
 import type { CompiledPolicy } from './types.ts';
 

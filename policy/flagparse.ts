@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Collector } from './collector.ts';
 import { PolicyError, type Origin } from './errors.ts';
 import { BY_LONG, BY_SHORT, type FlagSpec } from './flags.ts';
-import type { PolicyHost } from './hostpath.ts';
+import type { PolicyHost } from './host-path.ts';
 import type { PolicyIO } from './io.ts';
 import type { Word } from './shellwords.ts';
 import { expand, isStatic, PROBE_VARS, templateText, type Template, type Vars } from './template.ts';

@@ -2,7 +2,7 @@
 // Values are parsed as the docker CLI parses them; unsafe values go through Collector.unsafe.
 import { Collector, normalizeCap } from './collector.ts';
 import { parseGpus } from './gpus.ts';
-import { hostPathProblem } from './hostpath.ts';
+import { hostPathProblem } from './host-path.ts';
 import { mountExposes, parseDevice, parseMount, parseVolume } from './mounts.ts';
 import { canonicalIP, extraHost } from './netaddr.ts';
 import type { FlagOcc } from './types.ts';

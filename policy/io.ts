@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { globWith } from './glob.ts';
-import { nodeHostFs, type PolicyHost } from './hostpath.ts';
+import { nodeHostFs, type PolicyHost } from './host-path.ts';
 
 export interface PolicyIO {
   readFile(path: string): string;

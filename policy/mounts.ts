@@ -1,5 +1,5 @@
 // Volume, mount, tmpfs and device values, parsed the way the docker CLI parses them, and the host paths and devices a
-// mount would expose (which policy/hostpath.ts judges).
+// mount would expose (which policy/host-path.ts judges).
 import * as path from 'node:path';
 import type { Mount } from '../api/policy.ts';
 import { readCsvRecord } from './csv.ts';

@@ -5,7 +5,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { BUILTIN, Collector } from './collector.ts';
 import { fail, PolicyError, type Origin } from './errors.ts';
 import { applyFlags } from './flagparse.ts';
-import type { PolicyHost } from './hostpath.ts';
+import type { PolicyHost } from './host-path.ts';
 import { containerNameProblem, imageRefProblem } from './names.ts';
 import type { Word } from './shellwords.ts';
 import { expand, isStatic, parseTemplate, varsFor, type Template } from './template.ts';

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { memoryIO } from './io.ts';
 import { loadLegacyPolicy } from './legacy.ts';
 import { resolvePolicy } from './resolve.ts';
-import { hostPathProblem, resolveOnHost, type HostFs, type HostStat, type PolicyHost } from './hostpath.ts';
+import { hostPathProblem, resolveOnHost, type HostFs, type HostStat, type PolicyHost } from './host-path.ts';
 import { MAIN, throwsAt, user } from './testkit.ts';
 
 type Node = HostStat & { target?: string };
