@@ -156,7 +156,7 @@ export class Collector {
 
     // Every capability is dropped, always, and only what the policy adds comes back: a --cap-drop list must not
     // replace the drop of ALL, which would leave the engine's default set (CHOWN, DAC_OVERRIDE, SETUID, NET_RAW, ...).
-    const { add } = effectiveCaps(this.capAdd, []);
+    const add = capList(this.capAdd);
     if (add.length) hc.CapAdd = add;
     hc.CapDrop = ['ALL'];
     this.prov['create.HostConfig.CapDrop'] = BUILTIN;
@@ -203,14 +203,7 @@ export function normalizeCap(c: string): string {
   return u === 'ALL' || u.startsWith('CAP_') ? u : 'CAP_' + u;
 }
 
-/**
- * What the docker CLI (28.x, measured by test/integration/flags-vs-cli.test.ts) sends: normalized, de-duplicated,
- * sorted; ALL stands alone.
- */
-export function effectiveCaps(addIn: string[], dropIn: string[]): { add: string[]; drop: string[] } {
-  const norm = (l: string[]) => {
-    const caps = [...new Set(l.map(normalizeCap))].filter((c) => c !== 'RESET').sort();
-    return caps.includes('ALL') ? ['ALL'] : caps;
-  };
-  return { add: norm(addIn), drop: norm(dropIn) };
+/** The CapAdd the docker CLI (28.x, measured by test/integration/flags-vs-cli.test.ts) sends: normalized, de-duplicated, sorted. */
+export function capList(caps: string[]): string[] {
+  return [...new Set(caps.map(normalizeCap))].filter((c) => c !== 'RESET').sort();
 }

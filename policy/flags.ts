@@ -207,7 +207,7 @@ export const FLAG_SPECS: FlagSpec[] = [
     },
   },
   {
-    name: 'cap-add', example: 'NET_RAW',
+    name: 'cap-add', example: 'NET_BIND_SERVICE',
     apply(c, v, occ) {
       if (v.trim() === '') bad(occ, 'empty capability');
       if (!KNOWN_CAPS.has(normalizeCap(v))) bad(occ, `unknown capability ${JSON.stringify(v)} (see capabilities(7); docker refuses it)`);

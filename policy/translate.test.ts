@@ -93,10 +93,10 @@ test('capabilities: ALL is always dropped, whatever --cap-drop says; --cap-add a
   assert.deepEqual(h.CapDrop, ['ALL']);
   assert.equal(h.CapAdd, undefined);
   assert.deepEqual(hc('--cap-drop=all --cap-add KILL').CapDrop, ['ALL']);
-  // As the CLI: adding wins over dropping the same one, and ALL stands alone.
+  // As the CLI: adding wins over dropping the same one.
   assert.deepEqual(hc('--cap-add KILL --cap-drop kill'), { ...hc(''), CapAdd: ['CAP_KILL'] });
   const opt = '\nALLOW_UNSAFE_DOCKERPARAMETERS_I_UNDERSTAND_THE_RISK=true';
-  assert.deepEqual(translate(`--cap-add CHOWN --cap-add all --cap-drop CHOWN${opt}`).create.HostConfig, { ...hc(''), CapAdd: ['ALL'], CapDrop: ['ALL'] });
+  assert.deepEqual(translate(`--cap-add CHOWN --cap-add all --cap-drop CHOWN${opt}`).create.HostConfig, { ...hc(''), CapAdd: ['ALL', 'CAP_CHOWN'], CapDrop: ['ALL'] });
   assert.deepEqual(translate(`--cap-drop NET_RAW${opt}`).create.HostConfig.CapDrop, ['ALL'], 'not even with the opt-in');
   assert.deepEqual(translate('--cap-drop NET_RAW').provenance['create.HostConfig.CapDrop'].file, '(built-in default)');
 });

@@ -113,6 +113,7 @@ const CASES: Case[] = [
   C('--cap-add', ['--cap-add=chown', '--cap-add', 'CAP_KILL'], { unsafe: true }),
   C('--cap-add', ['--cap-add', 'SYS_ADMIN'], { unsafe: true }),
   C('--cap-add', ['--cap-add', 'ALL'], { unsafe: true }),
+  C('--cap-add', ['--cap-add', 'CHOWN', '--cap-add=all'], { unsafe: true }),
   // DoSH drops ALL whatever --cap-drop says (the CLI side gets --cap-drop ALL from defaultsFor, as DoSH adds it).
   // and --cap-drop ALL alone is what it sends: the CLI would send the names beside ALL.
   C('--cap-drop', ['--cap-drop', 'NET_RAW', '--cap-drop=mknod'], { cli: [] }),
