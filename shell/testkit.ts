@@ -167,11 +167,10 @@ export interface RelayRun {
 }
 
 /** Starts the relay as nobody, as a login program would start a shell. */
-export function runRelay(rig: Rig, opts: { argv0?: string; args?: string[]; env?: Record<string, string>; input?: Buffer; keepStdin?: boolean; extraFds?: number[] } = {}): RelayRun {
+export function runRelay(rig: Rig, opts: { argv0?: string; args?: string[]; env?: Record<string, string>; input?: Buffer; keepStdin?: boolean; extraFds?: number[]; asRoot?: boolean } = {}): RelayRun {
   const child = spawn(rig.relay, opts.args ?? [], {
     argv0: opts.argv0 ?? '-dosh',
-    uid: NOBODY,
-    gid: NOBODY,
+    ...(opts.asRoot ? {} : { uid: NOBODY, gid: NOBODY }),
     cwd: '/tmp',
     env: { ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1', ...(opts.env ?? {}) },
     stdio: ['pipe', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
@@ -190,10 +189,9 @@ export function runRelay(rig: Rig, opts: { argv0?: string; args?: string[]; env?
 }
 
 /** Starts the relay as nobody on a terminal of ROWSxCOLS (util-linux's script gives it a pty). */
-export function runRelayOnTty(rig: Rig, rows: number, cols: number): RelayRun {
+export function runRelayOnTty(rig: Rig, rows: number, cols: number, opts: { asRoot?: boolean } = {}): RelayRun {
   const child = spawn('script', ['-qfec', `stty rows ${rows} cols ${cols}; exec ${rig.relay}`, '/dev/null'], {
-    uid: NOBODY,
-    gid: NOBODY,
+    ...(opts.asRoot ? {} : { uid: NOBODY, gid: NOBODY }),
     cwd: '/tmp',
     env: { ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=1', TERM: 'xterm', SHELL: '/bin/sh', PATH: '/usr/bin:/bin' },
     stdio: ['pipe', 'pipe', 'pipe'],

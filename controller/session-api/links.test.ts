@@ -12,7 +12,12 @@ import { RelayConnection } from './connection.ts';
 import { RelayLinks, type RelayEvents } from './links.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dosh-links-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+/** Every socket a test opened, closed at the end so that the test process can exit. */
+const opened: net.Socket[] = [];
+after(() => {
+  for (const s of opened) s.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 let seq = 0;
 
 class Recorder implements RelayEvents {
@@ -53,6 +58,7 @@ async function pair(): Promise<{ conn: RelayConnection; relay: net.Socket; got: 
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
   const relay = net.connect(p);
   const sock = await accepted;
+  opened.push(relay, sock);
   server.close();
   let buf = Buffer.alloc(0);
   relay.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
@@ -102,11 +108,13 @@ test('drain messages are shown once per text; a reattach connects to the relay\'
   const ev = new Recorder();
   const sockPath = path.join(dir, 'relay.sock');
   const server = net.createServer((s) => {
+    opened.push(s);
     s.write(encodeFrame(Msg.Reattach, { Session: 'ann-9', StreamEnded: 1, BytesIn: 1n, BytesOut: 2n }));
   });
   await new Promise<void>((r) => server.listen(sockPath, () => r()));
   const links = new RelayLinks(ev, (p) => new Promise((resolve, reject) => {
     const s = net.connect(p);
+    opened.push(s);
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   }), silentLogger);

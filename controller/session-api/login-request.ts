@@ -1,6 +1,8 @@
 // A relay's login request, read and checked: everything in it but the uid and pid is the user's own choice (argv,
 // TERM, LANG, her ssh client's variables), so it is bytes to validate, never to trust.
+import { readFileSync } from 'node:fs';
 import { RELAY_PROTOCOL_VERSION } from '../../api/relay-protocol.ts';
+import { processStartTime } from '../../lib/proc.ts';
 import type { FrameReader } from '../../api/relay-wire.ts';
 import { parseShellArgs, sanitizeLang, sanitizeTerm, type ShellInvocation } from './shell-args.ts';
 
@@ -40,6 +42,18 @@ export interface RelayProcess {
   realUid(pid: number): number | undefined;
   startTime(pid: number): string | undefined;
 }
+
+export const procRelayProcess: RelayProcess = {
+  realUid(pid) {
+    try {
+      const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  startTime: (pid) => processStartTime(pid),
+};
 
 const text = (b: Buffer | undefined) => (b === undefined ? undefined : b.toString('utf8'));
 

@@ -8,6 +8,8 @@ import type { FrameReader } from '../../api/relay-wire.ts';
 import type { Session } from '../../api/session.ts';
 import type { Clock, Random } from '../../lib/clock.ts';
 import { RefusedError } from '../../lib/errors.ts';
+import type { RefusalReason } from '../../api/reasons.ts';
+import { userRef, type EventSink } from '../events.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { UserDirectory } from '../../lib/users.ts';
 import type { DirStore } from '../../store/dirstore.ts';
@@ -41,8 +43,9 @@ export interface LoginDeps {
   clock: Clock;
   random: Random;
   log: Logger;
+  events: EventSink;
   /** Counts a refusal made here, by reason (dosh_logins_refused_total). */
-  refused: (reason: string) => void;
+  refused: (reason: RefusalReason) => void;
   node: string;
   engineSocket: string;
   relaySocket: (session: string) => string;
@@ -68,14 +71,20 @@ export class LoginService {
       this.refuse(conn, 'BadRequest', e.message, e.code);
       return;
     }
-    const user = await this.d.users.lookup(req.uid);
+    const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
+    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message);
     if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`);
     try {
       this.d.gate.fits(user.name, req);
       this.d.gate.charge(user.name);
     } catch (e) {
       if (!(e instanceof RefusedError)) throw e;
-      return this.refuse(conn, e.reason, e.message, 1, user.name);
+      this.refuse(conn, e.reason, e.message);
+      // One event on the user for what no session object records; the rate's message is the same every time, so a
+      // flood aggregates into one event with a count.
+      const message = e.reason === 'RateLimited' ? `logins of ${user.name} refused: started faster than this host allows` : e.message;
+      this.d.events.record(userRef(user.name), 'Warning', e.reason === 'RateLimited' ? 'RateLimited' : 'Refused', message);
+      return;
     }
     const s = this.create(user.name, user.gid, req);
     const name = s.metadata.name;
@@ -120,9 +129,9 @@ export class LoginService {
     });
   }
 
-  private refuse(conn: RelayConnection, reason: string, message: string, code = 1, user?: string): void {
+  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1): void {
     this.d.refused(reason);
-    this.d.log.warn('login refused', { reason, message, user });
+    this.d.log.warn('login refused', { reason, message });
     conn.end(Msg.Refuse, { Message: message, ExitCode: code });
   }
 }

@@ -1,5 +1,6 @@
 // What doshd does when a login's relay reports something: the relay carries bytes and decides nothing, so the
 // session's facts (Running, the first byte, the exit status, a hang-up) are recorded here, in the store, by doshd.
+import type { EndReason } from '../../api/reasons.ts';
 import { iso, type Clock } from '../../lib/clock.ts';
 import { NotFoundError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -17,8 +18,8 @@ export interface RelayEventsDeps {
   proc: ProcFs;
   clock: Clock;
   log: Logger;
-  /** Ends a live session with a reason and hangs up its processes (the controller's endSession). */
-  end(name: string, reason: string, message: string): Promise<void>;
+  /** Ends a live session with a reason and hangs up its processes (the controller's endSessionNamed). */
+  end(name: string, reason: EndReason | 'EngineRefused', message: string): Promise<void>;
 }
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 13: 'SIGPIPE', 15: 'SIGTERM' };

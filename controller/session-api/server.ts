@@ -2,6 +2,7 @@
 // login relays ask for a session. It is also how doshd knows it is alone on its store, whatever runs it (systemd, a
 // container of the Helm chart, a shell): a doshd that answers on the socket holds the store, and a second one asks it
 // who it is before giving up (process ids mean nothing across pid namespaces; a socket on the shared path does).
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -34,6 +35,31 @@ export class StoreHeldError extends Error {
 
 export const apiSocketPath = (store: string) => path.join(store, 'api.sock');
 export const relaysDir = (store: string) => path.join(store, 'relays');
+
+/** Where a session's relay listens for a restarted doshd; hashed when the name would not fit a socket address. */
+export function relaySocketPath(store: string, session: string): string {
+  const plain = path.join(relaysDir(store), `${session}.sock`);
+  return Buffer.byteLength(plain) < 100 ? plain : path.join(relaysDir(store), `${createHash('sha256').update(session).digest('hex').slice(0, 24)}.sock`);
+}
+
+/** Connects to a Unix socket (a relay's), giving up after timeoutMs: a live relay accepts at once. */
+export function connectUnix(socketPath: string, timeoutMs = 2000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(Object.assign(new Error(`connecting to ${socketPath} timed out`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      resolve(sock);
+    });
+    sock.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
 
 export class SessionApiServer {
   private server?: net.Server;
