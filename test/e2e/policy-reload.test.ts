@@ -7,6 +7,7 @@
 //   (c) a container whose settings changed is kept while its user has a live session, recreated at her next login
 //       after it ended;
 //   (d) `doshctl policy check`, `explain --config`, `convert` on files.
+// needs: docker busybox dosh
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';

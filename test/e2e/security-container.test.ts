@@ -3,6 +3,7 @@
 // file-capability binary, and sudo with a rule giving everyone root): the control shows the image does escalate
 // outside DoSH, and in her DoSH container every route gives nothing. The users, doshd, the escalation image and the
 // checks are security-kit.ts's.
+// needs: docker busybox debian dosh sshd
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -4,6 +4,7 @@
 // docker CLI, or read the policy, the sudoers drop-in, the store or other users' sessions; doshd listens on loopback
 // only. Each attempt's refusal is asserted, and nothing happens to anyone else. The users, doshd and checks are
 // security-kit.ts's.
+// needs: docker busybox dosh
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

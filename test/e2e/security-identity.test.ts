@@ -5,6 +5,7 @@
 // and her container stays exactly the policy's. What badinput.test.ts already covers (forged SUDO_*/DOCKER_*/NODE_*/
 // LD_*/PATH, sudo -E, the helper without sudo, root, the sudoers rule, forged argv0 and flags, garbage TERM/LANG, huge
 // arguments, corrupt store files) is not repeated here. The users, doshd and checks are security-kit.ts's.
+// needs: docker busybox dosh sshd
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';

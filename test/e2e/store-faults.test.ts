@@ -4,6 +4,7 @@
 // The store for this file is a small tmpfs mounted over /run/dosh before doshd starts (the helper's default store, so
 // /etc/dosh/helper.conf needs no STORE=): remount,ro makes it read-only, a filler file makes it full. It hides the
 // host's real store until `after` unmounts it.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
