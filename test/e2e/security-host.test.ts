@@ -1,4 +1,4 @@
-// Security, end to end (issue 7), the host around her container: a user attacks what DoSH keeps on the host. She
+// Security, end to end, the host around her container: a user attacks what DoSH keeps on the host. She
 // cannot write, link or symlink into the store, forge a Session object anyone accepts, plant anything on the paths the
 // helper touches (traced with strace), signal, trace or read another user's login through its pids, use doshctl or the
 // docker CLI, or read the policy, the sudoers drop-in, the store or other users' sessions; doshd listens on loopback

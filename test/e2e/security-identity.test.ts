@@ -1,4 +1,4 @@
-// Security, end to end (issue 7), what she can pass: a user tries to become another user or root, or to get another
+// Security, end to end, what she can pass: a user tries to become another user or root, or to get another
 // image or other docker flags, through everything she controls at login: extra arguments to su and to the helper,
 // argv0, TERM/LANG/SSH_ORIGINAL_COMMAND (launcher, ssh pty, ssh SetEnv, a forced command in her authorized_keys),
 // configuration files in her home, DOSH_* and policy-named environment variables. Each attempt is refused or ignored,
