@@ -6,13 +6,18 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { API_VERSION } from '../api/constants.ts';
-import type { Session } from '../api/session.ts';
+import { z } from 'zod';
+import { ObjectMeta } from '../api/meta.ts';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { processStartTime } from '../lib/proc.ts';
 import { FakeClock } from '../test/fakes/clock.ts';
-import { DirStore, type NewObject } from './dirstore.ts';
-import { sessionStore } from './sessions.ts';
+import { zodCodec } from './codec.ts';
+import { DirStore, type NewObject, type StoreOptions } from './dirstore.ts';
+
+/** An object of the store's own, so these tests do not depend on any one resource's schema. */
+const Note = z.object({ kind: z.literal('Note'), metadata: ObjectMeta, spec: z.object({ text: z.string(), n: z.number().int().nonnegative() }), status: z.object({ phase: z.string() }) });
+type Note = z.infer<typeof Note>;
+const noteStore = (root: string, opts?: StoreOptions) => new DirStore<Note>(root, 'notes', zodCodec(Note), opts);
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 
@@ -21,24 +26,18 @@ function setup(opts: { clock?: FakeClock } = {}) {
   const clock = opts.clock ?? new FakeClock(T0);
   let n = 0;
   const logs: string[] = [];
-  const store = sessionStore(root, { clock, random: (bytes) => (++n).toString(16).padStart(bytes * 2, '0'), log: (msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`) });
+  const store = noteStore(root, { clock, random: (bytes) => (++n).toString(16).padStart(bytes * 2, '0'), log: (msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`) });
   store.init();
   return { root, clock, store, logs };
 }
 
-function session(name: string): NewObject<Session> {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Session',
-    metadata: { name },
-    spec: { user: 'ann', uid: 1001, gid: 1001, node: 'node1', mode: 'command', login: false, command: 'id', args: [], tty: false, helper: { pid: 4242, startTime: '77' } },
-    status: { phase: 'Pending', conditions: [] },
-  };
+function note(name: string, n = 1): NewObject<Note> {
+  return { kind: 'Note', metadata: { name }, spec: { text: 'hello', n }, status: { phase: 'Pending' } };
 }
 
 test('create fills the metadata from the injected clock and randomness, and writes the object file root-only', () => {
   const { store } = setup();
-  const s = store.create(session('ann-1'));
+  const s = store.create(note('ann-1'));
   assert.equal(s.metadata.creationTimestamp, new Date(T0).toISOString());
   assert.equal(s.metadata.resourceVersion, '1');
   assert.equal(s.metadata.generation, 1);
@@ -52,28 +51,28 @@ test('create fills the metadata from the injected clock and randomness, and writ
 
 test('create of a taken name is a ConflictError and leaves the first object as it was', () => {
   const { store } = setup();
-  const first = store.create(session('ann-1'));
-  assert.throws(() => store.create({ ...session('ann-1'), spec: { ...session('ann-1').spec, user: 'bob' } }), ConflictError);
+  const first = store.create(note('ann-1'));
+  assert.throws(() => store.create(note('ann-1', 2)), ConflictError);
   assert.deepEqual(store.get('ann-1'), first);
 });
 
 test('create of an object its schema refuses throws and writes nothing; a name that is not an object name is not found', () => {
   const { store } = setup();
-  assert.throws(() => store.create({ ...session('ann-1'), spec: { ...session('ann-1').spec, uid: -1 } }), /invalid sessions object: spec.uid/);
+  assert.throws(() => store.create(note('ann-1', -1)), /invalid notes object: spec.n/);
   assert.deepEqual(readdirSync(store.dir), []);
-  assert.throws(() => store.create(session('Ann_1')), /invalid sessions object: metadata.name/);
+  assert.throws(() => store.create(note('Ann_1')), /invalid notes object: metadata.name/);
   assert.throws(() => store.get('../etc/passwd'), NotFoundError);
 });
 
 test('update is a compare-and-swap on resourceVersion: it bumps it, keeps uid and creation time, and refuses a stale one', async () => {
   const { store, clock } = setup();
-  const s = store.create(session('ann-1'));
+  const s = store.create(note('ann-1'));
   await clock.advance(5000);
-  const next = store.update({ ...s, metadata: { ...s.metadata, uid: 'forged', creationTimestamp: 'forged' }, status: { ...s.status, phase: 'Ready' } });
+  const next = store.update({ ...s, metadata: { ...s.metadata, uid: 'forged', creationTimestamp: 'forged' }, status: { phase: 'Ready' } });
   assert.equal(next.metadata.resourceVersion, '2');
   assert.equal(next.metadata.uid, s.metadata.uid);
   assert.equal(next.metadata.creationTimestamp, s.metadata.creationTimestamp);
-  assert.throws(() => store.update({ ...s, status: { ...s.status, phase: 'Failed' } }), (e) => e instanceof ConflictError && /resourceVersion 2, not 1/.test(e.message));
+  assert.throws(() => store.update({ ...s, status: { phase: 'Failed' } }), (e) => e instanceof ConflictError && /resourceVersion 2, not 1/.test(e.message));
   assert.equal(store.get('ann-1')?.status.phase, 'Ready');
   store.delete('ann-1');
   assert.throws(() => store.update(next), NotFoundError);
@@ -82,12 +81,12 @@ test('update is a compare-and-swap on resourceVersion: it bumps it, keeps uid an
 
 test('mutate re-reads and retries when another writer got there first, and writes nothing when the change is none', () => {
   const { store } = setup();
-  store.create(session('ann-1'));
+  store.create(note('ann-1'));
   let calls = 0;
   const out = store.mutate('ann-1', (cur) => {
     // The first time, another writer updates the object between this read and the write.
     if (++calls === 1) store.update({ ...cur, metadata: { ...cur.metadata, annotations: { 'dosh.io/message': 'hello' } } });
-    return { ...cur, status: { ...cur.status, phase: 'Ready' } };
+    return { ...cur, status: { phase: 'Ready' } };
   });
   assert.equal(calls, 2);
   assert.equal(out?.metadata.resourceVersion, '3');
@@ -98,7 +97,7 @@ test('mutate re-reads and retries when another writer got there first, and write
 
 test('delete says whether there was something to delete', () => {
   const { store } = setup();
-  store.create(session('ann-1'));
+  store.create(note('ann-1'));
   assert.equal(store.delete('ann-1'), true);
   assert.equal(store.delete('ann-1'), false);
   assert.equal(store.get('ann-1'), undefined);
@@ -106,9 +105,9 @@ test('delete says whether there was something to delete', () => {
 
 test('list quarantines what is not an object (bad JSON, a wrong shape, a directory, a bad name) with a log line, and skips temp and lock files', () => {
   const { root, store, logs } = setup();
-  store.create(session('ann-1'));
+  store.create(note('ann-1'));
   writeFileSync(path.join(store.dir, 'garbage.json'), '{not json');
-  writeFileSync(path.join(store.dir, 'shape.json'), JSON.stringify({ kind: 'Session' }));
+  writeFileSync(path.join(store.dir, 'shape.json'), JSON.stringify({ kind: 'Note' }));
   mkdirSync(path.join(store.dir, 'dir.json'));
   writeFileSync(path.join(store.dir, 'Bad Name.json'), '{}');
   writeFileSync(path.join(store.dir, '.tmp-ann-2-abc'), '{}');
@@ -123,7 +122,7 @@ test('list quarantines what is not an object (bad JSON, a wrong shape, a directo
 
 test('sweep removes the temp and lock files a killed writer left once older than the limit, by the injected clock; never an object', async () => {
   const { store, clock } = setup();
-  store.create(session('ann-1'));
+  store.create(note('ann-1'));
   const old = path.join(store.dir, '.tmp-ann-1-dead');
   const lock = path.join(store.dir, '.lock-ann-1');
   writeFileSync(old, '{}');
@@ -142,9 +141,9 @@ test('a lock held by a live writer makes update a ConflictError once the wait is
   // Each reading of the clock moves it 100 ms on, so waits run out at once.
   let t = T0;
   const clock = { now: () => (t += 100), sleep: async () => {} };
-  const store = sessionStore(root, { clock, lockWaitMs: 1000 });
+  const store = noteStore(root, { clock, lockWaitMs: 1000 });
   store.init();
-  const s = store.create(session('ann-1'));
+  const s = store.create(note('ann-1'));
   const lock = path.join(store.dir, '.lock-ann-1');
   writeFileSync(lock, `${process.pid} ${processStartTime(process.pid)}`);
   assert.throws(() => store.update(s), (e) => e instanceof ConflictError && /locked by another writer/.test(e.message));
@@ -156,9 +155,9 @@ test('a lock held by a live writer makes update a ConflictError once the wait is
 
 test('init makes the directories root-only and takes write access from group and others on existing ones', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'dosh-store-'));
-  mkdirSync(path.join(root, 'sessions'));
-  chmodSync(path.join(root, 'sessions'), 0o777);
-  const store = new DirStore<Session>(root, 'sessions', { decode: (d) => ({ ok: true, value: d as Session }) });
+  mkdirSync(path.join(root, 'notes'));
+  chmodSync(path.join(root, 'notes'), 0o777);
+  const store = noteStore(root);
   store.init();
   assert.equal(statSync(store.dir).mode & 0o777, 0o755);
   assert.equal(statSync(path.join(root, 'quarantine')).mode & 0o777, 0o700);
