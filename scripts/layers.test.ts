@@ -41,13 +41,15 @@ test('imports are found in every form: static, type-only, re-exported, side-effe
   assert.deepEqual(importsOf(text).sort(), ['../b/b.ts', './a.ts', './c.ts', './d.ts', './e.ts', './f.ts', './g.ts']);
 });
 
-test('the rules catch an import upwards, across one layer, of an entry point and of a test', () => {
+test('the rules catch an import upwards, across one layer, of an entry point and of a test; a test kit imports like a test', () => {
   const graph = new Map<string, string[]>([
     ['api/session.ts', ['lib/clock.ts']],
     ['store/dirstore.ts', ['engine/docker.ts']],
     ['cli/commands/top.ts', ['controller/gc.ts']],
     ['controller/gc.ts', ['controller/main.ts', 'test/fakes/engine.ts', 'controller/deps.ts', 'lib/clock.ts', 'api/session.ts']],
-    ['controller/gc.test.ts', ['test/fakes/engine.ts', 'cli/format.ts']],
+    ['controller/gc.test.ts', ['test/fakes/engine.ts', 'cli/format.ts', 'shell/testkit.ts']],
+    ['shell/testkit.ts', ['controller/session-api/connection.ts']],
+    ['policy/resolve.ts', ['policy/testkit.ts']],
     ['test/fakes/engine.ts', ['engine/docker.ts']],
   ]);
   assert.deepEqual(layerViolations(graph), [
@@ -56,6 +58,7 @@ test('the rules catch an import upwards, across one layer, of an entry point and
     'cli/commands/top.ts -> controller/gc.ts: cli/ (layer 3) may not import controller/ (layer 3)',
     'controller/gc.ts -> controller/main.ts: an entry point is imported by nothing',
     'controller/gc.ts -> test/fakes/engine.ts: production code imports a test or a tool',
+    'policy/resolve.ts -> policy/testkit.ts: production code imports a test or a tool',
   ]);
 });
 

@@ -6,8 +6,9 @@
 //   1  lib/
 //   0  api/              the contract: imports nothing of DoSH
 //
-// A file imports only files of its own folder or of a lower layer; nothing imports an entry point or a test; and no
-// import circle exists anywhere, tests and fakes included. Type-only and dynamic imports count like the others.
+// A file imports only files of its own folder or of a lower layer; nothing imports an entry point or a test (a
+// *.test.ts, a testkit.ts, or anything under test/, bench/, scripts/, crds/); and no import circle exists anywhere,
+// tests and fakes included. Type-only and dynamic imports count like the others.
 // `node --import tsx scripts/layers.ts` prints the problems (exit status 1 when there are some).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -70,7 +71,8 @@ export function importGraph(root = ROOT, files = sourceFiles(root)): Map<string,
 }
 
 const top = (f: string) => f.split('/')[0];
-const isTest = (f: string) => f.endsWith('.test.ts') || TOOLING.includes(top(f));
+/** A test, a test kit beside the tests (`testkit.ts`), or a tool. */
+const isTest = (f: string) => f.endsWith('.test.ts') || path.posix.basename(f) === 'testkit.ts' || TOOLING.includes(top(f));
 
 /** Imports that break the layering, as `FROM -> TO: why`. */
 export function layerViolations(graph: Map<string, string[]>): string[] {
