@@ -2,7 +2,7 @@
 # k8s-apiserver.sh — a real Kubernetes API server serving custom resources, for integration tests.
 #
 # It runs k8s.io/apiextensions-apiserver (the CRD server that kube-apiserver embeds, built from source through
-# the Go module proxy, plus the /apis discovery document and OpenAPI, see main_go) standalone on Debian's etcd
+# the Go module proxy, plus the /apis discovery document and OpenAPI, see k8s-apiserver/main.go) standalone on Debian's etcd
 # (etcd-server), both on loopback only, on ports chosen free at run time. The first build takes about 4 to 5
 # minutes on 2 cores; later runs reuse the binary cached under $DOSH_K8S_CACHE. A start takes about 2 seconds.
 # There is no core API server: it serves CustomResourceDefinitions and the custom resources they define only.
@@ -68,120 +68,16 @@ ensure_tools() {
   command -v curl >/dev/null 2>&1 || ensure_pkgs curl ca-certificates
 }
 
-# The server's main package. Upstream's command (k8s.io/apiextensions-apiserver@VERSION, whose packages this
-# builds unchanged, with the same dependency versions `go install` would pick) serves no root discovery document
-# (/apis), since kube-apiserver's aggregator normally does; without it kubectl and every discovery client fail
-# ("couldn't get current server API group list"). Nor does it publish OpenAPI for CRDs (kubectl create/apply of a
-# custom resource then fails: "failed to download openapi"). This main adds /apis, from the discovery data the
-# CRD server already keeps, and the OpenAPI v2 config, and is otherwise upstream's main + server.Run.
-main_go() {
-  cat <<'GO'
-// Command apiextensions-apiserver is k8s.io/apiextensions-apiserver's server plus the root discovery document
-// (/apis) that kube-apiserver's aggregator would serve and the OpenAPI v2 config that kube-apiserver gives it,
-// so that kubectl and other discovery and OpenAPI clients work.
-package main
+# The server's main package, scripts/lib/k8s-apiserver/main.go. Upstream's command (k8s.io/apiextensions-apiserver@VERSION,
+# whose packages this builds unchanged, with the same dependency versions `go install` would pick) serves no root
+# discovery document (/apis), since kube-apiserver's aggregator normally does; without it kubectl and every discovery
+# client fail ("couldn't get current server API group list"). Nor does it publish OpenAPI for CRDs (kubectl
+# create/apply of a custom resource then fails: "failed to download openapi"). This main adds /apis, from the
+# discovery data the CRD server already keeps, and the OpenAPI v2 config, and is otherwise upstream's main +
+# server.Run. The build id hashes the file, so an edit rebuilds the server.
+MAIN_GO="$(dirname "${BASH_SOURCE[0]}")/k8s-apiserver/main.go"
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
-
-	"github.com/spf13/cobra"
-	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
-	extensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
-	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
-	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
-	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
-	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/apiserver/pkg/util/openapi"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/component-base/cli"
-)
-
-func main() {
-	ctx := genericapiserver.SetupSignalContext()
-	o := options.NewCustomResourceDefinitionsServerOptions(os.Stdout, os.Stderr)
-	cmd := &cobra.Command{
-		Use:   "apiextensions-apiserver",
-		Short: "Launch an API extensions API server (with /apis discovery)",
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			return o.ServerRunOptions.ComponentGlobalsRegistry.Set()
-		},
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return run(c.Context(), o)
-		},
-	}
-	cmd.SetContext(ctx)
-	o.AddFlags(cmd.Flags())
-	os.Exit(cli.Run(cmd))
-}
-
-func run(ctx context.Context, o *options.CustomResourceDefinitionsServerOptions) error {
-	config, err := o.Config()
-	if err != nil {
-		return err
-	}
-	// Upstream sets only the OpenAPI v3 config; without a v2 one the server publishes no OpenAPI for CRDs at
-	// all (its OpenAPI controllers run only with a static v2 spec), and kubectl's validation fails.
-	config.GenericConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(
-		openapi.GetOpenAPIDefinitionsWithoutDisabledFeatures(generatedopenapi.GetOpenAPIDefinitions),
-		openapinamer.NewDefinitionNamer(extensionsapiserver.Scheme, scheme.Scheme))
-	server, err := config.Complete().New(genericapiserver.NewEmptyDelegate())
-	if err != nil {
-		return err
-	}
-	gs := server.GenericAPIServer
-	// The CRD discovery controller keeps the aggregated discovery manager up to date; upstream only leaves it
-	// unserved (Complete() sets EnableDiscovery=false) because kube-apiserver's aggregator serves /apis.
-	if agg := gs.AggregatedDiscoveryGroupManager; agg != nil {
-		wrapped := aggregated.WrapAggregatedDiscoveryToHandler(legacyAPIs{agg}, agg, nil)
-		gs.Handler.GoRestfulContainer.Add(wrapped.GenerateWebService("/apis", metav1.APIGroupList{}))
-	}
-	return gs.PrepareRun().RunWithContext(ctx)
-}
-
-// legacyAPIs serves the unaggregated /apis (APIGroupList) from the aggregated document.
-type legacyAPIs struct{ agg http.Handler }
-
-func (l legacyAPIs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := r.Clone(r.Context())
-	req.Header.Del("If-None-Match")
-	req.Header.Set("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
-	rec := httptest.NewRecorder()
-	l.agg.ServeHTTP(rec, req)
-	var doc apidiscoveryv2.APIGroupDiscoveryList
-	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
-		http.Error(w, "discovery not available", http.StatusServiceUnavailable)
-		return
-	}
-	list := metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: []metav1.APIGroup{}}
-	for _, g := range doc.Items {
-		group := metav1.APIGroup{Name: g.Name}
-		for _, v := range g.Versions {
-			group.Versions = append(group.Versions, metav1.GroupVersionForDiscovery{GroupVersion: g.Name + "/" + v.Version, Version: v.Version})
-		}
-		if len(group.Versions) > 0 {
-			group.PreferredVersion = group.Versions[0]
-		}
-		list.Groups = append(list.Groups, group)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(list)
-}
-GO
-}
-
-build_id() { printf '%s %s\n' "$VERSION" "$(main_go | sha256sum | cut -c1-16)"; }
+build_id() { printf '%s %s\n' "$VERSION" "$(sha256sum <"$MAIN_GO" | cut -c1-16)"; }
 built() { [ -x "$APISERVER" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(build_id)" ]; }
 
 cmd_build() {
@@ -200,7 +96,7 @@ cmd_build() {
   tmp=$(mktemp -d "$CACHE/build.XXXXXX")
   # shellcheck disable=SC2064 # expand $tmp now
   trap "rm -rf '$tmp'" EXIT
-  main_go >"$tmp/main.go"
+  cp "$MAIN_GO" "$tmp/main.go"
   # The -X flags make /version report the real Kubernetes version (the default is v0.0.0-master).
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-base/version.gitMajor=1"
   ldflags+=" -X k8s.io/component-base/version.gitMinor=$(printf '%s' "${kver#v1.}" | cut -d. -f1)"

@@ -3,6 +3,7 @@
 // when a member first logs in, members get an interface on it beside the default bridge, others do not, and once
 // the containers are collected doshd removes it, and never a declared network the sysadmin made by hand.
 // Traffic only goes between the test's own containers, on networks the test (or doshd for the test's users) made.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 // The user's container over time: shared by simultaneous first logins, collected after the idle timeout, and
 // found again by a doshd restarted with kill -9 (all of its state is in labels and the store), and its idle time
 // counted across a doshd restart.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';

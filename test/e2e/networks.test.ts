@@ -2,6 +2,7 @@
 // cannot reach each other), `--network a --network b` attaches the container to both, and once the containers are
 // collected (IDLETIMEOUT=2) doshd removes the networks it made, and never the one the test made by hand.
 // Traffic only goes between the test's own containers, on networks the test (or doshd for the test's users) made.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

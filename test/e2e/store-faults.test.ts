@@ -1,9 +1,10 @@
-// Fault injection on the store (issue 7): /run/dosh read-only, full, or holding garbage. Each time a login either
+// Fault injection on the store: /run/dosh read-only, full, or holding garbage. Each time a login either
 // runs or fails with a clear message and a non-zero status, doshd keeps running and answering, and once the fault is
 // removed the next login works with the same doshd.
 // The store for this file is a small tmpfs mounted over /run/dosh before doshd starts (the helper's default store, so
 // /etc/dosh/helper.conf needs no STORE=): remount,ro makes it read-only, a filler file makes it full. It hides the
 // host's real store until `after` unmounts it.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
