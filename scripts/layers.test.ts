@@ -6,11 +6,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { importCycles, importGraph, importsOf, layerViolations, ROOT } from './layers.ts';
 
-/**
- * Circles known and left on purpose, each with why. The Node.js session helper (shell/helper.ts and its wait loop)
- * is being replaced by the compiled login path; its circle goes with it. An entry whose files are gone must go too.
- */
-const KNOWN_CIRCLES: string[][] = [['shell/helper.ts', 'shell/wait.ts']];
+/** Circles known and left on purpose, each with why (none today). An entry whose files are gone must go too. */
+const KNOWN_CIRCLES: string[][] = [];
 
 test('the repository: every import goes to its own folder or a lower layer', () => {
   assert.deepEqual(layerViolations(importGraph()), []);

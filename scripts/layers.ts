@@ -1,7 +1,7 @@
 // The import graph of the TypeScript sources and the rules it must keep (docs/ARCHITECTURE.md, "Layers"):
 //
-//   4  entry points      controller/main.ts, cli/main.ts, shell/helper-main.ts
-//   3  programs          controller/, cli/, shell/        (none imports another)
+//   4  entry points      controller/main.ts, cli/main.ts   (the login relay, shell/dosh.c, is C)
+//   3  programs          controller/, cli/                (neither imports the other)
 //   2  services          store/, engine/, kube/, policy/  (none imports another)
 //   1  lib/
 //   0  api/              the contract: imports nothing of DoSH
@@ -18,7 +18,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 /** The layer of each production folder (the first path segment). */
 export const LAYERS: Record<string, number> = { api: 0, lib: 1, store: 2, engine: 2, kube: 2, policy: 2, controller: 3, cli: 3, shell: 3 };
-export const ENTRY_POINTS = ['controller/main.ts', 'cli/main.ts', 'shell/helper-main.ts'];
+export const ENTRY_POINTS = ['controller/main.ts', 'cli/main.ts'];
 /** Where tests and tools live: they may import anything, and nothing of production may import them. */
 const TOOLING = ['test', 'bench', 'scripts', 'crds'];
 
