@@ -112,15 +112,20 @@ export class Controller {
   }
 
   /**
-   * A live session whose relay this doshd holds no connection to: doshd restarted. A Pending one was never answered
-   * (its relay asked again, as a new session); an admitted one is reattached through its relay's socket, or ended.
+   * A live session whose relay this doshd holds no connection to: doshd restarted. A relay that had started its exec
+   * listens for the new doshd, which reattaches. One that had not may be asking again (the restart cut its request
+   * short): the session API gives it this session back (logins.ts), so it is waited for a while before it is ended.
    */
   private async syncDetached(s: Session): Promise<void> {
-    if (s.status.phase === 'Pending') return this.endSession(s, 'NotAdmitted', 'doshd restarted before the login was admitted; the login asked again');
-    const got = await this.d.relays.reattach(s.metadata.name, this.d.relays.socketPath(s.metadata.name));
-    if (got === 'attached') return this.enqueueSession(s.metadata.name);
-    const now = this.d.store.get(s.metadata.name);
-    if (now && isLive(now) && !this.d.relays.has(s.metadata.name)) return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
+    const name = s.metadata.name;
+    if (s.status.phase !== 'Pending' && (await this.d.relays.reattach(name, this.d.relays.socketPath(name))) === 'attached') return this.enqueueSession(name);
+    const now = this.d.store.get(name);
+    if (!now || !isLive(now) || this.d.relays.has(name)) return;
+    if (!now.status.startedAt) {
+      if (this.d.clock.now() - Date.parse(now.metadata.creationTimestamp) < ADOPTION_WAIT_MS) return this.queue.addAfter(name, 1000, this.signal);
+      return this.endSession(now, 'NotAdmitted', 'doshd restarted before the login started, and the login did not ask again');
+    }
+    return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
   }
 
   /** Resolves once the session is no longer Pending (or is gone): when its relay is answered. */
@@ -294,6 +299,9 @@ export class Controller {
     this.d.events.sweep(this.d.clock.now());
   }
 }
+
+/** How long a session whose relay never started its exec waits, after a doshd restart, for that relay to ask again. */
+const ADOPTION_WAIT_MS = 60_000;
 
 /** What an ended session keeps of its command (for doshctl and the events), in characters. */
 const COMMAND_KEPT = 256;

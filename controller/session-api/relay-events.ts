@@ -63,7 +63,7 @@ export class SessionRelayEvents implements RelayEvents {
     }
     const now = this.d.store.get(name) ?? s;
     if (!isLive(now)) message ??= now.status.message;
-    else if (code > 128 && s.status.container && !(await this.containerRunning(s.status.container.id))) {
+    else if (message === undefined && code > 128 && s.status.container && !(await this.containerRunning(s.status.container.id))) {
       message = 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)';
     }
     const counts = { bytesIn: Number(bytes.in), bytesOut: Number(bytes.out) };
@@ -90,9 +90,10 @@ export class SessionRelayEvents implements RelayEvents {
   private async recordRunning(name: string, size: { rows: number; cols: number } | undefined): Promise<void> {
     const s = this.d.store.get(name);
     if (!s?.status.execId) return;
+    // At once: the engine holds a resize until the exec has started, and her shell's first prompt needs the size.
+    if (s.spec.tty && size) this.resize(name, size.rows, size.cols);
     // The engine answers the start before the process exists; its host pid is what doshd signals and hangs up.
     const proc = await this.execProcess(s.status.execId);
-    if (s.spec.tty && size) this.resize(name, size.rows, size.cols);
     this.record(name, (st) =>
       st.phase === 'Ready' ? { ...st, phase: 'Running', execPid: proc?.pid, execPidStartTime: proc?.start, startedAt: iso(this.d.clock.now()) } : undefined,
     );
