@@ -31,7 +31,7 @@ export class Controller {
   private readonly rollout: PolicyRollout;
   private readonly admission: Admission;
   /** Logins waiting for their session to leave Pending (the session API answers its relay then). */
-  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly waiting = new Map<string, ((err?: unknown) => void)[]>();
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
@@ -76,7 +76,7 @@ export class Controller {
       },
       (key, result, err) => {
         this.d.metrics.reconciles.inc({ result });
-        if (result !== 'requeue') this.wakeWaiting(key);
+        if (result !== 'requeue') this.wakeWaiting(key, result === 'error' ? err : undefined);
         if (result === 'requeue') {
           this.d.metrics.queueRetries.inc();
           this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
@@ -128,10 +128,14 @@ export class Controller {
     return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
   }
 
-  /** Resolves once the session is no longer Pending (or is gone): when its relay is answered. */
+  /**
+   * Resolves once the session is no longer Pending (or is gone): when its relay is answered. Rejects when its sync
+   * failed with an error that is not retried (a full store, say): the login is told at once, not at its timeout.
+   */
   settled(name: string): Promise<Session | undefined> {
-    return new Promise((resolve) => {
-      const wait = () => {
+    return new Promise((resolve, reject) => {
+      const wait = (err?: unknown) => {
+        if (err) return reject(err);
         const s = this.d.store.get(name);
         if (s?.status.phase === 'Pending') this.waiting.set(name, [...(this.waiting.get(name) ?? []), wait]);
         else resolve(s);
@@ -140,11 +144,11 @@ export class Controller {
     });
   }
 
-  private wakeWaiting(name: string): void {
+  private wakeWaiting(name: string, err?: unknown): void {
     const list = this.waiting.get(name);
     if (!list) return;
     this.waiting.delete(name);
-    for (const fn of list) fn();
+    for (const fn of list) fn(err);
   }
 
   /** Admits a Pending session (controller/admission.ts) and records the verdict: Ready, or the refusal. */

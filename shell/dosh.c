@@ -295,7 +295,7 @@ int main(int argc, char **argv) {
   (void)send_simple(a.ctl, MSG_STARTED);
 
   struct relay_args r = {
-      .efd = efd, .ctl = a.ctl, .lfd = lfd, .sigfd = sigfd, .tty = a.tty, .session = a.session, .exit_wait_ms = conf.login_timeout_ms, .early = early, .early_len = early_len,
+      .efd = efd, .ctl = a.ctl, .lfd = lfd, .sigfd = sigfd, .tty = a.tty, .session = a.session, .exec_id = a.exec_id, .exit_wait_ms = conf.login_timeout_ms, .early = early, .early_len = early_len,
   };
   return relay_run(&r);
 }

@@ -52,6 +52,7 @@ function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.
         const st = settle(s);
         if (st) store.update({ ...s, status: st });
       },
+      endSessionNamed: async () => {},
       settled: async (name) => {
         // As the controller's: resolves once the session is no longer Pending.
         while (!done) {

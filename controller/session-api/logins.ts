@@ -19,8 +19,10 @@ import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } fr
 
 export interface Admission {
   enqueueSession(name: string): void;
-  /** The session once it is no longer Pending (undefined when it was deleted meanwhile). */
+  /** The session once it is no longer Pending (undefined when it was deleted meanwhile); rejects when its sync failed. */
   settled(name: string): Promise<Session | undefined>;
+  /** Ends a live session (the controller's endSessionNamed). */
+  endSessionNamed(name: string, reason: 'NotAdmitted', message: string): Promise<void>;
 }
 
 /** Checks made before a login writes anything; each throws RefusedError. */
@@ -107,7 +109,17 @@ export class LoginService {
     // Attached before the first sync: a Pending session without its relay's connection is one doshd lost.
     this.d.links.attach(name, conn, req.size);
     this.d.admission.enqueueSession(name);
-    const done = await this.d.admission.settled(name);
+    let done: Session | undefined;
+    try {
+      done = await this.d.admission.settled(name);
+    } catch (e) {
+      // Its sync failed for good (a full or read-only store): she is told now, not at her login's timeout.
+      const message = `login failed: ${(e as Error).message}`;
+      this.d.links.release(name);
+      conn.end(Msg.Refuse, { Message: message, ExitCode: 1 });
+      this.d.admission.endSessionNamed(name, 'NotAdmitted', message).catch((err) => this.d.log.warn('could not end a session', { session: name, error: String(err) }));
+      return;
+    }
     if (conn.isClosed) return; // the relay gave up (its user pressed ^C, or its timeout): the link ends the session
     const st = done?.status;
     if (st?.phase === 'Ready' && st.execId) {

@@ -41,9 +41,13 @@ test('the end of the stream: the exit status from the engine is recorded with th
   ev.signal(s.metadata.name, 2);
   ev.signal(s.metadata.name, 9);
   assert.deepEqual(w.proc.signals, ['SIGINT 9200'], 'a relay cannot send SIGKILL');
-  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 5n, out: 700n }), { code: 3, message: undefined });
+  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 5n, out: 700n }, undefined), { code: 3, message: undefined });
   const got = w.get(s.metadata.name);
   assert.deepEqual([got.status.phase, got.status.reason, got.status.exitCode, got.status.bytesIn, got.status.bytesOut], ['Failed', 'Exited', 3, 5, 700]);
+  // The store wiped under the login: the exit status still comes from the exec the relay names.
+  w.store.delete(s.metadata.name);
+  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 0n, out: 0n }, s.status.execId), { code: 3, message: undefined });
+  assert.equal((await ev.streamEnded(s.metadata.name, { in: 0n, out: 0n }, undefined)).code, 255);
 });
 
 test('the end of a session doshd ended (an administrator, its lifetime) answers with that reason\'s message; an engine gone is a cut session (255)', async () => {
@@ -51,12 +55,12 @@ test('the end of a session doshd ended (an administrator, its lifetime) answers 
   const { s, ev, exec } = await running(w);
   Object.assign(exec, { running: false, exitCode: 129 });
   w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Failed', reason: 'Deleted', message: 'the session was ended by an administrator' } }));
-  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 0n, out: 0n }), { code: 129, message: 'the session was ended by an administrator' });
+  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 0n, out: 0n }, undefined), { code: 129, message: 'the session was ended by an administrator' });
   assert.equal(w.get(s.metadata.name).status.reason, 'Deleted', 'the reason is kept');
 
   const other = await running(w);
   w.engine.down = true;
-  const cut = await other.ev.streamEnded(other.s.metadata.name, { in: 0n, out: 0n });
+  const cut = await other.ev.streamEnded(other.s.metadata.name, { in: 0n, out: 0n }, undefined);
   assert.equal(cut.code, 255);
   assert.match(cut.message!, /the session was cut: the Docker engine stopped or restarted/);
 });
