@@ -43,7 +43,7 @@ static int load_conf(struct conf *c) {
   int fd = open(DOSH_CONF, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return 0;
-    say("%s: %s", DOSH_CONF, strerror(errno));
+    say("%s: %s%s", DOSH_CONF, strerror(errno), errno == EACCES && geteuid() != 0 ? " (dosh must be installed setuid root)" : "");
     return -1;
   }
   struct stat st;

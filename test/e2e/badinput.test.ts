@@ -374,15 +374,17 @@ function forgedEnvironments(): [string, Record<string, string>][] {
 test('forged SUDO_*, DOCKER_*, NODE_*, LD_*, PATH: the login runs as herself, in her container, and no attacker code runs', { timeout: 240_000 }, async () => {
   const before = sessionFilesOf(U);
   for (const [what, env] of forgedEnvironments()) {
+    // Set by her (her process runs the setuid relay with them), never by root: root starting su with LD_PRELOAD
+    // would load it into su itself, which is root's own doing.
     const viaShell = await asUser(U, [DOSH, '-c', WHOAMI], { env });
     await assertRunsAsU(viaShell).catch((e) => assert.fail(`${what}, running dosh: ${(e as Error).message}`));
-    const viaSu = await su(U, WHOAMI, { env: { ...env, PATH: env.PATH ?? '/usr/bin:/bin' } });
-    await assertRunsAsU(viaSu).catch((e) => assert.fail(`${what}, through su: ${(e as Error).message}`));
+    const viaExec = await asUserScript(U, `exec -a -dosh /usr/bin/env ${Object.entries(env).map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${DOSH} -c ${shellQuote(WHOAMI)}`);
+    await assertRunsAsU(viaExec).catch((e) => assert.fail(`${what}, as a login shell: ${(e as Error).message}`));
     assertNoMarkers();
   }
   // Every session she created is hers.
   const mine = sessionFilesOf(U).filter((f) => !before.includes(f));
-  assert.ok(mine.length >= forgedEnvironments().length, `sessions created: ${mine.length}`);
+  assert.ok(mine.length >= forgedEnvironments().length * 2, `sessions created: ${mine.length}`);
   for (const f of mine) {
     const s = JSON.parse(readFileSync(path.join(SESSIONS, f), 'utf8'));
     assert.equal(s.spec.user, U);

@@ -27,7 +27,7 @@ test('she cannot list, write, link or symlink into /run/dosh or its directories 
   const rows = await attempts(A, [
     `echo forged >/tmp/dts-sec-forged-$$.json`, // her own file in /tmp: allowed, the material for what follows
     // doshd's session API: only root may connect (a Node.js client, as any program of hers would).
-    `node -e "require('net').connect('${STORE}/api.sock').on('error', (e) => { console.error(e.message); process.exit(1); }).on('connect', () => process.exit(0))"`,
+    `node -e "require('net').connect('${STORE}/api.sock').on('error', (e) => { console.error(e.code === 'EACCES' ? 'Permission denied' : e.message); process.exit(1); }).on('connect', () => process.exit(0))"`,
     ...['', '/sessions', '/quarantine', '/events', '/relays'].flatMap((d) => [
       `ls ${STORE}${d}`,
       `touch ${STORE}${d}/${names[0]}`,
@@ -197,7 +197,7 @@ echo planted`;
     // Every path it touches it touches as root, before the drop; after the drop it opens nothing.
     const drop = mine.findIndex((l) => /setresuid\(/.test(l));
     assert.ok(drop > 0, `the trace shows the drop: ${mine.slice(0, 40).join('\n')}`);
-    assert.match(mine[drop], new RegExp(`setresuid\\(${uid(A)}, ${uid(A)}, ${uid(A)}\\) = 0`));
+    assert.match(mine[drop], new RegExp(`setresuid\\(${uid(A)}, ${uid(A)}, ${uid(A)}\\)\\s+= 0`));
     const after = mine.slice(drop + 1).filter((l) => /\b(open|openat|connect|bind|execve)\(/.test(l));
     assert.deepEqual(after, [], 'nothing opened, connected, bound or run after the drop');
   } finally {
@@ -304,11 +304,13 @@ test('no pid she can reach lets her signal, trace or read another user\'s login;
 });
 
 test('what she hands the relay while it is root changes nothing it does: a stream of signals from its first instant, tight resource limits, her descriptors, her environment', { timeout: 120_000 }, async () => {
-  // Signals: from the moment the relay exists until her login ends, every signal a user can send that would end or
-  // stop a process that did not block them (SIGWINCH and SIGINT are its own and harmless). Her login runs to its end.
+  // Signals: from the moment the relay has blocked them (its first act; /proc/PID/status is anyone's to read) until
+  // her login ends, every signal a user can send that would end or stop a process that did not block them. Her login
+  // runs to its end. (One sent before that moment ends her own login, before it has done anything, as for any program.)
   const storm = `out=$(mktemp)
 ${DOSH} -c 'echo started; sleep 1; echo done' >"$out" 2>&1 &
 d=$!
+until grep -qE '^SigBlk:[[:space:]]*f' /proc/$d/status 2>/dev/null || ! kill -0 $d 2>/dev/null; do :; done
 n=0
 while kill -0 $d 2>/dev/null; do for s in USR1 USR2 ALRM PIPE VTALRM PROF TRAP TTIN TTOU TSTP CONT WINCH; do kill -$s $d 2>/dev/null; done; n=$((n+1)); done
 wait $d; rc=$?

@@ -145,10 +145,9 @@ test('no directory above an installed file or the store is writable by anyone bu
     }
   };
   for (const row of rows) for (const p of expand(row)) walk(p);
-  // The helper's interpreter too: sudo runs it as root.
-  // #!/usr/bin/env -S LC_ALL=C.UTF-8 NODE FLAGS...: the interpreter is the absolute path after env's own.
-  const node = readFileSync(path.join(LIB, 'dosh-helper.mjs'), 'utf8').split('\n', 1)[0].split(/\s+/).filter((w) => w.startsWith('/')).pop()!;
-  assert.match(node, /^\/.*node$/, 'the helper names node by absolute path');
+  // doshd's interpreter too: it runs as root. (#!NODE: named by absolute path, never found through PATH.)
+  const node = readFileSync(path.join(LIB, 'doshd.mjs'), 'utf8').split('\n', 1)[0].slice(2).trim();
+  assert.match(node, /^\/.*node$/, 'doshd names node by absolute path');
   walk(node);
   walk(realpathSync(node));
   const nodeSt = statSync(realpathSync(node));
@@ -193,7 +192,7 @@ test('the store doshd creates has the owner and modes docs/SECURITY.md states (a
   if (existsSync(STORE)) {
     for (const row of storeRows) {
       for (const p of expand(row)) {
-        if (!row.path.includes('*') && !existsSync(p) && row.kind === 'file') continue; // doshd.json goes with doshd
+        if (!row.path.includes('*') && !existsSync(p) && (row.kind === 'file' || row.kind === 'socket')) continue; // doshd.json and api.sock go with doshd
         problems.push(...check(row, p));
         checked++;
       }
