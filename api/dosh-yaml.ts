@@ -61,6 +61,8 @@ export const YamlSettings = z.strictObject({
   runCommands: z.boolean().optional(),
   /** Like dosh.conf's NETWORKPERUSER: each user's container on a bridge network of her own. */
   networkPerUser: z.boolean().optional(),
+  /** Like dosh.conf's ALLOWOTHERSHELL: accounts whose login shell is not DoSH's may log in through it. */
+  allowOtherShell: z.boolean().optional(),
   allowUnsafeDockerParametersIUnderstandTheRisk: z.boolean().optional(),
 });
 export type YamlSettings = z.infer<typeof YamlSettings>;

@@ -156,6 +156,8 @@ export const EffectivePolicy = z.object({
   runCommands: z.boolean(),
   /** Each user's container on her own bridge network (dosh-net-USER) instead of the default bridge. */
   networkPerUser: z.boolean().default(false),
+  /** Accounts whose login shell is not DoSH's may log in through it (by default they are refused: NotDoshShell). */
+  allowOtherShell: z.boolean().default(false),
   /** One entry per unsafe setting this user's policy used (with its location), to log at login. */
   unsafe: z.array(z.string()),
   create: ContainerCreate,

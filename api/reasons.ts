@@ -7,6 +7,8 @@
 export const REFUSAL_REASONS = [
   /** The account is not known to NSS on this host, or its uid does not match the login's. */
   'UnknownUser',
+  /** Her account's login shell is not DoSH's (a bash user, a service account running dosh), and the policy does not allow her. */
+  'NotDoshShell',
   /** NSS could not name every one of her groups (a directory down, a gid without a name): going on would skip sections. */
   'GroupsUnresolved',
   /** The node is cordoned (doshctl cordon/drain): the message is the administrator's. */

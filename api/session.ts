@@ -23,6 +23,9 @@ export const SessionSpec = z.object({
   lang: z.string().optional(),
   /** The login relay (the dosh process) that holds the exec stream; pid + start time so a reused pid cannot pass for it. */
   relay: z.object({ pid: z.number().int().positive(), startTime: z.string() }),
+  /** Whether her account's login shell (NSS) is the program she logged in with, DoSH's relay; false for another
+   * account running it (doshd refuses those unless the policy allows them). */
+  loginShell: z.boolean().optional(),
   /** 'ssh' for a login through sshd. */
   client: z.string().optional(),
   /** Her ssh client's address and port (from SSH_CONNECTION). */

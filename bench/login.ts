@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   }
   doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
   sh(`docker rm -f ${FLOOR} ${FLOOR}-run >/dev/null 2>&1; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647 >/dev/null`);
-  for (const u of withOriginal ? [USER, ORIG] : [USER]) sh(`su - ${u} -c true`); // their containers, warm caches
+  // Their containers, and warm caches. TERM=dumb: the original allocates a TTY (docker exec -t) for any other TERM.
+  for (const u of withOriginal ? [USER, ORIG] : [USER]) sh(`TERM=dumb su - ${u} -c true`);
 
   const warm = hyperfine([
     { name: 'docker exec', run: `docker exec ${FLOOR} true` },

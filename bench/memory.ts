@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
 
   if (withOriginal) {
-    sh(`su - ${ORIG} -c true`);
+    sh(`TERM=dumb su - ${ORIG} -c true`);
     const oDocker = await sessions(`su - ${ORIG}`, 'docker');
     await new Promise((r) => setTimeout(r, 2000));
     // Below su: sudo, the shell2docker bash, its docker CLI.

@@ -83,6 +83,11 @@ export class Admission {
     const cordoned = this.d.cordon.message();
     if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
     const policy = this.d.policy.resolve(user);
+    // Only accounts whose login shell is DoSH's, unless the policy lets hers in: a bash user or a service account
+    // running dosh gets nothing made for it (no container, no directory) without the sysadmin's say.
+    if (s.spec.loginShell === false && !policy.allowOtherShell) {
+      throw new RefusedError('NotDoshShell', `${user.name}'s login shell is ${user.shell}, not DoSH's: only accounts whose login shell is DoSH's may log in through it, unless the policy allows hers (ALLOWOTHERSHELL=true)`);
+    }
     this.checkSessionLimit(s, user, policy);
     if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
     if (!done.admitted) {

@@ -388,3 +388,17 @@ test('metrics: live sessions per user, and session duration and first byte obser
   assert.match(await w.metrics.registry.getSingleMetricAsString('dosh_session_duration_seconds'), /^dosh_session_duration_seconds_count 1$/m);
   assert.match(await w.metrics.registry.getSingleMetricAsString('dosh_login_first_byte_seconds'), /^dosh_login_first_byte_seconds_bucket\{le="0.25"\} 1$/m);
 });
+
+test('an account whose login shell is not DoSH\'s is refused (NotDoshShell) before anything is made; a policy that allows it lets her in', async () => {
+  const w = new World();
+  const s = w.login('ann', { loginShell: false });
+  await w.controller.syncSession(s.metadata.name);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.reason, 'NotDoshShell');
+  assert.match(got.status.message!, /ann's login shell is \/usr\/local\/bin\/dosh, not DoSH's.*ALLOWOTHERSHELL=true/);
+  assert.deepEqual(w.engine.actions, [], 'no container made, nothing asked of the engine');
+  w.policyFor = () => basePolicy({ allowOtherShell: true });
+  const t = w.login('ann', { loginShell: false });
+  await w.controller.syncSession(t.metadata.name);
+  assert.equal(w.get(t.metadata.name).status.phase, 'Ready');
+});

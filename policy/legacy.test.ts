@@ -193,3 +193,14 @@ test('NETWORKPERUSER: false by default, per section, with provenance; refused to
   // Only where both apply: bob keeps his --network.
   assert.equal(resolveText('DOCKERPARAMETERS=--network a\n[user:alice]\nNETWORKPERUSER=true\n', user('bob')).create.HostConfig.NetworkMode, 'a');
 });
+
+test('ALLOWOTHERSHELL: false by default, set per section (a group of admins whose shell is bash), with provenance', () => {
+  const text = '[group:admins]\nALLOWOTHERSHELL=true\n';
+  const p = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: text }));
+  const alice = resolvePolicy(p, user('alice'));
+  assert.equal(alice.allowOtherShell, false);
+  const bob = resolvePolicy(p, user('bob', ['admins']));
+  assert.equal(bob.allowOtherShell, true);
+  assert.deepEqual(bob.provenance.allowOtherShell, { file: MAIN, line: 2, section: 'group:admins' });
+  assert.throws(() => loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'ALLOWOTHERSHELL=yes\n' })), /ALLOWOTHERSHELL must be true or false/);
+});

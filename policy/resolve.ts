@@ -25,6 +25,7 @@ export const DEFAULTS = {
   verbose: false,
   runCommands: true,
   networkPerUser: false,
+  allowOtherShell: false,
   inherit: true,
 } as const;
 
@@ -44,6 +45,7 @@ interface State {
   verbose: Valued<boolean>;
   runCommands: Valued<boolean>;
   networkPerUser: Valued<boolean>;
+  allowOtherShell: Valued<boolean>;
   inherit: Valued<boolean>;
   flags: FlagOcc[];
   conf: string;
@@ -65,6 +67,7 @@ function initialState(): State {
     verbose: d<boolean>(DEFAULTS.verbose),
     runCommands: d<boolean>(DEFAULTS.runCommands),
     networkPerUser: d<boolean>(DEFAULTS.networkPerUser),
+    allowOtherShell: d<boolean>(DEFAULTS.allowOtherShell),
     inherit: d<boolean>(DEFAULTS.inherit),
     flags: [],
     conf: '',
@@ -158,7 +161,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
 
   const provenance: EffectivePolicy['provenance'] = {};
   const put = (k: string, o: Origin) => (provenance[k] = { file: o.file, line: o.line, section: o.section });
-  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser'] as const) {
+  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell'] as const) {
     put(k, st[k].o);
   }
   put('dockerParameters', provFlags.o ?? BUILTIN);
@@ -178,6 +181,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
     verbose: st.verbose.v,
     runCommands: st.runCommands.v,
     networkPerUser: st.networkPerUser.v,
+    allowOtherShell: st.allowOtherShell.v,
     unsafe: c.unsafeUsed,
     create,
     dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),

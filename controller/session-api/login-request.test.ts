@@ -4,7 +4,7 @@ import { encodeFrame, FrameReader, splitFrames, type FieldValues } from '../../a
 import { FRAME_MAX, Msg, RELAY_PROTOCOL_VERSION } from '../../api/relay-protocol.ts';
 import { BadRequest, readLoginRequest, sshClient, type RelayProcess } from './login-request.ts';
 
-const proc = (uid: number | undefined, start: string | null = '777'): RelayProcess => ({ realUid: () => uid, startTime: () => start ?? undefined });
+const proc = (uid: number | undefined, start: string | null = '777'): RelayProcess => ({ realUid: () => uid, startTime: () => start ?? undefined, runs: () => true });
 const frame = (v: FieldValues) => new FrameReader(splitFrames(encodeFrame(Msg.Login, { Version: RELAY_PROTOCOL_VERSION, Uid: 1001, Gid: 1001, Pid: 4242, Argv0: '-dosh', ...v }), FRAME_MAX).frames[0]);
 
 test('a login request becomes what the session records: her uid, the relay, the shell invocation as bash reads it', () => {

@@ -1,6 +1,6 @@
 // A relay's login request, read and checked: everything in it but the uid and pid is the user's own choice (argv,
 // TERM, LANG, her ssh client's variables), so it is bytes to validate, never to trust.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { RELAY_PROTOCOL_VERSION } from '../../api/relay-protocol.ts';
 import { processStartTime } from '../../lib/proc.ts';
 import type { FrameReader } from '../../api/relay-wire.ts';
@@ -43,6 +43,8 @@ export interface RelayProcess {
   /** Real uid from /proc/PID/status, or undefined when the process is gone. */
   realUid(pid: number): number | undefined;
   startTime(pid: number): string | undefined;
+  /** Whether the process runs PROGRAM (both resolved: /proc/PID/exe against the path, symlinks followed). */
+  runs(pid: number, program: string): boolean;
 }
 
 export const procRelayProcess: RelayProcess = {
@@ -55,6 +57,13 @@ export const procRelayProcess: RelayProcess = {
     }
   },
   startTime: (pid) => processStartTime(pid),
+  runs(pid, program) {
+    try {
+      return readlinkSync(`/proc/${pid}/exe`) === realpathSync(program);
+    } catch {
+      return false;
+    }
+  },
 };
 
 const text = (b: Buffer | undefined) => (b === undefined ? undefined : b.toString('utf8'));

@@ -43,7 +43,7 @@ function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.
   const service = new LoginService({
     store,
     users: { lookup: async (k) => (String(k) === '1001' || k === 'ann' ? ANN : undefined) },
-    proc: { realUid: (pid) => (pid === RELAY_PID ? 1001 : undefined), startTime: (pid) => (pid === RELAY_PID ? '777' : undefined) },
+    proc: { realUid: (pid) => (pid === RELAY_PID ? 1001 : undefined), startTime: (pid) => (pid === RELAY_PID ? '777' : undefined), runs: (_pid, program) => program === ANN.shell },
     links: new RelayLinks(noEvents, () => Promise.reject(new Error('unused')), silentLogger),
     admission: {
       enqueueSession: (name) => {
@@ -115,6 +115,7 @@ test('a login becomes a Session (her account from NSS, the relay, the invocation
     { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, mode: s.spec.mode, command: s.spec.command, login: s.spec.login, relay: s.spec.relay, client: s.spec.client, sshClient: s.spec.sshClient, node: s.spec.node },
     { user: 'ann', uid: 1001, gid: 1001, mode: 'command', command: 'id', login: true, relay: { pid: RELAY_PID, startTime: '777' }, client: 'ssh', sshClient: '10.1.2.3 5555', node: 'node1' },
   );
+  assert.equal(s.spec.loginShell, true, 'the relay runs her account\'s login shell');
 });
 
 test('refused before anything is written: bad options (status 2), an unknown uid, a uid /proc does not confirm, too many logins at once', async () => {

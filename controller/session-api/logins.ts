@@ -94,7 +94,7 @@ export class LoginService {
       this.d.events.record(userRef(user.name), 'Warning', e.reason === 'RateLimited' ? 'RateLimited' : 'Refused', message);
       return;
     }
-    const s = this.create(user.name, user.gid, req);
+    const s = this.create(user.name, user.gid, req, this.d.proc.runs(req.relay.pid, user.shell));
     this.d.gate.add(s.metadata.name, user.name, req.storedArgBytes);
     return this.admitAndAnswer(conn, s, req);
   }
@@ -129,7 +129,7 @@ export class LoginService {
     }
   }
 
-  private create(user: string, gid: number, req: LoginRequest): Session {
+  private create(user: string, gid: number, req: LoginRequest, loginShell: boolean): Session {
     const slug = user.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'user';
     const inv = req.invocation;
     return this.d.store.create({
@@ -149,6 +149,7 @@ export class LoginService {
         term: req.term,
         lang: req.lang,
         relay: req.relay,
+        loginShell,
         client: req.ssh ? 'ssh' : undefined,
         sshClient: req.sshClient,
       },

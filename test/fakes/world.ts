@@ -87,6 +87,7 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     extraNetworks: [],
     declaredNetworks: [],
     networkPerUser: false,
+    allowOtherShell: false,
     provenance: {},
     ...over,
   };
