@@ -12,6 +12,7 @@ export const ORIGINAL_SHELL = '/usr/local/bin/grycap-dosh';
 const SHELL2DOCKER = '/bin/shell2docker';
 const SUDOERS = '/etc/sudoers.d/zz-grycap-dosh-bench';
 const CONF = '/etc/dosh.conf';
+const HOOKS = '/tmp/grycap-dosh-bench-hooks';
 
 export function originalAvailable(): boolean {
   return ['dosh', 'shell2docker', 'dosh.sudoers'].every((f) => existsSync(path.join(ORIGINAL_SRC, f)));
@@ -34,7 +35,10 @@ export function installOriginal(image: string): void {
     confBackup = `${CONF}.bench-${process.pid}`;
     renameSync(CONF, confBackup);
   }
-  writeFileSync(CONF, `CONTAINERIMAGE=${image}\nCONTAINERCOMMAND=/bin/sh\nPREFIXNAME=grycap-\nDOCKERPARAMETERS=--init\n`, { mode: 0o644 });
+  // An empty hook folder: with none, its last step (the exec hooks) fails and the original exits 1 whatever the
+  // command's status (it never passes that on), which hyperfine would count as a failed run.
+  sh(`mkdir -p ${HOOKS}`);
+  writeFileSync(CONF, `CONTAINERIMAGE=${image}\nCONTAINERCOMMAND=/bin/sh\nPREFIXNAME=grycap-\nDOCKERPARAMETERS=--init\nSCRIPTSFOLDER=${HOOKS}\n`, { mode: 0o644 });
   if (!readFileSync('/etc/shells', 'utf8').split('\n').includes(ORIGINAL_SHELL)) sh(`echo ${ORIGINAL_SHELL} >>/etc/shells`);
 }
 
@@ -43,6 +47,7 @@ export function uninstallOriginal(): void {
   rmSync(SHELL2DOCKER, { force: true });
   rmSync(ORIGINAL_SHELL, { force: true });
   rmSync(CONF, { force: true });
+  rmSync(HOOKS, { recursive: true, force: true });
   if (confBackup && existsSync(confBackup)) renameSync(confBackup, CONF);
   sh(`sed -i '\\#^${ORIGINAL_SHELL}$#d' /etc/shells`);
 }

@@ -19,6 +19,7 @@ import {
   readyz,
   removeContainersOf,
   run,
+  sessionsOf,
   shellQuote,
   sessionFilesOf,
   sh,
@@ -110,7 +111,7 @@ after(async () => {
   rmSync(evil, { recursive: true, force: true });
   for (const f of readdirSync(QUARANTINE)) if (/^dtb-|^DTB/.test(f)) rmSync(path.join(QUARANTINE, f), { recursive: true, force: true });
   // With doshd stopped: the stray entries, and the ended sessions of the users that no longer exist.
-  for (const f of readdirSync(SESSIONS)) if (/^dtb-corrupt|^DTB|^dtb-(una|vic|wes)-[0-9a-f]+\.json$/.test(f)) rmSync(path.join(SESSIONS, f), { recursive: true, force: true });
+  for (const f of readdirSync(SESSIONS)) if (/^dtb-corrupt|^DTB|^dtb-(una|vic|wes|bash)-[0-9a-f]+\.json$/.test(f)) rmSync(path.join(SESSIONS, f), { recursive: true, force: true });
   doshd.cleanup();
 });
 
@@ -420,6 +421,22 @@ test('a copy of the login relay (no setuid bit) is refused with a message that s
     sh(`rm -f /home/${U}/dosh-copy`);
   }
   assert.deepEqual(newSessionFiles(U, before), []);
+  await assertDoshdHealthy();
+});
+
+test('an account whose login shell is not DoSH\'s (a bash user) running dosh is refused before anything is made for it', { timeout: 60_000 }, async () => {
+  const B = 'dtb-bash';
+  addUser(B, { shell: '/bin/bash' });
+  try {
+    const r = await asUser(B, [DOSH, '-c', 'id -u']);
+    assertRefused(r, /dtb-bash's login shell is \/bin\/bash, not DoSH's/);
+    assert.equal(spawnStatus(`docker inspect dosh-${B}`), 1, 'no container was made for her');
+    const [s] = await sessionsOf(B);
+    assert.equal(s?.status.reason, 'NotDoshShell');
+  } finally {
+    removeContainersOf(B);
+    delUser(B);
+  }
   await assertDoshdHealthy();
 });
 
