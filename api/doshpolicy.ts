@@ -1,12 +1,12 @@
 // The DoshPolicy object: one cluster-wide dosh.yaml document, for a fleet of login nodes (see docs/INSTALL.md).
-// Its spec is exactly a dosh.yaml policy (policy/yaml-schema.ts), so it is validated exactly like the file; each
+// Its spec is exactly a dosh.yaml policy (api/dosh-yaml.ts), so it is validated exactly like the file; each
 // node reports in its status whether it accepted it (a spec can be valid on one node and not on another: an
 // --env-file is read from the node), and the top-level fields sum those reports up. Cluster-scoped: a fleet has
 // one policy, named `default`.
 import { z } from 'zod';
 import { Condition, ObjectMeta } from './meta.ts';
 import { API_VERSION } from './constants.ts';
-import { YamlPolicy } from '../policy/yaml-schema.ts';
+import { YamlPolicy } from './dosh-yaml.ts';
 
 export const DOSHPOLICY_KIND = 'DoshPolicy';
 /** The one policy object the nodes read (cluster-scoped, so no namespace). */

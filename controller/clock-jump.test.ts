@@ -32,12 +32,12 @@ test('a jump back never collects an idle container early: its idle time counts f
   const w = new World();
   const name = await runningSession(w);
   w.store.mutate(name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   await w.clock.advance(-3_600_000);
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   assert.ok(w.engine.containers.has('dosh-ann'), 'not collected by a jump back');
   // Once the clock is back past that moment plus the timeout, it goes.
   await w.clock.advance(3_600_000 + 60_000);
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   assert.equal(w.engine.containers.has('dosh-ann'), false);
 });

@@ -2,17 +2,9 @@
 // policy can change who the container runs as or hide it from doshd.
 import { createHash } from 'node:crypto';
 import { NETWORK_PREFIX } from '../api/constants.ts';
-import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import { LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_UID, LABEL_USER } from '../api/labels.ts';
+import type { EffectivePolicy, HostConfig, UserInfo } from '../api/policy.ts';
 import type { CreateBody } from '../engine/docker.ts';
-
-export const LABEL_MANAGED = 'dosh.io/managed';
-export const LABEL_USER = 'dosh.io/user';
-export const LABEL_UID = 'dosh.io/uid';
-export const LABEL_NODE = 'dosh.io/node';
-export const LABEL_HASH = 'dosh.io/policy-hash';
-export const LABEL_IDLE = 'dosh.io/idle-timeout';
-
-export { NETWORK_PREFIX };
 
 /** With networkPerUser, each user's container is on her own bridge network of this name (controller/networks.ts). */
 export function userNetworkName(user: string): string {
@@ -31,11 +23,11 @@ export function containerName(policy: EffectivePolicy, user: UserInfo): string {
 
 export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string): DesiredContainer {
   const create = policy.create;
-  const host = { ...(create.HostConfig ?? {}) } as Record<string, unknown>;
+  const host: HostConfig = { ...create.HostConfig };
   // Her own network instead of the default bridge (policy refuses networkPerUser together with --network).
   if (policy.networkPerUser) host.NetworkMode = userNetworkName(user.name);
   const supplementary = user.groups.filter((g) => g.gid !== user.gid).map((g) => String(g.gid));
-  const groupAdd = [...new Set([...((host.GroupAdd as string[] | undefined) ?? []), ...supplementary])];
+  const groupAdd = [...new Set([...(host.GroupAdd ?? []), ...supplementary])];
   const body: CreateBody = {
     ...create,
     Image: policy.image,

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ANN, basePolicy, World } from '../test/fakes/world.ts';
-import { desiredContainer, LABEL_HASH } from './container-spec.ts';
+import { LABEL_HASH } from '../api/labels.ts';
+import { desiredContainer } from './container-spec.ts';
 import { InvalidError, RefusedError } from '../lib/errors.ts';
 
 test('first login: creates and starts the container, then marks the session Ready with the planned exec', async () => {
@@ -18,8 +19,8 @@ test('first login: creates and starts the container, then marks the session Read
   assert.equal(got.status.exec?.user, '1001:1001');
   const body = w.engine.containers.get('dosh-ann')!.body!;
   assert.equal(body.User, '1001:1001');
-  assert.deepEqual((body.HostConfig as { GroupAdd: string[] }).GroupAdd, ['2000']);
-  assert.deepEqual((body.HostConfig as { CapDrop: string[] }).CapDrop, ['ALL']);
+  assert.deepEqual(body.HostConfig?.GroupAdd, ['2000']);
+  assert.deepEqual(body.HostConfig?.CapDrop, ['ALL']);
   assert.equal(got.status.conditions.find((c) => c.type === 'Ready')?.status, 'True');
 });
 
@@ -67,7 +68,7 @@ test('an outdated container is recreated when no session uses it, and kept under
 test('refusals end the session with a reason and a message, and touch no container', async () => {
   const cases: [string, (w: World) => void, RegExp][] = [
     ['Cordoned', (w) => (w.cordonMessage = 'maintenance until 14:00'), /maintenance until 14:00/],
-    ['PolicyRefused', (w) => (w.policyFor = () => { throw new RefusedError('PolicyRefused', 'no policy for you'); }), /no policy for you/],
+    ['PolicyError', (w) => (w.policyFor = () => { throw new RefusedError('PolicyError', 'no policy for you'); }), /no policy for you/],
     ['ImageNotFound', (w) => (w.policyFor = () => basePolicy({ image: 'nope:1' })), /image nope:1/],
     ['NameTaken', (w) => w.engine.seed('dosh-ann', {}), /does not manage/],
   ];
@@ -172,15 +173,15 @@ test('an idle container is removed only after the idle timeout, and never while 
   const w = new World();
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   assert.ok(w.engine.containers.has('dosh-ann'), 'live session keeps it');
   w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   await w.clock.advance(59_000);
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   assert.ok(w.engine.containers.has('dosh-ann'), 'kept within the timeout');
   await w.clock.advance(1_000);
-  await w.controller.containers.collect(w.store.list());
+  await w.controller.collector.collect(w.store.list());
   assert.equal(w.engine.containers.has('dosh-ann'), false);
 });
 
@@ -190,9 +191,9 @@ test('IDLETIMEOUT=0 keeps the container forever', async () => {
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
   w.store.delete(s.metadata.name);
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   await w.clock.advance(365 * 86400_000);
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   assert.ok(w.engine.containers.has('dosh-ann'));
 });
 
@@ -248,7 +249,7 @@ test('hooks run at the original moments with the original arguments', async () =
   await w.controller.syncSession(s.metadata.name);
   assert.deepEqual(w.hookCalls, ['exec dosh-ann /bin/sh -l -c id'], 'the exec hook runs once');
   w.hookCalls = [];
-  w.engine.containers.get('dosh-ann')!.running = false;
+  w.engine.setState('dosh-ann', 'exited');
   await w.controller.syncSession(w.login().metadata.name);
   assert.deepEqual(w.hookCalls.map((c) => c.split(' ').slice(0, 2).join(' ')), ['prestart dosh-ann', 'start dosh-ann', 'preexec dosh-ann']);
 });

@@ -3,31 +3,21 @@
 import { setCondition } from '../api/meta.ts';
 import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
-import { iso, type Clock } from '../lib/clock.ts';
-import { InvalidError, NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import { hangUpTree, isSameProcessAlive, type ProcFs } from '../lib/proc.ts';
-import type { UserDirectory } from '../lib/users.ts';
-import type { DirStore } from '../store/dirstore.ts';
-import type { Engine } from '../engine/docker.ts';
-import { desiredContainer, LABEL_HASH, LABEL_MANAGED, LABEL_UID, LABEL_USER } from './container-spec.ts';
+import type { ConditionReason, EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
+import { iso } from '../lib/clock.ts';
+import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
+import { hangUpTree, isSameProcessAlive } from '../lib/proc.ts';
+import { BUSY_RETRIES, ContainerBusyError, UserContainers, type UserContainer } from './containers.ts';
 import { planExec } from './exec-plan.ts';
-import { ContainerCollector, type GcEnginePort, type IdleClocks } from './gc.ts';
-import { UserRateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { ContainerCollector } from './gc.ts';
+import type { ControllerDeps } from './deps.ts';
+import { UserRateLimiter } from './rate-limit.ts';
 import { PolicyRollout } from './policy-rollout.ts';
-import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
-import { endedMessage, sessionRef, userRef, type EventSink } from './events.ts';
-import { hookArgs, type HookContext, type HookMoment, type HookResult } from '../lib/hooks.ts';
+import { endedMessage, sessionRef, userRef } from './events.ts';
+import { hookArgs, type HookContext } from './hook-scripts.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
-import { collectNetworks, connectExtraNetworks, createNotFound, ensureDeclaredNetworks, ensureUserNetwork, startOrRefuse, type NetworkEnginePort } from './networks.ts';
-
-export type EnginePort = Pick<Engine, 'inspectContainer' | 'createContainer' | 'startContainer' | 'removeContainer' | 'listContainers' | 'createExec'> & NetworkEnginePort & GcEnginePort;
-
-export interface PolicyProvider {
-  /** The effective policy for a user; throws RefusedError when the policy refuses her. */
-  resolve(user: UserInfo): EffectivePolicy;
-}
+import { collectNetworks } from './networks.ts';
 
 /** How long a RateLimited refusal stays in the store (the helper reads it at once). */
 const RATE_LIMITED_RETENTION_MS = 10_000;
@@ -35,51 +25,15 @@ const RATE_LIMITED_RETENTION_MS = 10_000;
 /** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
 const ENGINE_RETRIES = 5;
 
-/** Runs the hook scripts of a folder for one moment (lib/hooks.ts; a recording fake in unit tests). */
-export interface HookPort {
-  run(folder: string, moment: HookMoment, args: string[], ctx: HookContext): Promise<HookResult>;
-}
-
-export interface Cordon {
-  /** The message new logins are refused with, or undefined when logins are allowed. */
-  message(): string | undefined;
-}
-
-export interface ControllerOptions {
-  node: string;
-  workers: number;
-  resyncIntervalMs: number;
-  endedRetentionMs: number;
-  killGraceMs: number;
-  /** Per-user login rate limit; absent or perSecond 0: none. */
-  loginRate?: RateLimitOptions;
-}
-
-export interface ControllerDeps {
-  store: DirStore<Session>;
-  engine: EnginePort;
-  policy: PolicyProvider;
-  users: UserDirectory;
-  cordon: Cordon;
-  hooks: HookPort;
-  events: EventSink;
-  proc: ProcFs;
-  clock: Clock;
-  metrics: ControllerMetrics;
-  log: Logger;
-  options: ControllerOptions;
-  /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
-  idleClocks?: IdleClocks;
-}
-
 export class Controller {
   readonly queue: WorkQueue;
-  private userLocks = new Map<string, Promise<unknown>>();
   private signal?: AbortSignal;
 
   private readonly hookRunner: ControllerHooks;
+  /** The users' containers, each under its user's lock. */
+  private readonly containers: UserContainers;
   /** The idle-container collector; public so that tests drive a pass directly. */
-  readonly containers: ContainerCollector;
+  readonly collector: ContainerCollector;
   private readonly loginRate: UserRateLimiter;
   private readonly rollout: PolicyRollout;
   /** Sessions that took their login from the rate limit: a requeued admission does not take another. */
@@ -88,8 +42,10 @@ export class Controller {
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
     this.hookRunner = new ControllerHooks(d);
-    this.containers = new ContainerCollector(d, (u, fn) => this.withUserLock(u, fn));
-    this.rollout = new PolicyRollout(d, (policy, user) => this.withUserLock(user.name, () => this.ensureContainer(policy, user, undefined)));
+    this.containers = new UserContainers(d, this.hookRunner);
+    const withUserLock = <T>(user: string, fn: () => Promise<T>) => this.containers.withUserLock(user, fn);
+    this.collector = new ContainerCollector(d, withUserLock);
+    this.rollout = new PolicyRollout(d, (policy, user) => withUserLock(user.name, () => this.containers.ensure(policy, user, undefined)));
     this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
   }
 
@@ -160,7 +116,7 @@ export class Controller {
   private async admitSession(s: Session): Promise<void> {
     let policy: EffectivePolicy;
     let user: UserInfo;
-    let container: NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] };
+    let container: UserContainer;
     let exec: ExecPlan;
     let execId: string;
     try {
@@ -179,7 +135,7 @@ export class Controller {
       }
       if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
       this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
-      container = await this.withUserLock(user.name, () => this.ensureContainer(policy, user, s));
+      container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
       exec = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
       await this.hookRunner.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
       execId = await this.d.engine.createExec(container.id, { ...exec, tty: s.spec.tty });
@@ -187,6 +143,11 @@ export class Controller {
       if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
       // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
       if (err instanceof InvalidError) return this.refuse(s, 'EngineRefused', `the Docker engine refused ${s.spec.user}'s container: ${err.message}`);
+      // A container that is restarting or being removed is waited for a while (~13 s), then the login is refused.
+      if (err instanceof ContainerBusyError) {
+        if (this.queue.retries(s.metadata.name) >= BUSY_RETRIES) return this.refuse(s, err.refusal.reason, err.refusal.message);
+        throw err;
+      }
       // A login waits a few backoff steps (~1.5 s) for an engine that is restarting, not the helper's whole timeout.
       if (err instanceof UnavailableError && this.queue.retries(s.metadata.name) >= ENGINE_RETRIES) {
         return this.refuse(s, 'EngineUnavailable', `the Docker engine is not answering; try again in a moment (${err.message})`);
@@ -195,9 +156,9 @@ export class Controller {
     }
     const now = this.d.clock.now();
     const { outdated, shell: _shell, ...containerRef } = container;
-    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning', message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
     // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
-    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged', message: 'the container predates the current policy', lastTransitionTime: iso(now) });
+    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the container predates the current policy', lastTransitionTime: iso(now) });
     await this.updateSessionStatus(s, {
       ...s.status,
       phase: 'Ready',
@@ -214,65 +175,6 @@ export class Controller {
     this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
   }
 
-  /** The user's container, running and matching the policy; `s` is the login it is for (none for a policy rollout). */
-  private async ensureContainer(policy: EffectivePolicy, user: UserInfo, s: Session | undefined): Promise<NonNullable<SessionStatus['container']> & { outdated?: boolean; shell?: string[] }> {
-    const want = desiredContainer(policy, user, this.d.options.node);
-    const { engine, metrics } = this.d;
-    const ref = s ? sessionRef(s) : userRef(user.name);
-    let cur = await engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
-    if (cur && cur.labels[LABEL_MANAGED] !== 'true') {
-      throw new RefusedError('NameTaken', `a container named ${want.name} exists that DoSH does not manage; an administrator must remove it or change PREFIXNAME`);
-    }
-    // Names come from PREFIXNAME + user name, so two users can be given one name (PREFIXNAME=dosh-s for bob is user
-    // sbob's dosh-sbob), and a name can outlive its account (a user deleted and another made with her name). Another
-    // account's container is never entered, replaced or started for her: it may hold that account's files.
-    if (cur && (cur.labels[LABEL_UID] !== String(user.uid) || cur.labels[LABEL_USER] !== user.name)) {
-      this.d.log.error('container name taken by another user', { user: user.name, container: want.name, owner: cur.labels[LABEL_USER], ownerUid: cur.labels[LABEL_UID] });
-      throw new RefusedError('NameTaken', `the container ${want.name} belongs to another account (another user given the same name by PREFIXNAME, or an earlier account with this user name): an administrator must remove it (docker rm) or change PREFIXNAME`);
-    }
-    if (cur && cur.labels[LABEL_HASH] !== want.hash) {
-      // Never under a logged-in user: an outdated container is replaced only when none of her sessions uses it.
-      if (!this.attachedSessions(user.name, s?.metadata.name ?? '')) {
-        this.d.log.info('recreating container with changed policy', { user: user.name, container: want.name });
-        await engine.removeContainer(cur.id);
-        metrics.containers.inc({ action: 'recreate' });
-        this.d.events.record(ref, 'Normal', 'ContainerRecreated', `removed container ${want.name}, which predates the current policy, to create it again`);
-        cur = undefined;
-      }
-    }
-    if (!cur?.running) {
-      await ensureUserNetwork(this.d, policy, user, ref);
-      await ensureDeclaredNetworks(this.d, policy, ref);
-    }
-    if (!cur) {
-      const runArgs = ['-u', `${user.uid}:${user.gid}`, ...policy.dockerArgs, '-id', '--name', want.name, policy.image, ...policy.command];
-      await this.hookRunner.forPolicy(policy, 'prerun', hookArgs('prerun', want.name, runArgs), hookContext(user, { name: want.name, image: policy.image }, s));
-      // A ConflictError here (created meanwhile, e.g. by a crashed earlier attempt) is transient: requeued, re-read.
-      // Not found can only be the image (or NetworkMode's network): asking first would cost every cold login a round trip.
-      const id = await engine.createContainer(want.name, want.body).catch((e) => {
-        throw e instanceof NotFoundError ? createNotFound(e, policy, user, want.body) : e;
-      });
-      await connectExtraNetworks(engine, policy, user, id);
-      metrics.containers.inc({ action: 'create' });
-      this.d.events.record(ref, 'Normal', 'ContainerCreated', `created container ${want.name} from image ${policy.image}`);
-      await startOrRefuse(engine, id, user, true);
-      this.d.events.record(ref, 'Normal', 'ContainerStarted', `started container ${want.name}`);
-      await this.hookRunner.forPolicy(policy, 'run', hookArgs('run', want.name, runArgs, id), hookContext(user, { id, name: want.name, image: policy.image }, s));
-      return { id, name: want.name, image: policy.image };
-    }
-    if (!cur.running) {
-      const ctx = hookContext(user, cur, s);
-      await this.hookRunner.forPolicy(policy, 'prestart', hookArgs('prestart', cur.name), ctx);
-      await startOrRefuse(engine, cur.id, user, false, cur.status === 'created');
-      metrics.containers.inc({ action: 'start' });
-      this.d.events.record(ref, 'Normal', 'ContainerStarted', `started stopped container ${cur.name}`);
-      await this.hookRunner.forPolicy(policy, 'start', hookArgs('start', cur.name), ctx);
-    }
-    const outdated = cur.labels[LABEL_HASH] !== want.hash;
-    // Kept under her sessions, an outdated container still runs the shell it was made with (the new one may not exist there).
-    return { id: cur.id, name: cur.name, image: cur.image, outdated, shell: outdated && cur.cmd.length ? cur.cmd : undefined };
-  }
-
   private chargeLogin(s: Session, user: UserInfo): void {
     if (this.charged.has(s.metadata.name)) return;
     const wait = this.loginRate.take(user.name);
@@ -283,11 +185,7 @@ export class Controller {
     this.charged.add(s.metadata.name);
   }
 
-  private attachedSessions(user: string, except: string): number {
-    return this.d.store.list().filter((o) => o.spec.user === user && o.metadata.name !== except && (o.status.phase === 'Ready' || o.status.phase === 'Running')).length;
-  }
-
-  private async refuse(s: Session, reason: string, message: string): Promise<void> {
+  private async refuse(s: Session, reason: RefusalReason, message: string): Promise<void> {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
     if (reason === 'RateLimited') {
@@ -300,7 +198,7 @@ export class Controller {
     await this.finish(s, 'Failed', reason, message);
   }
 
-  private async endSession(s: Session, reason: string, message: string): Promise<void> {
+  private async endSession(s: Session, reason: EndReason, message: string): Promise<void> {
     // Recorded first: the helper reads the reason when its stream ends, and tells the user.
     await this.finish(s, 'Failed', reason, message);
     if (reason === 'HelperGone') this.d.events.record(sessionRef(s), 'Warning', 'HelperGone', message);
@@ -315,7 +213,7 @@ export class Controller {
     void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
   }
 
-  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: string, message: string): Promise<void> {
+  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<void> {
     const now = iso(this.d.clock.now());
     await this.updateSessionStatus(s, {
       ...s.status,
@@ -358,17 +256,6 @@ export class Controller {
     return this.d.store.update({ ...s, status });
   }
 
-  private async withUserLock<T>(user: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.userLocks.get(user) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.userLocks.set(user, tail);
-    void tail.then(() => {
-      if (this.userLocks.get(user) === tail) this.userLocks.delete(user);
-    });
-    return run;
-  }
-
   /**
    * After a policy reload: sessions on outdated containers are marked, and idle outdated containers are recreated
    * with the new policy (controller/policy-rollout.ts).
@@ -402,8 +289,8 @@ export class Controller {
     for (const s of sessions.filter(isLive)) this.d.metrics.userSessions.inc({ user: s.spec.user });
     for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
     this.resync();
-    await this.containers.collect(sessions);
-    await collectNetworks(this.d, (u, fn) => this.withUserLock(u, fn));
+    await this.collector.collect(sessions);
+    await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
     this.loginRate.prune();
     this.d.events.sweep(this.d.clock.now());

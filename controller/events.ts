@@ -4,17 +4,18 @@
 // alone let a user with many short sessions fill the store, which would refuse everyone's logins).
 import { API_VERSION } from '../api/constants.ts';
 import { EVENT_KIND, type Event, type EventType, type InvolvedObject } from '../api/event.ts';
+import type { EventReason } from '../api/reasons.ts';
 import { iso, type Clock } from '../lib/clock.ts';
 import { ConflictError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DirStore } from '../store/dirstore.ts';
 import type { Session } from '../api/session.ts';
-import type { HookRun } from '../lib/hooks.ts';
+import type { HookRun } from './hook-scripts.ts';
 
 /** What the controller records events through (a recording fake in unit tests). */
 export interface EventSink {
   /** Never throws. With `once`, nothing is recorded if the object already has an event with this reason. */
-  record(object: InvolvedObject, type: EventType, reason: string, message: string, opts?: { once?: boolean }): void;
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): void;
   /** Deletes events past their time to live, and all but the newest per object; never throws. */
   sweep(now: number): void;
 }
@@ -50,7 +51,7 @@ export class EventRecorder implements EventSink {
     this.maxTotal = o.maxTotal ?? 10_000;
   }
 
-  record(object: InvolvedObject, type: EventType, reason: string, message: string, opts: { once?: boolean } = {}): void {
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): void {
     try {
       this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
     } catch (err) {

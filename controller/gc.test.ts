@@ -1,7 +1,8 @@
 // Container collection against the fake engine and store: the idle timeout, and the logins the store does not know of.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ContainerCollector, loginProcesses, parseIdleClocks, type IdleClocks } from './gc.ts';
+import { ContainerCollector, loginProcesses, parseIdleClocks } from './gc.ts';
+import type { IdleClocks } from './deps.ts';
 import { silentLogger } from '../lib/log.ts';
 import { World } from '../test/fakes/world.ts';
 import { InvalidError, UnavailableError } from '../lib/errors.ts';
@@ -25,21 +26,21 @@ test('a container whose sessions the store lost is kept while a login runs in it
   const c = w.engine.containers.get('dosh-ann')!;
   w.engine.logins.set(c.id, 2);
   w.store.delete(s.metadata.name); // the store wiped under a running login
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   await w.clock.advance(60_000);
   w.engine.actions = [];
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   assert.deepEqual(w.engine.actions, [`inspect ${c.id}`, `top ${c.id.slice(0, 4)}`]);
   assert.ok(w.engine.containers.has('dosh-ann'), 'kept: a login still runs in it');
 
   // The login ends: the idle time counts from when it was last seen busy.
   w.engine.logins.delete(c.id);
   await w.clock.advance(59_000);
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   assert.ok(w.engine.containers.has('dosh-ann'), 'kept within the idle timeout after the login was last seen');
   await w.clock.advance(1_000);
   w.engine.actions = [];
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   assert.deepEqual(w.engine.actions, [`inspect ${c.id}`, `top ${c.id.slice(0, 4)}`, `remove ${c.id.slice(0, 4)}`]);
   assert.equal(w.engine.containers.has('dosh-ann'), false);
 });
@@ -47,10 +48,10 @@ test('a container whose sessions the store lost is kept while a login runs in it
 test('a stopped idle container is removed without asking for its processes', async () => {
   const w = new World();
   const c = w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1', 'dosh.io/idle-timeout': '60' }, false);
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   await w.clock.advance(60_000);
   w.engine.actions = [];
-  await w.controller.containers.collect([]);
+  await w.controller.collector.collect([]);
   assert.deepEqual(w.engine.actions, [`remove ${c.id.slice(0, 4)}`]);
 });
 
@@ -59,7 +60,7 @@ async function stoppedContainer(w: World, status: 'created' | 'exited') {
   const first = w.login();
   await w.controller.syncSession(first.metadata.name);
   w.store.delete(first.metadata.name);
-  return Object.assign(w.engine.containers.get('dosh-ann')!, { running: false, status });
+  return w.engine.setState('dosh-ann', status);
 }
 
 test('a container that never ran and will not start (left half-made by an engine restart) is removed and created anew', async () => {

@@ -6,16 +6,10 @@
 import { isLive, type Session } from '../api/session.ts';
 import type { ContainerProcess, Engine } from '../engine/docker.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import { LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from './container-spec.ts';
-import type { ControllerDeps } from './controller.ts';
+import { LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
+import type { ControllerDeps } from './deps.ts';
 
 export type GcEnginePort = Pick<Engine, 'listContainers' | 'inspectContainer' | 'removeContainer' | 'containerProcesses'>;
-
-/** Where the idle clocks outlive doshd: what load() returns is checked, never trusted; save() may throw (a read-only store). */
-export interface IdleClocks {
-  load(): unknown;
-  save(since: Record<string, number>): void;
-}
 
 type GcDeps = Pick<ControllerDeps, 'store' | 'events' | 'metrics' | 'log' | 'options' | 'clock' | 'idleClocks'> & { engine: GcEnginePort };
 

@@ -1,9 +1,9 @@
-// doshd's side of hook scripts (lib/hooks.ts runs them): refusals for failing pre hooks, metrics, events and logs.
+// doshd's side of hook scripts (hook-scripts.ts runs them): refusals for failing pre hooks, metrics, events and logs.
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { Session } from '../api/session.ts';
 import { RefusedError } from '../lib/errors.ts';
-import type { HookContext, HookMoment, HookResult } from '../lib/hooks.ts';
-import type { ControllerDeps } from './controller.ts';
+import type { HookContext, HookMoment, HookResult } from './hook-scripts.ts';
+import type { ControllerDeps } from './deps.ts';
 import { hookRunMessage } from './events.ts';
 
 export class ControllerHooks {

@@ -14,15 +14,15 @@ import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
 import { DOSHD_HELP, parseDoshdArgs, UsageError } from './config.ts';
 import { Controller } from './controller.ts';
 import { EventRecorder } from './events.ts';
-import { FileCordon } from './cordon.ts';
-import { serveHttp } from './http.ts';
-import { ControllerMetrics } from './metrics.ts';
+import { FileCordon } from '../store/cordon.ts';
+import { serveHttp } from './metrics/http.ts';
+import { ControllerMetrics } from './metrics/metrics.ts';
 import { PolicySource } from './policy-source.ts';
-import { startKubeMode } from './kube-mode.ts';
-import { UserMetrics } from './user-metrics.ts';
-import { LABEL_MANAGED, LABEL_NODE } from './container-spec.ts';
+import { startKubeMode } from './kube/mode.ts';
+import { UserMetrics } from './metrics/user-metrics.ts';
+import { LABEL_MANAGED, LABEL_NODE } from '../api/labels.ts';
 import { VERSION } from '../lib/version.ts';
-import { runHooks } from '../lib/hooks.ts';
+import { runHooks } from './hook-scripts.ts';
 
 async function main(): Promise<number> {
   let parsed;

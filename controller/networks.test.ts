@@ -18,7 +18,7 @@ test('extra networks are connected after the container is created and before it 
   await w.controller.syncSession(s.metadata.name);
   const id = idOf(w);
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'create dosh-ann', `connect b ${id}`, `connect c ${id}`, `start ${id}`, `exec ${id} 1001:1001: /bin/sh -l -c id`]);
-  assert.equal((w.engine.containers.get('dosh-ann')!.body!.HostConfig as { NetworkMode: string }).NetworkMode, 'a');
+  assert.equal(w.engine.containers.get('dosh-ann')!.body!.HostConfig?.NetworkMode, 'a');
   assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
   // A running container is reused as it is: nothing is connected again.
   w.engine.actions = [];
@@ -60,14 +60,14 @@ test('networkPerUser: her own labelled network is created when first needed and 
   const id = idOf(w);
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'inspect-net dosh-net-ann', 'create-net dosh-net-ann', 'create dosh-ann', `start ${id}`, `exec ${id} 1001:1001: /bin/sh -l -c id`]);
   assert.deepEqual(w.engine.networks.get('dosh-net-ann')!.labels, { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/node': 'node1' });
-  assert.equal((w.engine.containers.get('dosh-ann')!.body!.HostConfig as { NetworkMode: string }).NetworkMode, 'dosh-net-ann');
+  assert.equal(w.engine.containers.get('dosh-ann')!.body!.HostConfig?.NetworkMode, 'dosh-net-ann');
   assert.ok(w.events.of(`Session/${s.metadata.name}`).some((e) => /NetworkCreated: created network dosh-net-ann/.test(e)));
   // Running: reused without looking at the network again.
   w.engine.actions = [];
   await w.controller.syncSession(w.login().metadata.name);
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `exec ${id} 1001:1001: /bin/sh -l -c id`]);
   // Stopped: the network is checked (it exists) before the start.
-  w.engine.containers.get('dosh-ann')!.running = false;
+  w.engine.setState('dosh-ann', 'exited');
   w.engine.actions = [];
   await w.controller.syncSession(w.login().metadata.name);
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'inspect-net dosh-net-ann', `start ${id}`, `exec ${id} 1001:1001: /bin/sh -l -c id`]);
@@ -99,7 +99,7 @@ test('housekeeping removes the networks doshd made once no container uses them, 
 
   // Logged out, container stopped but not yet collected: a stopped container still counts as using the network.
   w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', endedAt: new Date(w.clock.now()).toISOString() } }));
-  Object.assign(w.engine.containers.get('dosh-ann')!, { running: false, status: 'exited' });
+  w.engine.setState('dosh-ann', 'exited');
   w.engine.actions = [];
   await w.controller.housekeeping();
   assert.ok(w.engine.networks.has('dosh-net-ann'));
@@ -132,7 +132,7 @@ test('a stopped container whose network was removed meanwhile refuses the login 
   w.policyFor = () => withNetworks('a', ['b']);
   await w.controller.syncSession(w.login().metadata.name);
   const c = w.engine.containers.get('dosh-ann')!;
-  c.running = false;
+  c.state = 'exited';
   w.engine.networks.delete('b');
   w.engine.actions = [];
   const s = w.login();

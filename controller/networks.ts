@@ -4,13 +4,12 @@
 // without the label is never removed.
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { isLive } from '../api/session.ts';
-import type { CreateBody, Engine } from '../engine/docker.ts';
-import { ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
-import { LABEL_MANAGED, LABEL_NODE, LABEL_USER, userNetworkName } from './container-spec.ts';
-import type { ControllerDeps } from './controller.ts';
+import { NetworkNotFoundError, type Engine } from '../engine/docker.ts';
+import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../lib/errors.ts';
+import { LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
+import { userNetworkName } from './container-spec.ts';
+import type { ControllerDeps } from './deps.ts';
 import type { InvolvedObject } from '../api/event.ts';
-
-export { NETWORK_PREFIX, userNetworkName } from './container-spec.ts';
 
 export type NetworkEnginePort = Pick<Engine, 'inspectNetwork' | 'createNetwork' | 'connectNetwork' | 'removeNetwork' | 'listNetworks'>;
 
@@ -64,45 +63,14 @@ export async function connectExtraNetworks(engine: NetworkEnginePort & Pick<Engi
       await engine.connectNetwork(n, containerId);
     } catch (e) {
       await engine.removeContainer(containerId).catch(() => undefined);
-      throw e instanceof NotFoundError ? missingNetwork(n, user) : e;
+      throw e instanceof NetworkNotFoundError ? missingNetwork(n, user) : e;
     }
   }
 }
 
-/**
- * Starts a container; a network it is configured on that no longer exists (the engine accepts connecting a created
- * container to a missing network, and fails the start) refuses the login naming the network. A container just
- * created for this login is then removed, so nothing half-made is left behind; an older one is kept as it is.
- * An older container that never ran (state created) and will not start is removed too, and the error made transient:
- * it holds nothing of hers, and an engine restart can leave one half-made for good ("endpoint ... already exists",
- * "task ... already exists"); the requeued login creates it anew.
- */
-export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'removeContainer'>, id: string, user: UserInfo, created: boolean, neverRan = false): Promise<void> {
-  try {
-    await engine.startContainer(id);
-  } catch (e) {
-    const net = e instanceof NotFoundError ? /network (\S+) not found/i.exec(e.message)?.[1] : undefined;
-    if (net) {
-      if (created) await engine.removeContainer(id).catch(() => undefined);
-      throw missingNetwork(net, user);
-    }
-    if (neverRan && !created) {
-      await engine.removeContainer(id).catch(() => undefined);
-      throw new UnavailableError(`${user.name}'s container never ran and would not start (${(e as Error).message}); removed, to be created again`);
-    }
-    throw e;
-  }
-}
-
-function missingNetwork(network: string, user: UserInfo): RefusedError {
+/** The refusal for a network the policy attaches her container to that does not exist. */
+export function missingNetwork(network: string, user: UserInfo): RefusedError {
   return new RefusedError('NetworkNotFound', `the network ${network} that the policy attaches ${user.name}'s container to does not exist on this host; an administrator must create it`);
-}
-
-/** The refusal for a create the engine answered with not found: the image, or the network of NetworkMode (the engine says which). */
-export function createNotFound(err: NotFoundError, policy: EffectivePolicy, user: UserInfo, body: CreateBody): RefusedError {
-  const mode = (body.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode;
-  if (mode && /network/i.test(err.message)) return missingNetwork(mode, user);
-  return new RefusedError('ImageNotFound', `the image ${policy.image} that the policy chose for ${user.name} is not available on this host`);
 }
 
 /**

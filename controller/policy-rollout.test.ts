@@ -24,7 +24,7 @@ test('an idle container that predates the new policy is recreated with it; one t
   const annNew = w.engine.containers.get('dosh-ann')!;
   assert.notEqual(annNew.id, annOld);
   assert.deepEqual(annNew.cmd, ['/bin/bash']);
-  assert.ok(annNew.running);
+  assert.equal(annNew.state, 'running');
   assert.equal(w.engine.containers.get('dosh-bob')!.id, bobOld, 'bob\'s matches: untouched');
   assert.deepEqual(w.engine.actions.filter((a) => !a.startsWith('inspect')), [`remove ${annOld.slice(0, 4)}`, 'create dosh-ann', `start ${annNew.id.slice(0, 4)}`]);
   assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['prerun', 'run'], 'created as any container is: with its hooks');

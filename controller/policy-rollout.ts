@@ -5,9 +5,11 @@
 import { setCondition } from '../api/meta.ts';
 import { isLive, type Session } from '../api/session.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { ConditionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
-import { desiredContainer, LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from './container-spec.ts';
-import type { ControllerDeps } from './controller.ts';
+import { LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
+import { desiredContainer } from './container-spec.ts';
+import type { ControllerDeps } from './deps.ts';
 
 /** Containers recreated at once: enough to use the engine's parallelism, few enough to leave logins their share. */
 const PARALLEL = 4;
@@ -49,7 +51,7 @@ export class PolicyRollout {
             ...s,
             status: {
               ...s.status,
-              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged', message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
+              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged' satisfies ConditionReason, message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
             },
           });
         }

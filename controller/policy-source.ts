@@ -7,22 +7,12 @@ import { RefusedError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { PolicyError } from '../policy/errors.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
-import type { PolicyProvider } from './controller.ts';
-import type { ControllerMetrics } from './metrics.ts';
+import type { PolicyProvider } from './deps.ts';
+import type { ControllerMetrics } from './metrics/metrics.ts';
+import type { PolicyStatus } from '../store/layout.ts';
 
 export type PolicyLoader = (file: string) => CompiledPolicy;
 export type PolicyResolver = (policy: CompiledPolicy, user: UserInfo) => EffectivePolicy;
-
-export interface PolicyStatus {
-  file: string;
-  /** Set while a cluster policy (Kubernetes mode's DoshPolicy) is in force instead of the file. */
-  override?: string;
-  loaded: boolean;
-  loadedAt?: string;
-  files: string[];
-  /** The last failed load, cleared by the next good one. */
-  error?: { message: string; file?: string; line?: number; at: string };
-}
 
 export class PolicySource implements PolicyProvider {
   private current?: CompiledPolicy;

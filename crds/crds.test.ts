@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { generateCrds, staleFiles, ROOT, CRD_DIRS } from '../scripts/gen-crds.ts';
-import { YamlPolicy } from '../policy/yaml-schema.ts';
+import { YamlPolicy } from '../api/dosh-yaml.ts';
 import { Session } from '../api/session.ts';
 
 type Json = Record<string, any>;

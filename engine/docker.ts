@@ -2,16 +2,44 @@
 // objects or message strings. The socket path is always explicit: DOCKER_HOST and friends are never read.
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
+import type { ContainerCreate, HostConfig } from '../api/policy.ts';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** Every state the engine reports for a container (State.Status). */
+export const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
+
+/** A network a request names does not exist. The engine says which only in its message: read here, and only here. */
+export class NetworkNotFoundError extends NotFoundError {
+  override name = 'NetworkNotFoundError';
+  constructor(
+    readonly network: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The image of a container to create does not exist on this host. */
+export class ImageNotFoundError extends NotFoundError {
+  override name = 'ImageNotFoundError';
+  constructor(
+    readonly image: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ContainerInfo {
   id: string;
   name: string;
   image: string;
+  /** True while its main process runs: also when paused or restarting, as the engine says (State.Running). */
   running: boolean;
-  status: string;
+  state: ContainerState;
   labels: Record<string, string>;
   pid: number;
   startedAt: string;
@@ -70,8 +98,26 @@ export interface ExecState {
   pid: number;
 }
 
-/** The Docker Engine API create body; policy builds it, the engine adapter only sends it. */
-export type CreateBody = Record<string, unknown> & { Image: string; Labels?: Record<string, string> };
+/** The Docker Engine API create body: the policy's settings (api/policy.ts) and what DoSH forces on top of them. */
+export type CreateBody = Omit<ContainerCreate, 'HostConfig'> & {
+  HostConfig?: HostConfig;
+  Image: string;
+  Cmd?: string[];
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StopSignal?: string;
+  User?: string;
+};
+
+/** The network an engine message says is missing ("network NAME not found"), if it names one. */
+function missingNetworkIn(message: string): string | undefined {
+  return /network (\S+) not found/i.exec(message)?.[1];
+}
+
+/** A state the engine reports, checked: an unknown one (a newer engine) is treated as the one nearest in meaning. */
+function containerState(status: string, running: boolean): ContainerState {
+  return (CONTAINER_STATES as readonly string[]).includes(status) ? (status as ContainerState) : running ? 'running' : 'exited';
+}
 
 function mapError(err: unknown, what: string): Error {
   const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
@@ -133,7 +179,7 @@ export class Engine {
       name: c.Name.replace(/^\//, ''),
       image: c.Config.Image,
       running: c.State.Running,
-      status: c.State.Status,
+      state: containerState(c.State.Status, c.State.Running),
       labels: c.Config.Labels ?? {},
       pid: c.State.Pid,
       startedAt: c.State.StartedAt,
@@ -193,9 +239,13 @@ export class Engine {
     return { id: n.Id, name: n.Name, labels: n.Labels ?? {} };
   }
 
-  /** NotFoundError when the network (or the container) does not exist. */
+  /** NetworkNotFoundError when the network does not exist (NotFoundError when the container does not). */
   async connectNetwork(network: string, containerId: string): Promise<void> {
-    await this.call('connect_network', `connect container ${containerId} to network ${network}`, async () => (await this.client()).getNetwork(network).connect({ Container: containerId }));
+    try {
+      await this.call('connect_network', `connect container ${containerId} to network ${network}`, async () => (await this.client()).getNetwork(network).connect({ Container: containerId }));
+    } catch (e) {
+      throw e instanceof NotFoundError && missingNetworkIn(e.message) ? new NetworkNotFoundError(network, e.message) : e;
+    }
   }
 
   /** Gone already is success; a network still in use is a ConflictError (or InvalidError on older engines). */
@@ -215,21 +265,25 @@ export class Engine {
     return (top.Processes ?? []).map((p) => ({ pid: Number(p[pid]), ppid: Number(p[ppid]) }));
   }
 
-  async imageExists(image: string): Promise<boolean> {
+  /**
+   * Not found can only be the image or the network of NetworkMode: an ImageNotFoundError or a NetworkNotFoundError,
+   * so that a cold login pays no round trip to ask first.
+   */
+  async createContainer(name: string, body: CreateBody): Promise<string> {
     try {
-      await this.call('inspect_image', `inspect image ${image}`, async () => (await this.client()).getImage(image).inspect());
-      return true;
+      // The cast: @types/dockerode lags the Engine API (a tmpfs mount has no Source; newer mount types); the body's
+      // own type comes from the schema in api/policy.ts.
+      const c = await this.call('create_container', `create container ${name}`, async () => (await this.client()).createContainer({ ...body, name } as Docker.ContainerCreateOptions));
+      return c.id;
     } catch (e) {
-      if (e instanceof NotFoundError) return false;
-      throw e;
+      if (!(e instanceof NotFoundError)) throw e;
+      const mode = body.HostConfig?.NetworkMode;
+      const network = missingNetworkIn(e.message) ?? (mode && /network/i.test(e.message) ? mode : undefined);
+      throw network ? new NetworkNotFoundError(network, e.message) : new ImageNotFoundError(body.Image, e.message);
     }
   }
 
-  async createContainer(name: string, body: CreateBody): Promise<string> {
-    const c = await this.call('create_container', `create container ${name}`, async () => (await this.client()).createContainer({ ...body, name } as Docker.ContainerCreateOptions));
-    return c.id;
-  }
-
+  /** Already running is success. A network it is configured on that no longer exists is a NetworkNotFoundError. */
   async startContainer(id: string): Promise<void> {
     try {
       await (await this.client()).getContainer(id).start();
@@ -237,7 +291,8 @@ export class Engine {
       if ((err as { statusCode?: number }).statusCode === 304) return; // already running: the goal is reached
       const e = mapError(err, `start container ${id}`);
       this.onError('start_container', e);
-      throw e;
+      const network = e instanceof NotFoundError ? missingNetworkIn(e.message) : undefined;
+      throw network ? new NetworkNotFoundError(network, e.message) : e;
     }
   }
 

@@ -1,4 +1,5 @@
 // Small typed errors shared by the store, the engine adapter and the helper, so callers branch on types, never on messages.
+import type { RefusalReason } from '../api/reasons.ts';
 
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
@@ -34,7 +35,7 @@ export class ExitError extends Error {
 export class RefusedError extends Error {
   override name = 'RefusedError';
   constructor(
-    readonly reason: string,
+    readonly reason: RefusalReason,
     message: string,
   ) {
     super(message);

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { fail } from './errors.ts';
 import { templateText } from './template.ts';
 import type { Block, CompiledPolicy, Setting } from './types.ts';
-import type { YamlRule } from './yaml-schema.ts';
+import type { YamlRule } from '../api/dosh-yaml.ts';
 
 const ORDER: Setting['key'][] = ['inherit', 'image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'dockerParameters'];
 

@@ -3,7 +3,7 @@
 import { Collector, normalizeCap } from './collector.ts';
 import { parseGpus } from './gpus.ts';
 import { dangerousHostPath, mountHostPath, parseDevice, parseMount, parseVolume } from './mounts.ts';
-import { canonicalIP, extraHost } from './netaddr.ts';
+import { canonicalIP, extraHost } from './net-addr.ts';
 import type { FlagOcc } from './types.ts';
 import { PolicyError } from './errors.ts';
 import { parseGoBool, parseGoInt, parseNanoCpus, ramInBytes } from './units.ts';

@@ -2,7 +2,7 @@
 // file is rejected whole (with file:line) instead of failing at some user's login.
 import * as path from 'node:path';
 import { fail, PolicyError, type Origin } from './errors.ts';
-import { lexConf, type ConfLine } from './conflines.ts';
+import { lexConf, type ConfLine } from './conf-lines.ts';
 import { hasMagic } from './glob.ts';
 import { nodeIO, type PolicyIO } from './io.ts';
 import { BOOL_KEYS, NUM_KEYS, numberSetting, parseBoolValue, TEXT_KEYS, valueSetting } from './settings.ts';

@@ -4,9 +4,9 @@
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { BUILTIN, Collector } from './collector.ts';
 import { fail, PolicyError, type Origin } from './errors.ts';
-import { applyFlags } from './flagparse.ts';
+import { applyFlags } from './flag-parse.ts';
 import { containerNameProblem, imageRefProblem } from './names.ts';
-import type { Word } from './shellwords.ts';
+import type { Word } from './shell-words.ts';
 import { expand, isStatic, parseTemplate, varsFor, type Template } from './template.ts';
 import type { Block, CompiledPolicy, FlagOcc, Match } from './types.ts';
 

@@ -1,9 +1,9 @@
 // Turns one KEY=VALUE of dosh.conf into a checked Setting (shared by the YAML loader for values
 // it hands over as text), so that every value is validated once, at load time.
 import { fail, type Origin } from './errors.ts';
-import { parseFlagWords, validateFlags, type FlagContext } from './flagparse.ts';
+import { parseFlagWords, validateFlags, type FlagContext } from './flag-parse.ts';
 import { imageRefProblem, prefixProblem } from './names.ts';
-import { splitWords } from './shellwords.ts';
+import { splitWords } from './shell-words.ts';
 import { expand, parseTemplate, PROBE_VARS } from './template.ts';
 import type { Setting } from './types.ts';
 import { parseSeconds } from './units.ts';

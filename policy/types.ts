@@ -2,7 +2,7 @@
 import type { NetworkDecl } from '../api/policy.ts';
 import type { Origin } from './errors.ts';
 import type { Template } from './template.ts';
-import type { Word } from './shellwords.ts';
+import type { Word } from './shell-words.ts';
 
 export const UNSAFE_KEY = 'ALLOW_UNSAFE_DOCKERPARAMETERS_I_UNDERSTAND_THE_RISK';
 

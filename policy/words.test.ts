@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { PolicyError } from './errors.ts';
-import { splitWords } from './shellwords.ts';
+import { splitWords } from './shell-words.ts';
 import { expand, PROBE_VARS } from './template.ts';
 import { parseGoInt, parseNanoCpus, ramInBytes } from './units.ts';
 

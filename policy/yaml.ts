@@ -3,16 +3,17 @@
 // so both formats share one translator and one set of safety rules.
 import * as path from 'node:path';
 import { fail, type Origin } from './errors.ts';
-import { toDecls } from './netdecl.ts';
-import { parseFlagWords, validateFlags } from './flagparse.ts';
+import { parseFlagWords, validateFlags } from './flag-parse.ts';
 import { nodeIO, type PolicyIO } from './io.ts';
 import { checkText } from './settings.ts';
-import { splitWords, type Word } from './shellwords.ts';
+import { splitWords, type Word } from './shell-words.ts';
 import { expand, parseTemplate, PROBE_VARS } from './template.ts';
 import type { Block, CompiledPolicy, FlagOcc, Match, Setting } from './types.ts';
 import { parseSeconds } from './units.ts';
-import { YamlPolicy, type YamlRule, type YamlSettings } from './yaml-schema.ts';
-import { formatPath, readYaml, type YamlPath, type YamlSource } from './yamlsource.ts';
+import { YamlPolicy, type YamlRule, type YamlSettings } from '../api/dosh-yaml.ts';
+import type { YamlNetworks } from '../api/network-decl.ts';
+import type { NetworkDecl } from '../api/policy.ts';
+import { formatPath, readYaml, type YamlPath, type YamlSource } from './yaml-source.ts';
 
 export function loadYamlPolicy(file: string, io: PolicyIO = nodeIO): CompiledPolicy {
   const main = path.resolve(file);
@@ -155,6 +156,15 @@ function blockFlags(s: YamlSettings, origin: (sub: YamlPath) => Origin, unsafeOk
       const words = s.dockerFlags.map((w) => ({ parts: parseTemplate(w, true), column: 1 }));
       out.push(...parseFlagWords(words, { ...ctx, originOf: (i) => origin(['dockerFlags', i]) }));
     }
+  }
+  return out;
+}
+
+/** The declared networks as the policy carries them: the name inside, option values as the engine takes them (text). */
+function toDecls(m: YamlNetworks | undefined): Record<string, NetworkDecl> {
+  const out: Record<string, NetworkDecl> = {};
+  for (const [name, n] of Object.entries(m ?? {})) {
+    out[name] = { name, driver: n.driver, subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange, internal: n.internal, options: Object.fromEntries(Object.entries(n.options).map(([k, v]) => [k, String(v)])) };
   }
   return out;
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { API_GROUP } from '../api/constants.ts';
+import { ANNOTATION_GENERATED_BY } from '../api/labels.ts';
 import { Session, SESSION_KIND } from '../api/session.ts';
 import { DoshPolicy, DOSHPOLICY_KIND, POLICY_ACCEPTED } from '../api/doshpolicy.ts';
 
@@ -167,7 +168,7 @@ function crd(c: CrdInput): Json {
     kind: 'CustomResourceDefinition',
     metadata: {
       name: `${c.plural}.${API_GROUP}`,
-      annotations: { 'dosh.io/generated-by': 'npm run gen:crds (scripts/gen-crds.ts) from api/*.ts; do not edit' },
+      annotations: { [ANNOTATION_GENERATED_BY]: 'npm run gen:crds (scripts/gen-crds.ts) from api/*.ts; do not edit' },
       labels: { 'app.kubernetes.io/part-of': 'dosh' },
     },
     spec: {

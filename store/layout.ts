@@ -12,6 +12,18 @@ export interface ControllerRecord {
   startedAt: string;
 }
 
+/** What doshd publishes about the policy in force (policyStatusFile), for `doshctl policy status`. */
+export interface PolicyStatus {
+  file: string;
+  /** Set while a cluster policy (Kubernetes mode's DoshPolicy) is in force instead of the file. */
+  override?: string;
+  loaded: boolean;
+  loadedAt?: string;
+  files: string[];
+  /** The last failed load, cleared by the next good one. */
+  error?: { message: string; file?: string; line?: number; at: string };
+}
+
 export function controllerFile(root: string): string {
   return path.join(root, 'doshd.json');
 }

@@ -1,5 +1,5 @@
 import type { Command } from '../context.ts';
-import { FileCordon } from '../../controller/cordon.ts';
+import { FileCordon } from '../../store/cordon.ts';
 
 export const cordon: Command = {
   path: ['cordon'],

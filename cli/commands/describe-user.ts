@@ -3,8 +3,8 @@ import { CliError } from '../context.ts';
 import { age, render, table } from '../format.ts';
 import { NssDirectory } from '../../lib/users.ts';
 import { isLive, type Session } from '../../api/session.ts';
-import { LABEL_HASH, LABEL_MANAGED, LABEL_USER } from '../../controller/container-spec.ts';
-import { type ContainerUsage, detectCgroup, readUsage } from '../../controller/usage.ts';
+import { LABEL_HASH, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
+import { type ContainerUsage, detectCgroup, readUsage } from '../../lib/cgroup-usage.ts';
 import { bytes } from './usage-common.ts';
 import { describeEvents } from './events.ts';
 

@@ -1,12 +1,9 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
-import { FileCordon } from '../../controller/cordon.ts';
+import { FileCordon } from '../../store/cordon.ts';
+import { ANNOTATION_MESSAGE } from '../../api/labels.ts';
 import { isLive } from '../../api/session.ts';
 import { NotFoundError } from '../../lib/errors.ts';
-
-// The annotation the session helper reads once a second (shell/helper.ts MESSAGE_ANNOTATION); kept literal so
-// doshctl does not load the helper's code.
-const MESSAGE = 'dosh.io/message';
 
 export const drain: Command = {
   path: ['drain'],
@@ -28,7 +25,7 @@ export const drain: Command = {
     const warning = `${message}; your session will be ended in ${grace} seconds`;
     for (const s of live) {
       try {
-        store.mutate(s.metadata.name, (cur) => ({ ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata.annotations, [MESSAGE]: warning } } }));
+        store.mutate(s.metadata.name, (cur) => ({ ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata.annotations, [ANNOTATION_MESSAGE]: warning } } }));
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
       }

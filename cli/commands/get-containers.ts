@@ -1,7 +1,7 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { list, render, table } from '../format.ts';
-import { LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../../controller/container-spec.ts';
+import { LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../../api/labels.ts';
 import { isLive } from '../../api/session.ts';
 
 export const getContainers: Command = {

@@ -1,7 +1,7 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { list, render, table } from '../format.ts';
-import { LABEL_MANAGED, LABEL_USER } from '../../controller/container-spec.ts';
+import { LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
 
 const USERS_SHOWN = 4;
 

@@ -1,8 +1,7 @@
 import type { CliContext, Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { convertLegacyToYaml, explain, formatExplain, loadPolicyFile, PolicyError, type CompiledPolicy } from '../../policy/index.ts';
-import { policyStatusFile, readJsonFile } from '../../store/layout.ts';
-import type { PolicyStatus } from '../../controller/policy-source.ts';
+import { policyStatusFile, readJsonFile, type PolicyStatus } from '../../store/layout.ts';
 import { NssDirectory } from '../../lib/users.ts';
 
 const DEFAULT_CONFIG = '/etc/dosh/dosh.conf';

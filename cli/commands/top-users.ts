@@ -1,8 +1,8 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { list, render, table } from '../format.ts';
-import { detectCgroup } from '../../controller/usage.ts';
-import { LABEL_MANAGED } from '../../controller/container-spec.ts';
+import { detectCgroup } from '../../lib/cgroup-usage.ts';
+import { LABEL_MANAGED } from '../../api/labels.ts';
 import { isLive } from '../../api/session.ts';
 import { bytes, millicores, usageByUser } from './usage-common.ts';
 

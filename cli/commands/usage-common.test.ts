@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { detectCgroup, memFs } from '../../controller/usage.ts';
+import { detectCgroup, memFs } from '../../lib/cgroup-usage.ts';
 import { bytes, millicores, usageByUser } from './usage-common.ts';
 
 test('usage per user: her containers summed, limits the largest, stopped and unmanaged ones left out', () => {

@@ -1,7 +1,7 @@
 // Per-user resource use for `top users` and `describe user`: read from each running container's cgroup
-// (controller/usage.ts), summed per user like doshd's /metrics does, limits the largest.
-import { type CgroupLayout, type ContainerUsage, readUsage } from '../../controller/usage.ts';
-import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../controller/container-spec.ts';
+// (lib/cgroup-usage.ts), summed per user like doshd's /metrics does, limits the largest.
+import { type CgroupLayout, type ContainerUsage, readUsage } from '../../lib/cgroup-usage.ts';
+import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../api/labels.ts';
 
 export interface Labelled {
   id: string;

@@ -1,11 +1,18 @@
-// An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions.
-import type { ContainerInfo, ContainerProcess, ContainerSummary, CreateBody, NetworkInfo, NetworkSpec } from '../../engine/docker.ts';
-import type { EnginePort } from '../../controller/controller.ts';
+// An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions, and
+// answers as the engine adapter (engine/docker.ts) does, with its typed errors, in every container state.
+import { ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type ContainerProcess, type ContainerState, type ContainerSummary, type CreateBody, type NetworkInfo, type NetworkSpec } from '../../engine/docker.ts';
+import type { EnginePort } from '../../controller/deps.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
+
+type FakeContainer = Omit<ContainerInfo, 'running'> & { body?: CreateBody; networks?: string[] };
+
+/** The states in which the engine says the main process runs (State.Running). */
+const RUNNING: readonly ContainerState[] = ['running', 'paused', 'restarting'];
+const BUILTIN_NETWORKS = ['bridge', 'host', 'none', 'default'];
 
 export class FakeEngine implements EnginePort {
   actions: string[] = [];
-  containers = new Map<string, ContainerInfo & { body?: CreateBody; networks?: string[] }>();
+  containers = new Map<string, FakeContainer>();
   /** Networks by name (the built-in bridge, host and none are not listed). */
   networks = new Map<string, { id: string; name: string; labels: Record<string, string> }>();
   images = new Set<string>(['busybox:latest']);
@@ -14,6 +21,8 @@ export class FakeEngine implements EnginePort {
   createError: Error | undefined;
   /** Errors startContainer throws for a container (by id), as an engine restart can leave one unstartable. */
   startErrors = new Map<string, Error>();
+  /** Errors removeContainer throws for a container (by id), as a dead container whose files are busy. */
+  removeErrors = new Map<string, Error>();
   /** An error createNetwork throws. */
   networkError: Error | undefined;
   /** Processes of each container (by id) beyond its main process, as exec'd logins: their parent is outside it. */
@@ -24,8 +33,16 @@ export class FakeEngine implements EnginePort {
     if (this.down) throw new UnavailableError('connect ENOENT /var/run/docker.sock');
   }
 
-  private byNameOrId(key: string) {
+  private byNameOrId(key: string): FakeContainer | undefined {
     return this.containers.get(key) ?? [...this.containers.values()].find((c) => c.id === key);
+  }
+
+  /** Puts a container in a state, as the engine (an engine restart, docker pause, a restart policy) would. */
+  setState(name: string, state: ContainerState): FakeContainer {
+    const c = this.containers.get(name);
+    if (!c) throw new Error(`no container ${name}`);
+    c.state = state;
+    return c;
   }
 
   async inspectContainer(nameOrId: string): Promise<ContainerInfo> {
@@ -33,31 +50,26 @@ export class FakeEngine implements EnginePort {
     this.actions.push(`inspect ${nameOrId}`);
     const c = this.byNameOrId(nameOrId);
     if (!c) throw new NotFoundError(`no such container ${nameOrId}`);
-    return { ...c };
+    const { body: _body, networks: _networks, ...info } = c;
+    return { ...info, running: RUNNING.includes(c.state) };
   }
 
   async listContainers(label: string): Promise<ContainerSummary[]> {
     this.check();
     const [k, v] = label.split('=');
-    return [...this.containers.values()].filter((c) => c.labels[k] === v).map((c) => ({ id: c.id, name: c.name, state: c.status, labels: c.labels, networks: c.networks ?? [] }));
-  }
-
-  async imageExists(image: string): Promise<boolean> {
-    this.check();
-    this.actions.push(`image ${image}`);
-    return this.images.has(image);
+    return [...this.containers.values()].filter((c) => c.labels[k] === v).map((c) => ({ id: c.id, name: c.name, state: c.state, labels: c.labels, networks: c.networks ?? [] }));
   }
 
   async createContainer(name: string, body: CreateBody): Promise<string> {
     this.check();
     this.actions.push(`create ${name}`);
     if (this.createError) throw this.createError;
-    if (!this.images.has(body.Image)) throw new NotFoundError(`No such image: ${body.Image}`);
+    if (!this.images.has(body.Image)) throw new ImageNotFoundError(body.Image, `No such image: ${body.Image}`);
     if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
-    const mode = (body.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode ?? 'bridge';
-    if (!['bridge', 'host', 'none', 'default'].includes(mode) && !this.networks.has(mode)) throw new NotFoundError(`network ${mode} not found`);
+    const mode = body.HostConfig?.NetworkMode ?? 'bridge';
+    if (!BUILTIN_NETWORKS.includes(mode) && !this.networks.has(mode)) throw new NetworkNotFoundError(mode, `network ${mode} not found`);
     const id = `c${++this.seq}`.padEnd(64, '0');
-    this.containers.set(name, { id, name, image: body.Image, running: false, status: 'created', labels: body.Labels ?? {}, pid: 1000 * this.seq, startedAt: '', cmd: (body.Cmd as string[]) ?? [], body, networks: [mode] });
+    this.containers.set(name, { id, name, image: body.Image, state: 'created', labels: body.Labels ?? {}, pid: 1000 * this.seq, startedAt: '', cmd: body.Cmd ?? [], body, networks: [mode] });
     return id;
   }
 
@@ -66,19 +78,26 @@ export class FakeEngine implements EnginePort {
     this.actions.push(`start ${id.slice(0, 4)}`);
     const c = this.byNameOrId(id);
     if (!c) throw new NotFoundError(id);
+    // As the engine answers (daemon/start.go): running and restarting are "not modified", which the adapter takes as done.
+    if (c.state === 'running' || c.state === 'restarting') return;
+    if (c.state === 'paused') throw new ConflictError(`start container ${id}: cannot start a paused container, try unpause instead`);
+    if (c.state === 'dead' || c.state === 'removing') throw new ConflictError(`start container ${id}: container is marked for removal and cannot be started`);
     const broken = this.startErrors.get(c.id);
     if (broken) throw broken;
-    const gone = (c.networks ?? []).find((n) => !['bridge', 'host', 'none', 'default'].includes(n) && !this.networks.has(n));
-    if (gone) throw new NotFoundError(`start container ${id}: network ${gone} not found`);
-    c.running = true;
-    c.status = 'running';
+    const gone = (c.networks ?? []).find((n) => !BUILTIN_NETWORKS.includes(n) && !this.networks.has(n));
+    if (gone) throw new NetworkNotFoundError(gone, `start container ${id}: network ${gone} not found`);
+    c.state = 'running';
   }
 
   async removeContainer(id: string): Promise<void> {
     this.check();
     this.actions.push(`remove ${id.slice(0, 4)}`);
     const c = this.byNameOrId(id);
-    if (c) this.containers.delete(c.name);
+    if (!c) return;
+    const broken = this.removeErrors.get(c.id);
+    if (broken) throw broken;
+    if (c.state === 'removing') throw new ConflictError(`remove container ${id}: removal of container ${c.name} is already in progress`);
+    this.containers.delete(c.name);
   }
 
   async containerProcesses(id: string): Promise<ContainerProcess[]> {
@@ -93,6 +112,10 @@ export class FakeEngine implements EnginePort {
   async createExec(containerId: string, req: { argv: string[]; user: string; tty: boolean }): Promise<string> {
     this.check();
     this.actions.push(`exec ${containerId.slice(0, 4)} ${req.user}${req.tty ? ' tty' : ''}: ${req.argv.join(' ')}`);
+    const c = this.byNameOrId(containerId);
+    if (!c) throw new NotFoundError(`no such container ${containerId}`);
+    // As the engine answers (409) an exec in a container that is not running.
+    if (c.state !== 'running') throw new ConflictError(`container ${c.name} is ${c.state === 'paused' || c.state === 'restarting' ? c.state : 'not running'}`);
     return `e${++this.seq}`;
   }
 
@@ -100,7 +123,7 @@ export class FakeEngine implements EnginePort {
     this.check();
     this.actions.push(`inspect-net ${name}`);
     const n = this.networks.get(name);
-    if (!n) throw new NotFoundError(`network ${name} not found`);
+    if (!n) throw new NetworkNotFoundError(name, `network ${name} not found`);
     return { ...n };
   }
 
@@ -118,8 +141,9 @@ export class FakeEngine implements EnginePort {
     this.check();
     this.actions.push(`connect ${network} ${containerId.slice(0, 4)}`);
     const c = this.byNameOrId(containerId);
+    if (!c) throw new NotFoundError(`no such container ${containerId}`);
     // As the engine does: a created container is connected to a missing network, and its start fails.
-    if ((!this.networks.has(network) && c?.running) || !c) throw new NotFoundError(`network ${network} not found`);
+    if (!this.networks.has(network) && RUNNING.includes(c.state)) throw new NetworkNotFoundError(network, `network ${network} not found`);
     c.networks = [...(c.networks ?? []), network];
   }
 
@@ -138,7 +162,7 @@ export class FakeEngine implements EnginePort {
       .filter((n) => !label || n.labels[k] === v)
       .map((n) => ({
         id: n.id, name: n.name, driver: 'bridge', scope: 'local', internal: false, subnets: [], labels: n.labels,
-        containers: [...this.containers.values()].filter((c) => c.running && c.networks?.includes(n.name)).map((c) => ({ id: c.id, name: c.name, ipv4: '' })),
+        containers: [...this.containers.values()].filter((c) => RUNNING.includes(c.state) && c.networks?.includes(n.name)).map((c) => ({ id: c.id, name: c.name, ipv4: '' })),
       }));
   }
 
@@ -150,9 +174,9 @@ export class FakeEngine implements EnginePort {
   }
 
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */
-  seed(name: string, labels: Record<string, string>, running = true): ContainerInfo {
+  seed(name: string, labels: Record<string, string>, running = true): FakeContainer {
     const id = `s${++this.seq}`.padEnd(64, '0');
-    const c = { id, name, image: 'busybox:latest', running, status: running ? 'running' : 'exited', labels, pid: 1000 * this.seq, startedAt: '', cmd: ['/bin/sh'] };
+    const c: FakeContainer = { id, name, image: 'busybox:latest', state: running ? 'running' : 'exited', labels, pid: 1000 * this.seq, startedAt: '', cmd: ['/bin/sh'] };
     this.containers.set(name, c);
     return c;
   }

@@ -1,7 +1,7 @@
 // An in-memory Kubernetes API for the mirror's unit tests: records every call, keeps the objects as a watch cache
 // would, and applies server-side apply's effect on finalizers and deletion the way the API server does.
 import type { KubeObject } from '../../kube/client.ts';
-import type { MirrorApi } from '../../controller/kube-mirror.ts';
+import type { MirrorApi } from '../../controller/kube/mirror.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 
 export class FakeKube implements MirrorApi {

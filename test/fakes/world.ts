@@ -5,15 +5,16 @@ import path from 'node:path';
 import { API_VERSION } from '../../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
 import type { Session, SessionSpec } from '../../api/session.ts';
-import { Controller, type ControllerOptions, type PolicyProvider } from '../../controller/controller.ts';
-import { ControllerMetrics } from '../../controller/metrics.ts';
+import { Controller } from '../../controller/controller.ts';
+import type { ControllerOptions, PolicyProvider } from '../../controller/deps.ts';
+import { ControllerMetrics } from '../../controller/metrics/metrics.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { NssUser, UserDirectory } from '../../lib/users.ts';
 import { sessionStore } from '../../store/sessions.ts';
 import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
-import type { HookResult } from '../../lib/hooks.ts';
+import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
 
 /** Records events in order, with the real recorder's `once` rule (no aggregation, no store). */

@@ -4,13 +4,13 @@
 // Every container is named dti-RUN-* and labelled with this run's id, and is removed in `after`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { DEFAULT_DOCKER_SOCKET, Engine, type CreateBody } from '../../engine/docker.ts';
+import { DEFAULT_DOCKER_SOCKET, Engine, ImageNotFoundError, NetworkNotFoundError, type CreateBody } from '../../engine/docker.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 import { isSameProcessAlive, parseStat, processStartTime } from '../../lib/proc.ts';
 import { Demuxer } from '../../shell/relay.ts';
@@ -57,8 +57,9 @@ function collect(sock: Duplex): { raw: () => Buffer; done: Promise<void> } {
 
 before(async () => {
   await engine.ping();
-  assert.ok(await engine.imageExists(IMAGE), `${IMAGE} must exist locally (scripts/lib/build-images.sh)`);
-  shared = await engine.createContainer(`${PREFIX}shared`, body());
+  shared = await engine.createContainer(`${PREFIX}shared`, body()).catch((e) => {
+    throw e instanceof ImageNotFoundError ? new Error(`${IMAGE} must exist locally (scripts/lib/build-images.sh)`) : e;
+  });
   await engine.startContainer(shared);
 });
 
@@ -78,7 +79,7 @@ describe('containers', () => {
     assert.equal(created.name, name);
     assert.equal(created.image, IMAGE);
     assert.equal(created.running, false);
-    assert.equal(created.status, 'created');
+    assert.equal(created.state, 'created');
     assert.equal(created.pid, 0);
     // The image's own labels are merged in by the engine; ours must be there as given.
     assert.equal(created.labels[LABEL_KEY], RUN);
@@ -87,7 +88,7 @@ describe('containers', () => {
     await engine.startContainer(id);
     const running = await engine.inspectContainer(id);
     assert.equal(running.running, true);
-    assert.equal(running.status, 'running');
+    assert.equal(running.state, 'running');
     assert.ok(running.pid > 0);
     // The container's init is a real host process, in the container's cgroup.
     assert.equal(parseStat(fs.readFileSync(`/proc/${running.pid}/stat`, 'latin1'))?.state !== 'Z', true);
@@ -116,15 +117,17 @@ describe('containers', () => {
     await engine.removeContainer(id);
   });
 
-  test('typed errors: NotFoundError for a missing container, imageExists false for a missing image, ConflictError for a duplicate name', async () => {
+  test('typed errors: NotFoundError for a missing container, ImageNotFoundError and NetworkNotFoundError naming what is missing, ConflictError for a duplicate name', async () => {
     await assert.rejects(engine.inspectContainer(`${PREFIX}missing`), NotFoundError);
     await assert.rejects(engine.startContainer(`${PREFIX}missing`), NotFoundError);
     await assert.rejects(engine.createExec(`${PREFIX}missing`, { argv: ['true'], env: [], user: '0:0', tty: false }), NotFoundError);
     await assert.rejects(engine.inspectExec('0'.repeat(64)), NotFoundError);
     await assert.rejects(engine.resizeExec('0'.repeat(64), 24, 80), NotFoundError);
-    assert.equal(await engine.imageExists(`dosh-test/no-such-image-${RUN}:latest`), false);
-    assert.equal(await engine.imageExists(IMAGE), true);
-    await assert.rejects(engine.createContainer(`${PREFIX}noimage`, { ...body(), Image: `dosh-test/no-such-image-${RUN}:latest` }), NotFoundError);
+    const noImage = `dosh-test/no-such-image-${RUN}:latest`;
+    await assert.rejects(engine.createContainer(`${PREFIX}noimage`, { ...body(), Image: noImage }), (e) => e instanceof ImageNotFoundError && e.image === noImage);
+    const noNet = `${PREFIX}no-such-net`;
+    await assert.rejects(engine.createContainer(`${PREFIX}nonet`, { ...body(), HostConfig: { NetworkMode: noNet } }), (e) => e instanceof NetworkNotFoundError && e.network === noNet);
+    await assert.rejects(engine.connectNetwork(noNet, shared), (e) => e instanceof NetworkNotFoundError && e.network === noNet);
 
     const name = `${PREFIX}dup`;
     const id = await engine.createContainer(name, body());
@@ -132,6 +135,22 @@ describe('containers', () => {
     const kept = await engine.inspectContainer(name);
     assert.equal(kept.id, id, 'the original container is untouched');
     assert.equal(kept.labels.second, undefined);
+    await engine.removeContainer(id);
+  });
+
+  test('states: a paused container is paused and running as the engine says, refuses an exec (ConflictError) and starts as it is; unpaused it takes execs', async () => {
+    const name = `${PREFIX}paused`;
+    const id = await engine.createContainer(name, body());
+    await engine.startContainer(id);
+    const pause = spawnSync('docker', ['pause', id], { encoding: 'utf8' });
+    assert.equal(pause.status, 0, pause.stderr);
+    const paused = await engine.inspectContainer(id);
+    assert.equal(paused.state, 'paused');
+    assert.equal(paused.running, true);
+    await assert.rejects(engine.createExec(id, { argv: ['true'], env: [], user: '0:0', tty: false }), ConflictError);
+    assert.equal(spawnSync('docker', ['unpause', id]).status, 0);
+    assert.equal((await engine.inspectContainer(id)).state, 'running');
+    assert.match(await engine.createExec(id, { argv: ['true'], env: [], user: '0:0', tty: false }), /^[0-9a-f]{64}$/);
     await engine.removeContainer(id);
   });
 });
@@ -288,7 +307,7 @@ describe('unreachable engine', () => {
       await assert.rejects(dead.ping(), isUnavailable);
       await assert.rejects(dead.inspectContainer(`${PREFIX}x`), isUnavailable);
       await assert.rejects(dead.listContainers(LABEL), isUnavailable);
-      await assert.rejects(dead.imageExists(IMAGE), isUnavailable, 'imageExists must not turn an outage into "no such image"');
+      await assert.rejects(dead.createContainer(`${PREFIX}x`, { ...body(), Image: `dosh-test/no-such-image-${RUN}:latest` }), isUnavailable, 'an outage is not "no such image"');
       await assert.rejects(dead.createContainer(`${PREFIX}x`, body()), isUnavailable);
       await assert.rejects(dead.startContainer(`${PREFIX}x`), isUnavailable);
       await assert.rejects(dead.removeContainer(`${PREFIX}x`), isUnavailable);

@@ -336,7 +336,7 @@ async function inspect(name: string) {
 
 before(async () => {
   await engine.ping();
-  assert.ok(await engine.imageExists(IMAGE), `${IMAGE} must exist locally (scripts/lib/build-images.sh)`);
+  assert.equal((await docker(['image', 'inspect', IMAGE])).code, 0, `${IMAGE} must exist locally (scripts/lib/build-images.sh)`);
   fs.mkdirSync(DATA);
   fs.mkdirSync(path.join(TMP, 'docker-config'));
   fs.writeFileSync(ENV_FILE, ENV_TEXT);
@@ -399,7 +399,7 @@ describe('docker create FLAGS and the translation give the same container', () =
       assert.equal(proxy.creates.length, before + 1, 'the proxy saw the CLI create request');
       const sent = proxy.creates[before] as Record<string, Json>;
 
-      const body: CreateBody = { Image: IMAGE, Cmd: ['/bin/sh'], ...(eff.create as Record<string, unknown>) };
+      const body: CreateBody = { Image: IMAGE, Cmd: ['/bin/sh'], ...eff.create };
       created.push(await engine.createContainer(apiName, body));
 
       // 1. What the engine made of each request.

@@ -3,20 +3,16 @@
 // the login on its node: a finalizer holds the resource until the node has ended the session. The mirror has its
 // own queue and never sits on the login path: with the API server down, logins go on and the mirror catches up.
 import { isDeepStrictEqual } from 'node:util';
-import { API_VERSION, SESSION_KIND } from '../api/constants.ts';
-import { isLive, type Session } from '../api/session.ts';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { DirStore } from '../store/dirstore.ts';
-import type { KubeClient, KubeObject, Watcher } from '../kube/client.ts';
-import type { ControllerMetrics } from './metrics.ts';
-import { WorkQueue } from './workqueue.ts';
+import { API_VERSION, SESSION_KIND } from '../../api/constants.ts';
+import { LABEL_NODE, LABEL_SESSION, LABEL_USER, SESSION_FINALIZER } from '../../api/labels.ts';
+import { isLive, type Session } from '../../api/session.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { DirStore } from '../../store/dirstore.ts';
+import type { KubeClient, KubeObject, Watcher } from '../../kube/client.ts';
+import type { ControllerMetrics } from '../metrics/metrics.ts';
+import { WorkQueue } from '../workqueue.ts';
 
-/** Held on every mirrored Session until its node has ended the login. */
-export const SESSION_FINALIZER = 'dosh.io/session-ended';
-export const LABEL_SESSION = 'dosh.io/session';
-const LABEL_USER = 'dosh.io/user';
-const LABEL_NODE = 'dosh.io/node';
 
 export type MirrorApi = Pick<KubeClient, 'applySession' | 'applySessionStatus' | 'deleteSession'>;
 

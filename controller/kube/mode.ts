@@ -1,16 +1,17 @@
 // Kubernetes mode's wiring: the client, the watches (restarted with backoff), the Session mirror and the cluster
 // policy. Nothing here is on the login path: a node whose API server is away goes on logging users in.
-import { DOSHPOLICY_NAME } from '../api/doshpolicy.ts';
-import type { Session } from '../api/session.ts';
-import type { Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { WatchBackoff } from '../kube/client.ts';
-import type { DirStore } from '../store/dirstore.ts';
-import type { DoshdConfig } from './config.ts';
-import { ClusterPolicy } from './kube-policy.ts';
-import { nodeSlug, SessionMirror } from './kube-mirror.ts';
-import type { ControllerMetrics } from './metrics.ts';
-import type { PolicySource } from './policy-source.ts';
+import { DOSHPOLICY_NAME } from '../../api/doshpolicy.ts';
+import { LABEL_NODE } from '../../api/labels.ts';
+import type { Session } from '../../api/session.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { WatchBackoff } from '../../kube/client.ts';
+import type { DirStore } from '../../store/dirstore.ts';
+import type { DoshdConfig } from '../config.ts';
+import { ClusterPolicy } from './cluster-policy.ts';
+import { nodeSlug, SessionMirror } from './mirror.ts';
+import type { ControllerMetrics } from '../metrics/metrics.ts';
+import type { PolicySource } from '../policy-source.ts';
 
 export interface KubeModeDeps {
   config: NonNullable<DoshdConfig['kube']>;
@@ -26,7 +27,7 @@ const BACKOFF: Omit<WatchBackoff, 'setTimer'> = { baseMs: 500, maxMs: 30_000 };
 
 export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: AbortSignal): Promise<void> }> {
   const { config, node, log } = d;
-  const { KubeClient, POLICY_PLURAL, SESSION_PLURAL } = await import('../kube/client.ts');
+  const { KubeClient, POLICY_PLURAL, SESSION_PLURAL } = await import('../../kube/client.ts');
   const api = await KubeClient.load({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, fieldManager: `doshd-${nodeSlug(node)}` });
   const backoff: WatchBackoff = {
     ...BACKOFF,
@@ -46,7 +47,7 @@ export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: Abor
     options: { node, namespace: config.namespace, resyncIntervalMs: config.resyncIntervalMs, workers: 2 },
   });
   const sessions = api.watch(
-    { plural: SESSION_PLURAL, namespace: config.namespace, labelSelector: `dosh.io/node=${nodeSlug(node)}` },
+    { plural: SESSION_PLURAL, namespace: config.namespace, labelSelector: `${LABEL_NODE}=${nodeSlug(node)}` },
     {
       onEvent: (_type, obj) => mirror.onRemote(obj),
       onError: (err, retryInMs) => {

@@ -7,16 +7,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ClusterPolicy, summarise } from './kube-policy.ts';
-import type { DoshPolicyNodeStatus, DoshPolicyStatus } from '../api/doshpolicy.ts';
-import { memoryIO } from '../policy/io.ts';
-import { PolicySource } from './policy-source.ts';
-import { ControllerMetrics } from './metrics.ts';
-import { FakeClock } from '../test/fakes/clock.ts';
-import { silentLogger } from '../lib/log.ts';
-import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
-import type { KubeObject } from '../kube/client.ts';
-import { user } from '../policy/testkit.ts';
+import { ClusterPolicy, summarise } from './cluster-policy.ts';
+import type { DoshPolicyNodeStatus, DoshPolicyStatus } from '../../api/doshpolicy.ts';
+import { memoryIO } from '../../policy/io.ts';
+import { PolicySource } from '../policy-source.ts';
+import { ControllerMetrics } from '../metrics/metrics.ts';
+import { FakeClock } from '../../test/fakes/clock.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { loadPolicyFile, resolvePolicy } from '../../policy/index.ts';
+import type { KubeObject } from '../../kube/client.ts';
+import { user } from '../../policy/testkit.ts';
 
 function setup() {
   const dir = mkdtempSync(path.join(tmpdir(), 'dosh-kpol-'));

@@ -1,14 +1,14 @@
 // Cordon state lives in the store root so doshctl can set it while doshd runs, and it survives a doshd restart.
 import * as fs from 'node:fs';
-import type { Cordon } from './controller.ts';
-import { cordonFile, readJsonFile, writeJsonFileAtomic } from '../store/layout.ts';
+import { cordonFile, readJsonFile, writeJsonFileAtomic } from './layout.ts';
 
 export interface CordonRecord {
   message: string;
   since: string;
 }
 
-export class FileCordon implements Cordon {
+/** The cordon doshd checks at each admission (its `Cordon` port) and doshctl cordon/uncordon/drain set. */
+export class FileCordon {
   constructor(private readonly root: string) {}
 
   message(): string | undefined {

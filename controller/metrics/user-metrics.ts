@@ -1,9 +1,9 @@
-// Per-user resource metrics, read at scrape time from each managed container's cgroup (controller/usage.ts). Labels
+// Per-user resource metrics, read at scrape time from each managed container's cgroup (lib/cgroup-usage.ts). Labels
 // are `user` and `uid` only; every scrape rebuilds the series from the containers that exist now, so a user whose
 // container is gone has no series left.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from './container-spec.ts';
-import { type CgroupLayout, type ContainerUsage, detectCgroup, readUsage } from './usage.ts';
+import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../api/labels.ts';
+import { type CgroupLayout, type ContainerUsage, detectCgroup, readUsage } from '../../lib/cgroup-usage.ts';
 
 export interface ManagedContainer {
   id: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { detectCgroup, memFs, parseNetDev, readUsage } from './usage.ts';
+import { detectCgroup, memFs, parseNetDev, readUsage } from './cgroup-usage.ts';
 
 const ID = 'c0ffee'.padEnd(64, '0');
 const NET_DEV = `Inter-|   Receive                                                |  Transmit

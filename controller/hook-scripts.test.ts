@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hookArgs, listHookScripts, runHooks, type HookContext, type SpawnFn } from './hooks.ts';
-import { parseStat } from './proc.ts';
+import { hookArgs, listHookScripts, runHooks, type HookContext, type SpawnFn } from './hook-scripts.ts';
+import { parseStat } from '../lib/proc.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'dosh-hooks-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,9 +1,8 @@
-// Declared networks (dosh.yaml's top-level `networks:`): the checks that make a bad declaration fail at load, with
-// its line, instead of at some user's login when the engine refuses it.
+// The schema of declared networks (dosh.yaml's top-level `networks:`): the checks that make a bad declaration fail at
+// load, with its line, instead of at some user's login when the engine refuses it.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { NetworkDecl } from '../api/policy.ts';
-import { NETWORK_PREFIX } from '../api/constants.ts';
+import { NETWORK_PREFIX } from './constants.ts';
 
 /** The engine's own network name rule. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -60,11 +59,4 @@ export const YamlNetworks = z.record(z.string(), YamlNetwork).superRefine((m, ct
     else if (name.startsWith(NETWORK_PREFIX)) ctx.addIssue({ code: 'custom', path: [name], message: `names starting with ${NETWORK_PREFIX} are the users' own networks (networkPerUser)` });
   }
 });
-
-export function toDecls(m: z.infer<typeof YamlNetworks> | undefined): Record<string, NetworkDecl> {
-  const out: Record<string, NetworkDecl> = {};
-  for (const [name, n] of Object.entries(m ?? {})) {
-    out[name] = { name, driver: n.driver, subnet: n.subnet, gateway: n.gateway, ipRange: n.ipRange, internal: n.internal, options: Object.fromEntries(Object.entries(n.options).map(([k, v]) => [k, String(v)])) };
-  }
-  return out;
-}
+export type YamlNetworks = z.infer<typeof YamlNetworks>;

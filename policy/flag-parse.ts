@@ -5,7 +5,7 @@ import { Collector } from './collector.ts';
 import { PolicyError, type Origin } from './errors.ts';
 import { BY_LONG, BY_SHORT, type FlagSpec } from './flags.ts';
 import type { PolicyIO } from './io.ts';
-import type { Word } from './shellwords.ts';
+import type { Word } from './shell-words.ts';
 import { expand, isStatic, PROBE_VARS, templateText, type Template, type Vars } from './template.ts';
 import type { FlagOcc } from './types.ts';
 

@@ -2,10 +2,10 @@
 // kubectl delete ending the login through the finalizer, and an API server that is away.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../test/fakes/world.ts';
-import { FakeKube } from '../test/fakes/kube.ts';
-import { nodeSlug, resourceName, SessionMirror } from './kube-mirror.ts';
-import { silentLogger } from '../lib/log.ts';
+import { World } from '../../test/fakes/world.ts';
+import { FakeKube } from '../../test/fakes/kube.ts';
+import { nodeSlug, resourceName, SessionMirror } from './mirror.ts';
+import { silentLogger } from '../../lib/log.ts';
 
 function setup() {
   const w = new World();

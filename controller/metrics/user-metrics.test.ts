@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { detectCgroup, memFs } from './usage.ts';
+import { detectCgroup, memFs } from '../../lib/cgroup-usage.ts';
 import { type ManagedContainer, USER_METRIC_NAMES, UserMetrics } from './user-metrics.ts';
 
 const A = 'a'.repeat(64);

@@ -1,7 +1,7 @@
 // The dosh.yaml schema: `defaults` plus an ordered list of `rules`, each a set of settings
 // for the users it matches. Values may use $USER-style variables ($$ is a literal $).
 import { z } from 'zod';
-import { YamlNetworks } from './netdecl.ts';
+import { YamlNetworks } from './network-decl.ts';
 
 const Text = z.string();
 /** Bytes, or a docker size such as `512m` or `2g`. */
@@ -90,7 +90,7 @@ export type YamlRule = z.infer<typeof YamlRule>;
 
 export const YamlPolicy = z.strictObject({
   version: z.literal(1),
-  /** Networks doshd creates when a login first needs one, and removes once unused (policy/netdecl.ts). */
+  /** Networks doshd creates when a login first needs one, and removes once unused (api/network-decl.ts). */
   networks: YamlNetworks.optional(),
   defaults: YamlSettings.optional(),
   rules: z.array(YamlRule).optional(),

@@ -9,16 +9,16 @@
 // from the same list, so the writes settle after one round; the summary's fields are always written, never
 // left out, because a field left out stays with whichever node last wrote it, and that node may be gone.
 import { stringify } from 'yaml';
-import { API_VERSION } from '../api/constants.ts';
-import { DOSHPOLICY_KIND, DOSHPOLICY_NAME, POLICY_ACCEPTED, type DoshPolicyNodeStatus, type DoshPolicyStatus } from '../api/doshpolicy.ts';
-import type { Condition } from '../api/meta.ts';
-import { iso, type Clock } from '../lib/clock.ts';
-import type { Logger } from '../lib/log.ts';
-import type { KubeClient, KubeObject, WatchEvent } from '../kube/client.ts';
-import { loadYamlPolicy } from '../policy/yaml.ts';
-import { nodeIO, type PolicyIO } from '../policy/io.ts';
-import { PolicyError } from '../policy/errors.ts';
-import type { CompiledPolicy } from '../policy/types.ts';
+import { API_VERSION } from '../../api/constants.ts';
+import { DOSHPOLICY_KIND, DOSHPOLICY_NAME, POLICY_ACCEPTED, type DoshPolicyNodeStatus, type DoshPolicyStatus } from '../../api/doshpolicy.ts';
+import type { Condition } from '../../api/meta.ts';
+import { iso, type Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { KubeClient, KubeObject, WatchEvent } from '../../kube/client.ts';
+import { loadYamlPolicy } from '../../policy/yaml.ts';
+import { nodeIO, type PolicyIO } from '../../policy/io.ts';
+import { PolicyError } from '../../policy/errors.ts';
+import type { CompiledPolicy } from '../../policy/types.ts';
 
 /** The name policy errors carry: the resource, written as a path so errors read like the file's (`…:12: …`). */
 export const CLUSTER_POLICY_FILE = `/${DOSHPOLICY_KIND}/${DOSHPOLICY_NAME}.yaml`;
