@@ -25,8 +25,10 @@ need prometheus prometheus
 need promtool prometheus
 bash scripts/install-system.sh
 bash scripts/lib/test-sshd.sh start
-say "Kubernetes API server for the fleet tests (apiextensions-apiserver and etcd; built from source once, ~4 min)"
-bash scripts/lib/k8s-apiserver.sh build
+say "Kubernetes for the fleet and chart tests (Debian's containerd, etcd...; v1.34.4 built from source once, ~8-14 min)"
+bash scripts/lib/k8s-cluster.sh build >/dev/null
+say "Helm for the chart tests (built from source once, 3-6 min)"
+bash scripts/lib/ensure-helm.sh >/dev/null
 
 mapfile -t unit < <(find api kube controller shell policy store engine cli lib crds -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)

@@ -1,5 +1,5 @@
-// A fleet of two login nodes against a real Kubernetes API server (apiextensions-apiserver on etcd, started by
-// scripts/lib/k8s-apiserver.sh): each node's doshd mirrors its sessions to Session resources, kubectl and doshctl
+// A fleet of two login nodes against a real Kubernetes API server (kube-apiserver on etcd, without a node: started
+// by scripts/lib/k8s-cluster.sh start --apiserver-only): each node's doshd mirrors its sessions to Session resources, kubectl and doshctl
 // list both nodes' sessions, kubectl delete ends a login on the right node, the DoshPolicy is the policy of both,
 // an invalid one is rejected and reported, and logins go on while the API server is down.
 // The second node is this host seen through a UTS and mount namespace: its own host name (which the session helper
@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
-import { startApiServer, type ApiServer } from '../lib/k8s-rig.ts';
+import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
 
 // Node A is doshd with its default node name, the host name.
 const NODE_A = hostname();
@@ -22,7 +22,7 @@ const USERS = [ANA, BEA, CID, DOT];
 const POLICY = `CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=2\n`;
 const FLAGS = (kubeconfig: string) => ['--kubeconfig', kubeconfig, '--kube-namespace', 'dosh-e2e', '--kube-resync', '1', '--ended-retention', '2'];
 
-let rig: ApiServer;
+let rig: Cluster;
 let work: string;
 let nodeA: Doshd;
 let nodeB: Doshd;
@@ -47,9 +47,12 @@ const of = (items: Item[], user: string) => items.filter((i) => i.spec.user === 
 
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'dosh-fleet-'));
-  rig = await startApiServer(path.join(work, 'k8s'));
+  rig = await startCluster(path.join(work, 'k8s'), { apiserverOnly: true });
   const crds = await kubectl('apply', '-f', `${REPO}/crds/`);
   assert.equal(crds.code, 0, crds.stderr);
+  // kube-apiserver admits objects only into namespaces that exist.
+  const ns = await kubectl('create', 'namespace', 'dosh-e2e');
+  assert.equal(ns.code, 0, ns.stderr);
   await until('the CRDs to be served', async () => (await kubectl('get', 'sessions', '-A')).code === 0 || undefined);
   for (const u of USERS) addUser(u);
   removeContainersOf(...USERS);
