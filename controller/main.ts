@@ -92,6 +92,8 @@ async function main(): Promise<number> {
           const why: string[] = [];
           await engine.ping().catch((e) => why.push(`docker engine: ${(e as Error).message}`));
           if (!policy.status().loaded && !policy.status().override) why.push(`policy: ${policy.status().error?.message ?? 'not loaded'}`);
+          const kubeWhy = kube?.notReady();
+          if (kubeWhy) why.push(kubeWhy);
           return why;
         },
       })
