@@ -12,6 +12,8 @@
 #   scripts/lib/k8s-cluster.sh server DIR                  print the API server's URL
 #   scripts/lib/k8s-cluster.sh stop-apiserver DIR          stop only kube-apiserver (everything else goes on)
 #   scripts/lib/k8s-cluster.sh start-apiserver DIR         start it again (same port when still free)
+#   scripts/lib/k8s-cluster.sh pause-apiserver DIR         SIGSTOP it: connections are accepted, never answered
+#   scripts/lib/k8s-cluster.sh resume-apiserver DIR        SIGCONT it
 #
 # The cluster (Kubernetes v1.34.4 by default, built by scripts/lib/k8s-build.sh from the Go module proxy):
 # Debian's etcd, kube-apiserver (Node,RBAC authorization, client certificates made with openssl, privileged pods
@@ -98,6 +100,7 @@ stop_one() {
   local name=$1 pid i
   pid=$(pid_of "$name")
   if ours "$pid" "$name"; then
+    kill -CONT "$pid" 2>/dev/null || true # a paused one would not see the TERM
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 150; i++)); do ours "$pid" "$name" || break; sleep 0.1; done
     if ours "$pid" "$name"; then
@@ -619,6 +622,11 @@ main() {
       stop_one kube-apiserver
       KEEP_ON_FAILURE=1 start_apiserver
       echo "$DIR/kubeconfig"
+      ;;
+    pause-apiserver | resume-apiserver)
+      need_dir "${1:-}"
+      running kube-apiserver || die "kube-apiserver is not running for $DIR"
+      if [ "$cmd" = pause-apiserver ]; then kill -STOP "$(pid_of kube-apiserver)"; else kill -CONT "$(pid_of kube-apiserver)"; fi
       ;;
     -h | --help) usage 0 ;;
     *) usage 2 ;;

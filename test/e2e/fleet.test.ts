@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
+import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, METRICS_PORT, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
 import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
 
 // Node A is doshd with its default node name, the host name.
@@ -189,6 +189,39 @@ test('the DoshPolicy is the policy of both nodes; an invalid one is rejected and
   const gone = await kubectl('delete', 'doshpolicy', 'default');
   assert.equal(gone.code, 0, gone.stderr);
   await until('the nodes to take their policy files back', async () => (nodeA.logText().includes('the policy file is in force again') && nodeB.logText().includes('the policy file is in force again')) || undefined);
+});
+
+test('an API server that accepts connections but never answers: requests time out, are logged and counted, /readyz and dosh_kube_connected say so; logins go on; it recovers', { timeout: 180_000 }, async () => {
+  const readyz = async () => {
+    const r = await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`);
+    return { code: r.status, text: await r.text() };
+  };
+  const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text())?.[1] ?? NaN);
+  assert.equal((await readyz()).code, 200);
+  assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 1);
+  await rig.pauseApiServer();
+  try {
+    // A login writes a session, which the mirror then tries to apply: that request gets no answer.
+    const quick = await su(DOT, 'echo hung');
+    assert.equal(quick.code, 0, `a login while the API server hangs: ${quick.stderr}`);
+    assert.equal(quick.stdout.toString(), 'hung\n');
+    const nr = await until('node A to give up on the hung request', async () => {
+      const r = await readyz();
+      return r.code === 503 ? r : undefined;
+    }, 60_000).catch((e) => {
+      throw new Error(`${e.message}; node A's log:\n${nodeA.logText().split('\n').slice(-30).join('\n')}`);
+    });
+    assert.match(nr.text, /kubernetes API https:\/\/127\.0\.0\.1:\d+: not connected: .*no answer from https:\/\/127\.0\.0\.1:\d+ within 15s/);
+    assert.match(nodeA.logText(), /"msg":"Kubernetes API request timed out".*"operation":"apply/);
+    assert.match(nodeA.logText(), /"msg":"Kubernetes API not connected/);
+    assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 0);
+    assert.ok((await metric(/^dosh_kube_requests_total\{operation="apply",result="timeout"\} (\S+)$/m)) >= 1);
+  } finally {
+    await rig.resumeApiServer();
+  }
+  await until('node A to be connected again', async () => (await readyz()).code === 200 || undefined, 90_000);
+  assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 1);
+  assert.match(nodeA.logText(), /"msg":"Kubernetes API connected"/);
 });
 
 test('with the API server stopped logins go on on both nodes; when it returns the mirror catches up', { timeout: 180_000 }, async () => {

@@ -5,6 +5,7 @@
 //   const api = await startCluster(dir, { apiserverOnly: true });   // etcd + kube-apiserver: CRDs, namespaces, RBAC
 //   await k8s.kubectl('get', 'nodes');  await k8s.importImages('dosh/doshd:local');
 //   await k8s.stopApiServer(); await k8s.startApiServer();   // everything else goes on; same URL when the port is free
+//   await k8s.pauseApiServer(); await k8s.resumeApiServer(); // a hung API server: connections accepted, never answered
 //   await k8s.stop();
 //
 // The first call on a machine builds Kubernetes from source (about 14 minutes on 2 cores from a cold Go cache, see
@@ -50,6 +51,9 @@ export interface Cluster {
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again and waits until it is ready. */
   startApiServer(): Promise<void>;
+  /** SIGSTOPs kube-apiserver: its port accepts connections that are never answered (a hung API server). */
+  pauseApiServer(): Promise<void>;
+  resumeApiServer(): Promise<void>;
 }
 
 /** Starts the cluster with state in dir (created if missing) and waits until it is ready. */
@@ -90,6 +94,12 @@ export async function startCluster(dir: string, opts: { apiserverOnly?: boolean 
     async startApiServer() {
       await rig(['start-apiserver', dir], 3 * 60_000);
       handle.server = await rig(['server', dir], 30_000);
+    },
+    async pauseApiServer() {
+      await rig(['pause-apiserver', dir], 30_000);
+    },
+    async resumeApiServer() {
+      await rig(['resume-apiserver', dir], 30_000);
     },
   };
   return handle;
