@@ -95,18 +95,12 @@ test('failures back off (doubling, capped) and list again; a list that succeeds 
   lists[0].reject(new Error('no answer within 15s'));
   await tick();
   assert.deepEqual(log, ['error no answer within 15s retry 500']);
-  await timers.fire(500);
-  lists[1].reject(new Error('refused'));
-  await tick();
-  await timers.fire(1000);
-  lists[2].reject(new Error('refused'));
-  await tick();
-  await timers.fire(2000);
-  lists[3].reject(new Error('refused'));
-  await tick();
-  await timers.fire(4000);
-  lists[4].reject(new Error('refused'));
-  await tick();
+  for (const delay of [500, 1000, 2000, 4000]) {
+    await timers.fire(delay);
+    lists.at(-1)!.reject(new Error('refused'));
+    await tick();
+  }
+  assert.equal(lists.length, 5);
   assert.deepEqual(timers.live(), [4000], 'capped');
   await timers.fire(4000);
   lists[5].resolve({ items: [], resourceVersion: '3' });
