@@ -1,4 +1,4 @@
-// bench/doshctl: `doshctl get sessions` against a store holding 200 sessions (issue 5 "Benchmark": under 300 ms).
+// bench/doshctl: `doshctl get sessions` against a store holding 200 sessions (the target: under 300 ms).
 // The store is a temporary directory filled through store/sessions.ts with objects shaped like doshd's: live logins
 // (Running, with container, exec plan, conditions) and ended ones (exit code, reason). Each round spawns the doshctl
 // that admins run, then `node -e 0` in the same round: the gap between the two is doshctl's own work (bundle load,
@@ -106,7 +106,7 @@ function main(): void {
     const report = [
       '# doshctl benchmark (bench/doshctl.ts)',
       '',
-      `Issue 5, "Benchmark": \`doshctl get sessions\` with ${SESSIONS} sessions answers in under 300 ms. Measured with`,
+      `The target: \`doshctl get sessions\` with ${SESSIONS} sessions answers in under 300 ms. Measured with`,
       '`node --import tsx bench/doshctl.ts` (as root, after `npm run install-system`): a temporary store filled through',
       `store/sessions.ts with ${SESSIONS} sessions shaped like doshd's (150 Running, 50 ended; 70 users), then ${RUNS} rounds of`,
       `\`${doshctl.join(' ')} --store ROOT get sessions\`, the same with \`-o json\`, and \`node -e 0\` for Node's own start-up, interleaved`,

@@ -9,6 +9,7 @@ import { Agent, request } from 'node:http';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
+import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../api/labels.ts';
 import { detectCgroup, readUsage } from '../lib/cgroup-usage.ts';
 import { type ManagedContainer, UserMetrics } from '../controller/metrics/user-metrics.ts';
 import { pool } from './pool.ts';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
   const inspected = await pool(names, STATS_CONCURRENCY, (n) => api<{ Id: string; State: { Pid: number } }>(`/containers/${n}/json`));
   const asManaged = (id: string, name: string, pid?: number): ManagedContainer => {
     const i = Number(name.slice(4));
-    return { id, pid, labels: { 'dosh.io/managed': 'true', 'dosh.io/user': name, 'dosh.io/uid': String(200000 + i) } };
+    return { id, pid, labels: { [LABEL_MANAGED]: 'true', [LABEL_USER]: name, [LABEL_UID]: String(200000 + i) } };
   };
   const cached = inspected.map((r, i) => asManaged(r.body.Id, names[i], r.body.State.Pid));
   const ids = cached.map((c) => c.id);

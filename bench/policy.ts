@@ -1,5 +1,5 @@
-// bench/policy: the cost of the policy module at a login, on a dosh.conf with 1,000 [user:] and [group:] sections
-// (issue 3 "Benchmark"). Prints the load time (what doshd pays once per reload), the resolve time for one user (what
+// bench/policy: the cost of the policy module at a login, on a dosh.conf with 1,000 [user:] and [group:] sections.
+// Prints the load time (what doshd pays once per reload), the resolve time for one user (what
 // each login pays) for a user matching few sections and for users matching many, and, measured in the same run for
 // scale, spawning /bin/true: a login runs several processes (su, PAM, the launcher, node, docker exec), so a resolve
 // well below one process spawn is a tiny fraction of it.

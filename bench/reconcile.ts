@@ -24,6 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { LABEL_HASH, LABEL_MANAGED, LABEL_USER } from '../api/labels.ts';
 import { BUSYBOX, Doshd, run, sh, sleep } from '../test/e2e/harness.ts';
 import { pool } from './pool.ts';
 import { childTicks, cpuWindow, engineTicks, ticksOf } from './procstats.ts';
@@ -76,7 +77,7 @@ interface Listed {
 
 /** Managed containers of our users, from the engine's API (what `docker ps --filter label=dosh.io/managed=true` asks). */
 function listManaged(): Promise<Map<string, { id: string; hash: string; running: boolean }>> {
-  const filters = encodeURIComponent(JSON.stringify({ label: ['dosh.io/managed=true'] }));
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${LABEL_MANAGED}=true`] }));
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: '/var/run/docker.sock', path: `/containers/json?all=1&filters=${filters}`, method: 'GET' }, (res) => {
       const chunks: Buffer[] = [];
@@ -86,8 +87,8 @@ function listManaged(): Promise<Map<string, { id: string; hash: string; running:
           const list = JSON.parse(Buffer.concat(chunks).toString()) as Listed[];
           const m = new Map<string, { id: string; hash: string; running: boolean }>();
           for (const c of list) {
-            const u = c.Labels['dosh.io/user'];
-            if (u?.startsWith(`${PREFIX}u`)) m.set(u, { id: c.Id, hash: c.Labels['dosh.io/policy-hash'], running: c.State === 'running' });
+            const u = c.Labels[LABEL_USER];
+            if (u?.startsWith(`${PREFIX}u`)) m.set(u, { id: c.Id, hash: c.Labels[LABEL_HASH], running: c.State === 'running' });
           }
           resolve(m);
         } catch (e) {

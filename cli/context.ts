@@ -12,6 +12,8 @@ export interface CliContext {
   out: (s: string) => void;
   err: (s: string) => void;
   now: () => number;
+  /** Every doshctl command (cli/commands/index.ts), for the commands that list them (completion). */
+  commands: readonly Command[];
 }
 
 export class CliError extends Error {

@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     out: (s) => process.stdout.write(terminalSafe(s)),
     err: (s) => process.stderr.write(terminalSafe(s)),
     now: Date.now,
+    commands: COMMANDS,
   });
   return code ?? 0;
 }

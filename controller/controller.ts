@@ -1,29 +1,23 @@
 // doshd's reconcile loop, shaped like kubernetes/sample-controller: store events enqueue session keys; workers take
 // keys and run syncSession, which is level-triggered and idempotent; only transient errors requeue (with backoff).
 import { setCondition } from '../api/meta.ts';
-import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
-import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
-import type { ConditionReason, EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import type { EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
-import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { hangUpTree, isSameProcessAlive } from '../lib/proc.ts';
-import { BUSY_RETRIES, ContainerBusyError, UserContainers, type UserContainer } from './containers.ts';
-import { planExec } from './exec-plan.ts';
+import { Admission } from './admission.ts';
+import { UserContainers } from './containers.ts';
 import { ContainerCollector } from './gc.ts';
 import type { ControllerDeps } from './deps.ts';
-import { UserRateLimiter } from './rate-limit.ts';
 import { PolicyRollout } from './policy-rollout.ts';
 import { WorkQueue } from './workqueue.ts';
 import { endedMessage, sessionRef, userRef } from './events.ts';
 import { hookArgs, type HookContext } from './hook-scripts.ts';
-import { ControllerHooks, hookContext } from './hook-runner.ts';
+import { ControllerHooks } from './hook-runner.ts';
 import { collectNetworks } from './networks.ts';
 
 /** How long a RateLimited refusal stays in the store (the helper reads it at once). */
 const RATE_LIMITED_RETENTION_MS = 10_000;
-
-/** Backoff steps (50 ms doubling) a login waits for an unreachable engine before it is refused. */
-const ENGINE_RETRIES = 5;
 
 export class Controller {
   readonly queue: WorkQueue;
@@ -34,10 +28,8 @@ export class Controller {
   private readonly containers: UserContainers;
   /** The idle-container collector; public so that tests drive a pass directly. */
   readonly collector: ContainerCollector;
-  private readonly loginRate: UserRateLimiter;
   private readonly rollout: PolicyRollout;
-  /** Sessions that took their login from the rate limit: a requeued admission does not take another. */
-  private charged = new Set<string>();
+  private readonly admission: Admission;
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
@@ -46,7 +38,7 @@ export class Controller {
     const withUserLock = <T>(user: string, fn: () => Promise<T>) => this.containers.withUserLock(user, fn);
     this.collector = new ContainerCollector(d, withUserLock);
     this.rollout = new PolicyRollout(d, (policy, user) => withUserLock(user.name, () => this.containers.ensure(policy, user, undefined)));
-    this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
+    this.admission = new Admission(d, this.containers, this.hookRunner);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -97,7 +89,7 @@ export class Controller {
 
   async syncSession(key: string): Promise<void> {
     const s = this.d.store.get(key);
-    if (!s || !isLive(s)) this.charged.delete(key);
+    if (s?.status.phase !== 'Pending') this.admission.forget(key);
     if (!s) return;
     if (!isLive(s)) return this.syncEnded(s);
     if (s.spec.node !== this.d.options.node) return;
@@ -113,76 +105,17 @@ export class Controller {
     }
   }
 
+  /** Admits a Pending session (controller/admission.ts) and records the verdict: Ready, or the refusal. */
   private async admitSession(s: Session): Promise<void> {
-    let policy: EffectivePolicy;
-    let user: UserInfo;
-    let container: UserContainer;
-    let exec: ExecPlan;
-    let execId: string;
-    try {
-      const found = await this.d.users.lookup(s.spec.user);
-      if (!found || found.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
-      user = found;
-      const cordoned = this.d.cordon.message();
-      if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
-      this.chargeLogin(s, user);
-      policy = this.d.policy.resolve(user);
-      if (policy.maxSessionsPerUser > 0) {
-        const others = this.d.store.list().filter((o) => o.spec.user === user.name && o.metadata.name !== s.metadata.name && isLive(o) && (o.status.phase !== 'Pending' || admittedBefore(o, s)));
-        if (others.length >= policy.maxSessionsPerUser) {
-          throw new RefusedError('TooManySessions', `${user.name} already has ${others.length} sessions on this host, the most the policy allows (${policy.maxSessionsPerUser}); end one and try again`);
-        }
-      }
-      if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
-      this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
-      container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
-      exec = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
-      await this.hookRunner.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, exec.argv), hookContext(user, container, s));
-      execId = await this.d.engine.createExec(container.id, { ...exec, tty: s.spec.tty });
-    } catch (err) {
-      if (err instanceof RefusedError) return this.refuse(s, err.reason, err.message);
-      // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
-      if (err instanceof InvalidError) return this.refuse(s, 'EngineRefused', `the Docker engine refused ${s.spec.user}'s container: ${err.message}`);
-      // A container that is restarting or being removed is waited for a while (~13 s), then the login is refused.
-      if (err instanceof ContainerBusyError) {
-        if (this.queue.retries(s.metadata.name) >= BUSY_RETRIES) return this.refuse(s, err.refusal.reason, err.refusal.message);
-        throw err;
-      }
-      // A login waits a few backoff steps (~1.5 s) for an engine that is restarting, not the helper's whole timeout.
-      if (err instanceof UnavailableError && this.queue.retries(s.metadata.name) >= ENGINE_RETRIES) {
-        return this.refuse(s, 'EngineUnavailable', `the Docker engine is not answering; try again in a moment (${err.message})`);
-      }
-      throw err;
-    }
-    const now = this.d.clock.now();
-    const { outdated, shell: _shell, ...containerRef } = container;
-    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
-    // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
-    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the container predates the current policy', lastTransitionTime: iso(now) });
-    await this.updateSessionStatus(s, {
-      ...s.status,
-      phase: 'Ready',
-      container: containerRef,
-      exec,
-      execId,
-      hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
-      readyAt: iso(now),
-      deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
-      conditions,
-    });
-    this.d.metrics.loginLatency.observe((now - Date.parse(s.metadata.creationTimestamp)) / 1000);
-    this.d.events.record(sessionRef(s), 'Normal', 'Ready', `container ${container.name} is running; ready ${now - Date.parse(s.metadata.creationTimestamp)} ms after the login started`);
-    this.d.log.info('session ready', { session: s.metadata.name, user: user.name, container: container.name });
-  }
-
-  private chargeLogin(s: Session, user: UserInfo): void {
-    if (this.charged.has(s.metadata.name)) return;
-    const wait = this.loginRate.take(user.name);
-    if (wait !== undefined) {
-      const { perSecond, burst } = this.d.options.loginRate!;
-      throw new RefusedError('RateLimited', `${user.name} is starting logins faster than this host allows (${burst} at once, then ${perSecond} a second); try again in ${wait} s`);
-    }
-    this.charged.add(s.metadata.name);
+    const v = await this.admission.admit(s, this.queue.retries(s.metadata.name));
+    if ('refused' in v) return this.refuse(s, v.refused, v.message);
+    // A ConflictError here requeues the session: admission then reuses what it did (no second exec, hook or event).
+    await this.updateSessionStatus(s, v.ready);
+    this.admission.forget(s.metadata.name);
+    const ms = Date.parse(v.ready.readyAt!) - Date.parse(s.metadata.creationTimestamp);
+    this.d.metrics.loginLatency.observe(ms / 1000);
+    this.d.events.record(sessionRef(s), 'Normal', 'Ready', `container ${v.container} is running; ready ${ms} ms after the login started`);
+    this.d.log.info('session ready', { session: s.metadata.name, user: v.user, container: v.container });
   }
 
   private async refuse(s: Session, reason: RefusalReason, message: string): Promise<void> {
@@ -275,6 +208,8 @@ export class Controller {
       } catch (err) {
         this.d.log.warn('housekeeping failed', { error: String(err) });
       }
+      // Counted whether it failed or not: what waits for "a few passes" (the tests) must not wait for ever.
+      this.d.metrics.housekeepingPasses.inc();
       await this.d.clock.sleep(this.d.options.resyncIntervalMs, signal);
     }
   }
@@ -292,14 +227,7 @@ export class Controller {
     await this.collector.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
-    this.loginRate.prune();
+    this.admission.prune();
     this.d.events.sweep(this.d.clock.now());
   }
-}
-
-/** Admission order among simultaneous logins: creation time, then name, so every worker agrees. */
-function admittedBefore(a: Session, b: Session): boolean {
-  const ta = a.metadata.creationTimestamp;
-  const tb = b.metadata.creationTimestamp;
-  return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
 }

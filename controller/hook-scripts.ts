@@ -15,7 +15,7 @@
 //  - Scripts run as root through sudo (env_reset), so their environment was sudo's (secure_path, HOME=/root,
 //    LOGNAME=root, SUDO_USER/SUDO_UID/SUDO_GID), with USER re-set to the login user by shell2docker
 //    (`USER="$USERNAME"` on an exported variable). cwd and stdin were the login's (the user's home and terminal).
-// Deliberate differences, all required by issue 4 or for safety:
+// Deliberate differences, for a clear refusal instead of a silent failure, or for safety:
 //  - a failing, killed or timed-out pre* script refuses the login (the original ignored the status);
 //  - arguments reach the script exactly as given (the original's unquoted `$@` re-split and globbed them
 //    and dropped empty ones, including the empty CONTAINER at prerun);

@@ -4,9 +4,9 @@ import { InvalidError, UnavailableError } from '../lib/errors.ts';
 import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
-import { isSameProcessAlive, processStartTime, realProcFs } from '../lib/proc.ts';
+import { realProcFs } from '../lib/proc.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
-import { controllerFile, idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
+import { idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic } from '../store/layout.ts';
 import { sessionStore } from '../store/sessions.ts';
 import { eventStore } from '../store/events.ts';
 import { Engine } from '../engine/docker.ts';
@@ -20,7 +20,9 @@ import { ControllerMetrics } from './metrics/metrics.ts';
 import { PolicySource } from './policy-source.ts';
 import { startKubeMode } from './kube/mode.ts';
 import { UserMetrics } from './metrics/user-metrics.ts';
-import { LABEL_MANAGED, LABEL_NODE } from '../api/labels.ts';
+import { cachedManagedList } from './metrics/managed-list.ts';
+import { readiness } from './metrics/readiness.ts';
+import { otherInstance, recordInstance } from './instance.ts';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
 
@@ -40,8 +42,8 @@ async function main(): Promise<number> {
     process.stderr.write('doshd: must run as root (it manages containers for every user)\n');
     return 1;
   }
-  const other = readJsonFile<ControllerRecord>(controllerFile(cfg.store));
-  if (other && other.pid !== process.pid && isSameProcessAlive(other.pid, other.startTime)) {
+  const other = otherInstance(cfg.store);
+  if (other) {
     process.stderr.write(`doshd: another doshd (pid ${other.pid}) already runs on the store ${cfg.store}\n`);
     return 1;
   }
@@ -73,33 +75,9 @@ async function main(): Promise<number> {
   });
   policy.onReload(() => void controller.policyChanged());
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
-  // Per-user usage from the containers' cgroups; the container list is cached briefly so scrapes stay cheap.
-  let listed: { at: number; list: Promise<{ id: string; labels: Record<string, string> }[]> } | undefined;
-  new UserMetrics({
-    registry: metrics.registry,
-    list: () => {
-      if (!listed || Date.now() - listed.at > 2000) {
-        listed = { at: Date.now(), list: engine.listContainers(`${LABEL_MANAGED}=true`).then((l) => l.filter((c) => c.state === 'running' && c.labels[LABEL_NODE] === cfg.node)) };
-        listed.list.catch(() => (listed = undefined));
-      }
-      return listed.list;
-    },
-    onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }),
-  });
-  const server = cfg.metricsAddress
-    ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, {
-        notReady: async () => {
-          const why: string[] = [];
-          await engine.ping().catch((e) => why.push(`docker engine: ${(e as Error).message}`));
-          if (!policy.status().loaded && !policy.status().override) why.push(`policy: ${policy.status().error?.message ?? 'not loaded'}`);
-          const kubeWhy = kube?.notReady();
-          if (kubeWhy) why.push(kubeWhy);
-          return why;
-        },
-      })
-    : undefined;
-  const record: ControllerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', node: cfg.node, version: VERSION, startedAt: new Date().toISOString() };
-  writeJsonFileAtomic(controllerFile(cfg.store), record);
+  new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
+  const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
+  recordInstance(cfg.store, cfg.node, VERSION, new Date());
 
   const ac = new AbortController();
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.

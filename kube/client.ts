@@ -10,27 +10,8 @@ export const KUBE_VERSION = 'v1alpha1';
 export const SESSION_PLURAL = 'sessions';
 export const POLICY_PLURAL = 'doshpolicies';
 
-/** What DoSH reads and writes of a custom resource: plain JSON, as the API server sends it. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-  };
-  spec?: unknown;
-  status?: unknown;
-}
-
-export type WatchEvent = 'add' | 'update' | 'delete';
+import type { KubeObject, WatchEvent } from './types.ts';
+export type { KubeObject, WatchEvent } from './types.ts';
 
 export interface WatchHandlers {
   onEvent(type: WatchEvent, obj: KubeObject): void;

@@ -2,7 +2,7 @@
 // failures (reset by a list), a silent watch given up, 410 Gone relisted at once, and a stop that ends it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from './client.ts';
+import type { KubeObject } from './types.ts';
 import { Reflector, type ListResult, type OpenWatch, type WatchLine } from './reflector.ts';
 
 const obj = (name: string, rv: string): KubeObject => ({ apiVersion: 'dosh.io/v1alpha1', kind: 'Session', metadata: { name, namespace: 'ns', resourceVersion: rv } });

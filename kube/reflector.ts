@@ -3,7 +3,7 @@
 // watch that goes silent (no event, no bookmark) past its server-side timeout is given up. "Synced" means a list
 // succeeded and its items are in the cache; it is reported after that, never before (client-node's informer says
 // "connect" before it lists). Pure logic: the list and watch requests and the timers are injected.
-import type { KubeObject, WatchEvent } from './client.ts';
+import type { KubeObject, WatchEvent } from './types.ts';
 
 export interface ListResult {
   items: KubeObject[];

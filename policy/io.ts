@@ -1,6 +1,5 @@
 // File access for the loaders, injectable so tests run on an in-memory file system.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { globWith } from './glob.ts';
 
 export interface PolicyIO {
@@ -53,8 +52,4 @@ export function memoryIO(files: Record<string, string | null>): PolicyIO {
       });
     },
   };
-}
-
-export function dirOf(file: string): string {
-  return path.dirname(file);
 }

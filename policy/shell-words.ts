@@ -87,9 +87,3 @@ export function splitWords(text: string, where: SplitWhere): Word[] {
   endWord();
   return words;
 }
-
-/** Quotes a string so that splitWords gives it back as one word (for conversion and messages). */
-export function quoteWord(s: string): string {
-  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
-  return "'" + s.replace(/'/g, `'\\''`) + "'";
-}

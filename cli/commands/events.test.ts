@@ -28,6 +28,7 @@ function setup() {
     out: (s) => void out.push(s),
     err: (s) => void err.push(s),
     now: () => clock.now(),
+    commands: [],
   });
   return { clock, rec, ctx, out, err };
 }

@@ -57,6 +57,7 @@ export class ControllerMetrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly housekeepingPasses = new Counter({ name: 'dosh_housekeeping_passes_total', help: 'Housekeeping passes ended (--resync-interval): every session re-checked, idle containers and networks collected.', registers: [this.registry] });
   readonly policyReloads = new Counter({ name: 'dosh_policy_reloads_total', help: 'Policy reloads by result.', labelNames: ['result'], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

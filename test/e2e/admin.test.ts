@@ -1,5 +1,6 @@
 // The sysadmin's levers, end to end: doshctl lists and ends sessions, cordon refuses new logins with her message,
 // policy limits on sessions are enforced with a clear message.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -6,6 +6,7 @@
 //
 // The cluster has no kube-proxy: doshd runs with hostNetwork and reaches the API server at 127.0.0.1 (the chart's
 // kubernetesApi value), as the chart documents for such clusters.
+// needs: docker busybox dosh k8s helm
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ const RELEASE = 'dosh';
 const [EVE, FAY, GUS] = ['dch-eve', 'dch-fay', 'dch-gus'];
 const USERS = [EVE, FAY, GUS];
 const IMAGE = 'dosh/doshd:local';
-// The pod shares the host's network: a port of its own, bound on the node's address only (the bridge's, not eth0).
+// The pod shares the host's network: a port of its own (the chart binds it to loopback with hostNetwork).
 const METRICS_PORT = 19499;
 
 let rig: Cluster;
@@ -53,7 +54,7 @@ function values(extra: Record<string, unknown> = {}): string {
     kubernetesApi: { host: '127.0.0.1', port: Number(port) },
     hostPaths: { config: `${work}/policy` },
     metrics: { port: METRICS_PORT },
-    doshd: { resyncInterval: 1, endedRetention: 30, extraArgs: ['--kube-resync=1', `--metrics-address=10.217.0.1:${METRICS_PORT}`] },
+    doshd: { resyncInterval: 1, endedRetention: 30, extraArgs: ['--kube-resync=1'] },
     ...extra,
   };
   const f = path.join(work, `values-${Math.random().toString(36).slice(2)}.json`);
@@ -138,7 +139,7 @@ test('helm upgrade with a changed value: a new doshd pod with it, and a login th
   const old = await doshdPod();
   const live = login(FAY, 'echo started; sleep 25; echo still-here');
   await until('the live login to run', async () => (await sessionsOf(FAY)).find((s) => s.status?.phase === 'Running'), 60_000);
-  const r = await helm('upgrade', RELEASE, `${REPO}/charts/dosh`, '-n', NS, '-f', values({ doshd: { logLevel: 'debug', resyncInterval: 1, endedRetention: 30, extraArgs: ['--kube-resync=1', `--metrics-address=10.217.0.1:${METRICS_PORT}`] } }), '--wait', '--timeout', '3m');
+  const r = await helm('upgrade', RELEASE, `${REPO}/charts/dosh`, '-n', NS, '-f', values({ doshd: { logLevel: 'debug', resyncInterval: 1, endedRetention: 30, extraArgs: ['--kube-resync=1'] } }), '--wait', '--timeout', '3m');
   assert.equal(r.code, 0, r.stderr);
   const next = await until('the upgraded pod', async () => {
     const p = await doshdPod();

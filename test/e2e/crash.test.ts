@@ -1,8 +1,9 @@
-// Fault injection (issue 7): doshd killed with SIGKILL at random moments during bursts of logins, and the Docker
+// Fault injection: doshd killed with SIGKILL at random moments during bursts of logins, and the Docker
 // engine restarted during a burst. Every login either runs with exactly its output or fails with a clear message
 // (never a stack trace, never a hang); doshd picks up where it left off; nothing is left live, no container outlives
 // the idle timeout, and the store holds no torn or lost object.
 // The kill moments come from a seeded PRNG (mulberry32): DOSH_CRASH_SEED=N reproduces a run (the seed is printed).
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

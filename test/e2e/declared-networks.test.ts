@@ -3,10 +3,11 @@
 // when a member first logs in, members get an interface on it beside the default bridge, others do not, and once
 // the containers are collected doshd removes it, and never a declared network the sysadmin made by hand.
 // Traffic only goes between the test's own containers, on networks the test (or doshd for the test's users) made.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, sleep, su, until } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, delUser, Doshd, removeContainersOf, sh, su, until } from './harness.ts';
 
 const MEMBER = 'dtd-ann';
 const OTHER = 'dtd-bob';
@@ -103,7 +104,7 @@ test('a declaration the engine refuses (an overlapping subnet) refuses that logi
 test('the declared network doshd made is removed once its containers are collected; the hand-made one stays', async () => {
   await until('the idle containers to be collected', () => USERS.every((u) => containerIds(`dosh.io/user=${u}`).length === 0), 30_000);
   await until(`${NET} to be removed`, () => !networkExists(NET), 20_000);
-  await sleep(1500); // a few more housekeeping passes
+  await doshd.afterPasses(3);
   assert.ok(networkExists(BYHAND), `${BYHAND} was removed`);
   assert.ok(networkExists('dtd-taken'));
 });

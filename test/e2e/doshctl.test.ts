@@ -1,5 +1,6 @@
 // doshctl against a real doshd, real users and real containers: top users, describe user, get networks,
 // get sessions --watch, completion, the not-root and doshd-not-running errors, and -o json of every listing.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,6 @@
 // The Docker engine restarted or stopped under DoSH: live sessions end with a clear message and status, doshd keeps
 // running and reconnects, logins while the engine is down fail quickly and say why, and the next login works.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,5 +1,6 @@
 // Events end to end: a real doshd records what happens to real logins, and doshctl shows it (events, --watch,
 // describe session, -o json).
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -4,6 +4,7 @@
 // an invalid one is rejected and reported, and logins go on while the API server is down.
 // The second node is this host seen through a UTS and mount namespace: its own host name (which the session helper
 // records as the session's node) and its own /etc/dosh/helper.conf pointing at the second doshd's store.
+// needs: docker busybox debian dosh k8s
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

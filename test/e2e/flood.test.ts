@@ -1,6 +1,7 @@
 // A user who starts logins as fast as she can (hundreds through su, 40 at a time) gets clear RateLimited refusals
 // beyond her burst, doshd stays healthy, and another user's logins during the flood all succeed. The other user's
 // latency during the flood is printed for BENCHMARKS.md; it is not asserted (no timed assertions).
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';

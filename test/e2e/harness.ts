@@ -165,6 +165,23 @@ export class Doshd {
     await until('doshd to exit', () => !existsSync(`/proc/${this.pid}`) || readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'), 10_000).catch(() => this.kill('SIGKILL'));
   }
 
+  /** The housekeeping passes this doshd has ended (dosh_housekeeping_passes_total); -1 when it does not answer. */
+  async housekeepingPasses(): Promise<number> {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.where.port}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+      return Number(/^dosh_housekeeping_passes_total (\d+)/m.exec(text)?.[1] ?? -1);
+    } catch {
+      return -1;
+    }
+  }
+
+  /** Waits for `n` whole housekeeping passes from now: n + 1 ends, since the first may have begun before the call. */
+  async afterPasses(n = 2): Promise<void> {
+    const from = await this.housekeepingPasses();
+    if (from < 0) throw new Error(`doshd (pid ${this.pid}) does not serve dosh_housekeeping_passes_total`);
+    await until(`${n} housekeeping passes of doshd`, async () => (await this.housekeepingPasses()) >= from + n + 1, 30_000);
+  }
+
   logText(): string {
     return readFileSync(this.log, 'utf8');
   }

@@ -1,5 +1,6 @@
 // Hook scripts written the way the original DoSH documents them run unchanged: one connects the user's container to
 // an extra network at `run`, one removes the container at logout (`exec`) when nothing else runs in it.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // Interactive logins in a real terminal (tmux): prompt in the container, window size and resize, exit status,
 // hang-ups ending the login's processes, and a kill -9 of doshd that a live session survives.
+// needs: docker busybox dosh sshd
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

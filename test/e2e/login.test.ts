@@ -1,5 +1,6 @@
 // Real logins (su and sshd) into real containers: identity, exit status, byte-exact stdio, per-user and per-group
 // policy from a legacy dosh.conf, secure defaults.
+// needs: docker busybox dosh sshd
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';

@@ -1,5 +1,6 @@
 // doshd's /metrics scraped by a real Prometheus server: the memory of a user whose container holds 50 MiB shows in
 // Prometheus' own query API. The shipped alert rules pass promtool, and the dashboard only queries metrics doshd serves.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';

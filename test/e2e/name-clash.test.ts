@@ -1,6 +1,7 @@
 // Two users given one container name by the policy (PREFIXNAME=dosh-s for dtn-bob names his container
 // dosh-sdtn-bob, which is user sdtn-bob's own name): the second is refused with a message for the administrator,
 // and the first user's container, with her files, is neither entered, nor replaced, nor started for him.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, sh, su, endSuite } from './harness.ts';

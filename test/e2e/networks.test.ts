@@ -2,6 +2,7 @@
 // cannot reach each other), `--network a --network b` attaches the container to both, and once the containers are
 // collected (IDLETIMEOUT=2) doshd removes the networks it made, and never the one the test made by hand.
 // Traffic only goes between the test's own containers, on networks the test (or doshd for the test's users) made.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -103,6 +104,6 @@ test('collected containers\' networks are removed by GC; networks made by hand n
   await until('the users\' own networks to be removed', () => !networkExists(OWN(ANN)) && !networkExists(OWN(BOB)), 20_000);
   assert.match(doshd.logText(), /removed unused network/);
   // A few more passes: the test's own networks (no dosh.io/managed label) stay.
-  await new Promise((r) => setTimeout(r, 2000));
+  await doshd.afterPasses(3);
   for (const [n] of NETS) assert.ok(networkExists(n), `${n} was removed`);
 });

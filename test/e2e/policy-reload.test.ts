@@ -1,4 +1,4 @@
-// Policy hot reload, end to end (issue 3 "Hot reload" and "doshctl policy"): the installed doshd watching its real
+// Policy hot reload, end to end: the installed doshd watching its real
 // dosh.conf and a CONF= include, real users logging in through su, real containers on the real engine.
 //   (a) an edited policy applies to the next login, without restarting doshd;
 //   (b) a broken policy is rejected whole: logins go on with the last good one, `doshctl policy status` exits 1 with
@@ -7,6 +7,7 @@
 //   (c) a container whose settings changed is kept while its user has a live session, recreated at her next login
 //       after it ended;
 //   (d) `doshctl policy check`, `explain --config`, `convert` on files.
+// needs: docker busybox dosh
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -251,7 +252,7 @@ describe('(c) a changed container is kept under a live session, recreated at the
     assert.equal(r.code, 0, r.stderr);
     const row = r.stdout.toString().split('\n').find((l) => l.startsWith(BEN + ' '));
     assert.ok(row, r.stdout.toString());
-    assert.match(row, /outdated/i, `issue 3: a container kept under a logged-in user is shown as outdated by doshctl; got:\n${r.stdout}`);
+    assert.match(row, /outdated/i, `a container kept under a logged-in user is shown as outdated by doshctl; got:\n${r.stdout}`);
   });
 
   test('once her session has ended, her next login gets a new container with the new settings', async () => {

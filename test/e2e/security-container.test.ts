@@ -1,8 +1,9 @@
-// Security, end to end (issue 7), inside her container: what she sees there (only her own processes; not the store,
+// Security, end to end, inside her container: what she sees there (only her own processes; not the store,
 // other homes or the docker socket), and privilege escalation with an image built for it (a setuid-root binary, a
 // file-capability binary, and sudo with a rule giving everyone root): the control shows the image does escalate
 // outside DoSH, and in her DoSH container every route gives nothing. The users, doshd, the escalation image and the
 // checks are security-kit.ts's.
+// needs: docker busybox debian dosh sshd
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

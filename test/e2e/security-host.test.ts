@@ -1,9 +1,10 @@
-// Security, end to end (issue 7), the host around her container: a user attacks what DoSH keeps on the host. She
+// Security, end to end, the host around her container: a user attacks what DoSH keeps on the host. She
 // cannot write, link or symlink into the store, forge a Session object anyone accepts, plant anything on the paths the
 // helper touches (traced with strace), signal, trace or read another user's login through its pids, use doshctl or the
 // docker CLI, or read the policy, the sudoers drop-in, the store or other users' sessions; doshd listens on loopback
 // only. Each attempt's refusal is asserted, and nothing happens to anyone else. The users, doshd and checks are
 // security-kit.ts's.
+// needs: docker busybox dosh
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,10 +1,11 @@
-// Security, end to end (issue 7), what she can pass: a user tries to become another user or root, or to get another
+// Security, end to end, what she can pass: a user tries to become another user or root, or to get another
 // image or other docker flags, through everything she controls at login: extra arguments to su and to the helper,
 // argv0, TERM/LANG/SSH_ORIGINAL_COMMAND (launcher, ssh pty, ssh SetEnv, a forced command in her authorized_keys),
 // configuration files in her home, DOSH_* and policy-named environment variables. Each attempt is refused or ignored,
 // and her container stays exactly the policy's. What badinput.test.ts already covers (forged SUDO_*/DOCKER_*/NODE_*/
 // LD_*/PATH, sudo -E, the helper without sudo, root, the sudoers rule, forged argv0 and flags, garbage TERM/LANG, huge
 // arguments, corrupt store files) is not repeated here. The users, doshd and checks are security-kit.ts's.
+// needs: docker busybox dosh sshd
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Shared kit of the security end-to-end tests (issue 7; security-identity, security-host and security-container
+// Shared kit of the security end-to-end tests (security-identity, security-host and security-container
 // .test.ts): a user who tries to break out. Every attempt is refused (its exit status and message asserted) or
 // ignored, and each test checks that nothing happened: no session or container for another user or for root, her
 // container exactly the policy's (image, name, user, mounts, capabilities), other logins untouched. The policy is the

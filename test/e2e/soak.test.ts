@@ -1,6 +1,7 @@
 // Soak: many logins in and out (commands, stdin scripts, concurrent bursts, a few interactive terminals), then
 // nothing is left behind beyond the policy's idle set, and doshd's memory and descriptors did not grow without bound.
 // DOSH_SOAK_LOGINS sets the count (default 1000); the figures it prints go to BENCHMARKS.md.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,16 +1,17 @@
-// Fault injection on the store (issue 7): /run/dosh read-only, full, or holding garbage. Each time a login either
+// Fault injection on the store: /run/dosh read-only, full, or holding garbage. Each time a login either
 // runs or fails with a clear message and a non-zero status, doshd keeps running and answering, and once the fault is
 // removed the next login works with the same doshd.
 // The store for this file is a small tmpfs mounted over /run/dosh before doshd starts (the helper's default store, so
 // /etc/dosh/helper.conf needs no STORE=): remount,ro makes it read-only, a filler file makes it full. It hides the
 // host's real store until `after` unmounts it.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { addUser, BUSYBOX, delUser, Doshd, doshctl, METRICS_PORT, pidAlive, removeContainersOf, sessionsOf, sh, sleep, STORE, stopAnyDoshd, su, until, type Result } from './harness.ts';
+import { addUser, BUSYBOX, delUser, Doshd, doshctl, METRICS_PORT, pidAlive, removeContainersOf, sessionsOf, sh, STORE, stopAnyDoshd, su, until, type Result } from './harness.ts';
 
 const U = 'dtq-quin';
 const SESSIONS = `${STORE}/sessions`;
@@ -108,7 +109,7 @@ async function assertNextLoginWorks(pid: number, tag: string): Promise<void> {
 /** Lets doshd finish what the last login left it to record (events, ends), so that a fault starts from quiet. */
 async function settle(): Promise<void> {
   await until('no live session of the test user', async () => (await sessionsOf(U)).every((s) => !['Pending', 'Ready', 'Running'].includes(s.status.phase)), 20_000);
-  await sleep(1500);
+  await doshd.afterPasses(2);
 }
 
 test('a read-only store: logins fail at once saying so, a running login finishes, doshd keeps answering; remounted read-write, the next login works', { timeout: 120_000 }, async () => {
@@ -132,7 +133,7 @@ test('a read-only store: logins fail at once saying so, a running login finishes
     assert.equal(r.code, 0, describe(r));
     assert.doesNotMatch(r.stderr, STACK_FRAME, describe(r));
     if (r.stderr.trim()) log(`the login that ran through the fault said on stderr: ${JSON.stringify(r.stderr.trim())}`);
-    await sleep(1000); // a few resyncs with its helper gone and the store unwritable
+    await doshd.afterPasses(2); // with its helper gone and the store unwritable
     await assertDoshdUp(pid);
   } finally {
     remount('rw');
@@ -157,7 +158,7 @@ test('a full store: logins fail at once naming the full disk, doshd keeps answer
       assertFailsCleanly(r, /no space left on device/i);
       if (i === 0) log(`full: login refused in ${Math.round(r.ms)} ms: ${JSON.stringify(r.stderr.trim())}`);
     }
-    await sleep(1000);
+    await doshd.afterPasses(2);
     await assertDoshdUp(pid);
   } finally {
     rmSync(FILL, { force: true });
@@ -253,7 +254,7 @@ test('a FIFO named like a session object does not wedge doshd: it keeps answerin
   renameSync(`${HELPER_CONF}.dtq-new`, HELPER_CONF);
   const problems: string[] = [];
   try {
-    await sleep(1500); // a few housekeeping passes (--resync-interval 0.5) over the special files
+    await doshd.afterPasses(3); // over the special files
     const health = await fetch(`http://127.0.0.1:${METRICS_PORT}/healthz`, { signal: AbortSignal.timeout(3000) }).then(
       (x) => x.ok,
       () => false,
@@ -269,7 +270,7 @@ test('a FIFO named like a session object does not wedge doshd: it keeps answerin
     if (existsSync(fifo)) spawnSync('timeout', ['2', 'sh', '-c', `: > ${fifo}`]);
     rmSync(fifo, { force: true });
   }
-  await sleep(1000);
+  await doshd.afterPasses(2);
   assert.deepEqual(problems, []);
   await assertDoshdUp(pid);
   await assertNextLoginWorks(pid, 'special-gone');

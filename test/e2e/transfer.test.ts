@@ -1,6 +1,7 @@
 // File transfer through DoSH: scp (SFTP protocol and legacy -O), sftp, rsync and git over the test sshd. Every one
 // of them runs its server side (sftp-server, scp -t/-f, rsync --server, git-receive-pack/git-upload-pack) through
 // the user's login shell, so inside her container: the bytes land in the home directory bind-mounted into it.
+// needs: docker debian dosh sshd
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

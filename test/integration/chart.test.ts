@@ -1,5 +1,6 @@
 // charts/dosh: `helm lint` and `helm template` with a real Helm (built from source by scripts/lib/ensure-helm.sh on
 // first use, then cached), and checks of the rendered objects.
+// needs: helm
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 // deploy/compose: Debian's docker-compose validates the file; then, with the images built from local parts
 // (scripts/lib/build-doshd-image.sh), the deployment comes up on a private store, policy, node name and ports,
 // doshd answers /readyz through its published port, Prometheus scrapes it, and it all comes down again.
+// needs: docker busybox
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -17,6 +17,7 @@
 // Unsafe values are tried with the opt-in key in the section, and checked to be refused without it.
 // A second part lists values docker refuses on every host and requires the policy loader to refuse them as well.
 // Every container, the volumes, the network and the temporary files are removed in `after`.
+// needs: docker busybox
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,6 +1,7 @@
 // After `bash scripts/install-system.sh`, every installed file, and the store doshd creates, has exactly the owner and
 // mode that the table "Installed files and their modes" of docs/SECURITY.md states (the table is parsed here, so the
 // documentation and the installation cannot drift apart), and no directory above them is writable by anyone but root.
+// needs: docker busybox
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

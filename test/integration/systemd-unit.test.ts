@@ -1,5 +1,6 @@
 // etc/doshd.service passes `systemd-analyze verify` (where systemd-analyze exists: Debian has it even when systemd
 // is not PID 1), and keeps the hardening and the KillMode that logins rely on.
+// needs: dosh
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

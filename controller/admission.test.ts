@@ -1,0 +1,83 @@
+// Admission repeated after the compare-and-swap that records Ready lost to another writer: the requeued attempt
+// takes exactly the actions that are still needed, and no hook, exec or event twice.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { basePolicy, World } from '../test/fakes/world.ts';
+import { ANNOTATION_MESSAGE } from '../api/labels.ts';
+
+const HOOKS = basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts' });
+
+/**
+ * A login whose first attempt lost its Ready write: another writer (doshctl drain's annotation, say) updated the
+ * session while its preexec hooks ran. Returns the session's name once the attempt is over and the key requeued.
+ */
+async function afterLostReadyWrite(w: World): Promise<string> {
+  w.policyFor = () => HOOKS;
+  let once = true;
+  let name = '';
+  w.hookResult = (moment) => {
+    if (moment === 'preexec' && once) {
+      once = false;
+      w.store.mutate(name, (cur) => ({ ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata.annotations, [ANNOTATION_MESSAGE]: 'maintenance at 14:00' } } }));
+    }
+    return { ok: true, runs: [] };
+  };
+  name = w.login().metadata.name;
+  w.controller.enqueueSession(name);
+  await w.controller.processNextWorkItem();
+  assert.equal(w.get(name).status.phase, 'Pending', 'the Ready write lost');
+  assert.equal(w.controller.queue.retries(name), 1, 'requeued as a transient error');
+  return name;
+}
+
+/** The requeued attempt, its backoff elapsed, with the actions and hook calls recorded from here on only. */
+async function retry(w: World, name: string) {
+  w.engine.actions = [];
+  w.hookCalls = [];
+  await w.clock.advance(50);
+  await w.controller.processNextWorkItem();
+  const got = w.get(name);
+  assert.equal(got.status.phase, 'Ready');
+  return got;
+}
+
+test('a conflict on the Ready write: the retry reuses the exec, runs no hook again and records Admitted once', async () => {
+  const w = new World();
+  const name = await afterLostReadyWrite(w);
+  const id = w.engine.containers.get('dosh-ann')!.id.slice(0, 4);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'create dosh-ann', `start ${id}`, `exec ${id} 1001:1001: /bin/sh -l -c id`]);
+  assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['prerun', 'run', 'preexec']);
+
+  const got = await retry(w, name);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann'], 'the container is checked again, nothing else is done');
+  assert.deepEqual(w.hookCalls, [], 'no hook runs twice');
+  assert.equal(got.status.execId, 'e2', 'the exec made by the first attempt');
+  assert.equal(got.metadata.annotations[ANNOTATION_MESSAGE], 'maintenance at 14:00', 'the other writer\'s change is kept');
+  assert.deepEqual(w.events.of(`Session/${name}`).map((e) => e.split(':')[0]), ['Normal Admitted', 'Normal ContainerCreated', 'Normal ContainerStarted', 'Normal Ready']);
+});
+
+test('a conflict, then her container made again before the retry: the preexec hooks run and the exec is made for the new container', async () => {
+  const w = new World();
+  const name = await afterLostReadyWrite(w);
+  w.engine.containers.delete('dosh-ann'); // removed by an administrator meanwhile
+  const got = await retry(w, name);
+  const id = w.engine.containers.get('dosh-ann')!.id.slice(0, 4);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'create dosh-ann', `start ${id}`, `exec ${id} 1001:1001: /bin/sh -l -c id`]);
+  assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['prerun', 'run', 'preexec']);
+  assert.equal(got.status.container?.id.slice(0, 4), id);
+  assert.equal(w.events.of(`Session/${name}`).filter((e) => e.startsWith('Normal Admitted')).length, 1);
+});
+
+test('what admission remembers is for that session only: a new session under the same name is admitted afresh', async () => {
+  const w = new World();
+  const name = await afterLostReadyWrite(w); // admission remembers its exec
+  const first = w.get(name);
+  w.store.delete(name);
+  w.store.create({ ...first, metadata: { name }, status: { phase: 'Pending', conditions: [] } });
+  w.engine.actions = [];
+  w.hookCalls = [];
+  await w.controller.syncSession(name);
+  assert.equal(w.get(name).status.phase, 'Ready');
+  assert.deepEqual(w.engine.actions.slice(1), [`exec ${w.engine.containers.get('dosh-ann')!.id.slice(0, 4)} 1001:1001: /bin/sh -l -c id`], 'a fresh exec');
+  assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['preexec']);
+});

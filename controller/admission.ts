@@ -1,0 +1,156 @@
+// Admission of a Pending session: who she is, whether she may log in now, her policy, her container, the preexec
+// hooks and the exec she will run, all decided before the compare-and-swap that records Ready. That write can lose
+// to another writer (a conflict: the session is requeued and admitted again), so what admission does outside the
+// store is remembered per session (by uid) and not done twice: her login is taken from the rate limit once, the
+// Admitted event is recorded once, and the preexec hooks and the exec are reused while her container is the same.
+import { setCondition } from '../api/meta.ts';
+import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { iso } from '../lib/clock.ts';
+import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
+import { BUSY_RETRIES, ContainerBusyError, type UserContainers } from './containers.ts';
+import type { ControllerDeps } from './deps.ts';
+import { sessionRef } from './events.ts';
+import { planExec } from './exec-plan.ts';
+import { hookContext, type ControllerHooks } from './hook-runner.ts';
+import { hookArgs } from './hook-scripts.ts';
+import { UserRateLimiter } from './rate-limit.ts';
+
+/** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
+export const ENGINE_RETRIES = 5;
+
+/** What admission decided: the status that makes the session Ready, or a refusal. Transient errors are thrown. */
+export type Verdict = { ready: SessionStatus; user: string; container: string } | { refused: RefusalReason; message: string };
+
+/** What admission already did for one session, outside the store. */
+interface Done {
+  /** The session's metadata.uid: a new session that reuses a name starts afresh. */
+  uid: string;
+  /** Took its login from the rate limit. */
+  charged: boolean;
+  /** The Admitted event is recorded. */
+  admitted: boolean;
+  /** The preexec hooks ran for this container and plan (`containerId plan` as text). */
+  preexecFor?: string;
+  /** The exec created for this container and plan. */
+  exec?: { for: string; execId: string };
+}
+
+type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options'>;
+
+export class Admission {
+  private done = new Map<string, Done>();
+  private readonly loginRate: UserRateLimiter;
+
+  constructor(
+    private readonly d: AdmissionDeps,
+    private readonly containers: UserContainers,
+    private readonly hooks: ControllerHooks,
+  ) {
+    this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
+  }
+
+  /** Decides a Pending session; `retries` is how often its key was requeued (the bounded waits count them). */
+  async admit(s: Session, retries: number): Promise<Verdict> {
+    try {
+      return await this.decide(s);
+    } catch (err) {
+      if (err instanceof RefusedError) return { refused: err.reason, message: err.message };
+      // The engine refused the request itself (a value it will never accept): retrying cannot help this login.
+      if (err instanceof InvalidError) return { refused: 'EngineRefused', message: `the Docker engine refused ${s.spec.user}'s container: ${err.message}` };
+      // A container that is restarting or being removed is waited for a while (~13 s), then the login is refused.
+      if (err instanceof ContainerBusyError) {
+        if (retries >= BUSY_RETRIES) return { refused: err.refusal.reason, message: err.refusal.message };
+        throw err;
+      }
+      // A login waits a few backoff steps (~1.5 s) for an engine that is restarting, not the login's whole timeout.
+      if (err instanceof UnavailableError && retries >= ENGINE_RETRIES) {
+        return { refused: 'EngineUnavailable', message: `the Docker engine is not answering; try again in a moment (${err.message})` };
+      }
+      throw err;
+    }
+  }
+
+  /** Drops what was remembered of a session: once it is no longer Pending, it is never admitted again. */
+  forget(name: string): void {
+    this.done.delete(name);
+  }
+
+  /** Drops the rate limit's idle buckets (housekeeping). */
+  prune(): void {
+    this.loginRate.prune();
+  }
+
+  private async decide(s: Session): Promise<Verdict> {
+    let done = this.done.get(s.metadata.name);
+    if (done?.uid !== s.metadata.uid) {
+      done = { uid: s.metadata.uid, charged: false, admitted: false };
+      this.done.set(s.metadata.name, done);
+    }
+    const user = await this.d.users.lookup(s.spec.user);
+    if (!user || user.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
+    const cordoned = this.d.cordon.message();
+    if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
+    if (!done.charged) {
+      this.charge(user);
+      done.charged = true;
+    }
+    const policy = this.d.policy.resolve(user);
+    this.checkSessionLimit(s, user, policy);
+    if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
+    if (!done.admitted) {
+      this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
+      done.admitted = true;
+    }
+    const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
+    const plan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
+    // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
+    // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
+    const target = `${container.id} ${JSON.stringify(plan)}`;
+    if (done.preexecFor !== target) {
+      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, plan.argv), hookContext(user, container, s));
+      done.preexecFor = target;
+    }
+    if (done.exec?.for !== target) done.exec = { for: target, execId: await this.d.engine.createExec(container.id, { ...plan, tty: s.spec.tty }) };
+    const now = this.d.clock.now();
+    const { outdated, shell: _shell, ...containerRef } = container;
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
+    // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
+    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the container predates the current policy', lastTransitionTime: iso(now) });
+    const ready: SessionStatus = {
+      ...s.status,
+      phase: 'Ready',
+      container: containerRef,
+      exec: plan,
+      execId: done.exec.execId,
+      hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
+      readyAt: iso(now),
+      deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
+      conditions,
+    };
+    return { ready, user: user.name, container: container.name };
+  }
+
+  private charge(user: UserInfo): void {
+    const wait = this.loginRate.take(user.name);
+    if (wait === undefined) return;
+    const { perSecond, burst } = this.d.options.loginRate!;
+    throw new RefusedError('RateLimited', `${user.name} is starting logins faster than this host allows (${burst} at once, then ${perSecond} a second); try again in ${wait} s`);
+  }
+
+  private checkSessionLimit(s: Session, user: UserInfo, policy: EffectivePolicy): void {
+    if (policy.maxSessionsPerUser <= 0) return;
+    const others = this.d.store.list().filter((o) => o.spec.user === user.name && o.metadata.name !== s.metadata.name && isLive(o) && (o.status.phase !== 'Pending' || admittedBefore(o, s)));
+    if (others.length >= policy.maxSessionsPerUser) {
+      throw new RefusedError('TooManySessions', `${user.name} already has ${others.length} sessions on this host, the most the policy allows (${policy.maxSessionsPerUser}); end one and try again`);
+    }
+  }
+}
+
+/** Admission order among simultaneous logins: creation time, then name, so every worker agrees. */
+function admittedBefore(a: Session, b: Session): boolean {
+  const ta = a.metadata.creationTimestamp;
+  const tb = b.metadata.creationTimestamp;
+  return ta < tb || (ta === tb && a.metadata.name < b.metadata.name);
+}
