@@ -7,6 +7,8 @@
 export const REFUSAL_REASONS = [
   /** The account is not known to NSS on this host, or its uid does not match the login's. */
   'UnknownUser',
+  /** NSS could not name every one of her groups (a directory down, a gid without a name): going on would skip sections. */
+  'GroupsUnresolved',
   /** The node is cordoned (doshctl cordon/drain): the message is the administrator's. */
   'Cordoned',
   /** She starts logins faster than --login-burst/--login-rate allow. */

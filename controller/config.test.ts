@@ -44,6 +44,12 @@ test('bad flags name the flag', () => {
   assert.throws(() => parseDoshdArgs(['--workers', 'many']), (e: Error) => e instanceof UsageError && /--workers/.test(e.message));
   assert.throws(() => parseDoshdArgs(['--store', 'relative']), /--store: expected an absolute path/);
   assert.throws(() => parseDoshdArgs(['--metrics-address', 'nope']), /--metrics-address: expected HOST:PORT/);
+  // The chart writes [$(POD_IP)]:PORT, which Kubernetes fills with an IPv4 or an IPv6 address.
+  for (const [v, host] of [['[10.244.0.7]:9469', '10.244.0.7'], ['[fd00::7]:9469', 'fd00::7']]) {
+    const r = parseDoshdArgs(['--metrics-address', v]);
+    assert.deepEqual(r.kind === 'run' && r.config.metricsAddress, { host, port: 9469 });
+  }
+  assert.throws(() => parseDoshdArgs(['--metrics-address', '[$(POD_IP)]:9469']), /expected HOST:PORT/, 'an unfilled variable is not an address');
   assert.throws(() => parseDoshdArgs(['--bogus']), (e: Error) => e instanceof UsageError && /--bogus/.test(e.message));
   assert.throws(() => parseDoshdArgs(['--log-level', 'loud']), /--log-level/);
   assert.throws(() => parseDoshdArgs(['--event-ttl', '0']), /--event-ttl: expected a number >= 1/);

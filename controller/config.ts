@@ -147,7 +147,8 @@ function absolute(flag: string, p: string): string {
 
 function parseAddress(v: string): DoshdConfig['metricsAddress'] {
   if (v === '') return undefined;
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  // Brackets hold an IPv6 address, or any IP (the chart writes [$(POD_IP)]:PORT for either family).
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
   if (!m || Number(m[2]) > 65535) throw new UsageError(`--metrics-address: expected HOST:PORT, got ${JSON.stringify(v)}`);
   return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }

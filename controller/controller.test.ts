@@ -104,6 +104,17 @@ test('a user unknown to NSS, or whose uid does not match, is refused', async () 
   assert.equal(w.get(s.metadata.name).status.reason, 'UnknownUser');
 });
 
+test('a user whose groups NSS cannot resolve is refused (GroupsUnresolved) before anything is created', async () => {
+  const w = new World();
+  w.lookupError = new RefusedError('GroupsUnresolved', 'the groups of ann cannot be resolved (no group name for gid 2001)');
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.reason, 'GroupsUnresolved');
+  assert.match(got.status.message ?? '', /gid 2001/);
+  assert.deepEqual(w.engine.actions, []);
+});
+
 test('a session whose helper died is ended and its processes hung up, then killed after the grace period', async () => {
   const w = new World();
   const s = w.login();

@@ -10,7 +10,7 @@ import { idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic } f
 import { sessionStore } from '../store/sessions.ts';
 import { eventStore } from '../store/events.ts';
 import { Engine } from '../engine/docker.ts';
-import { loadPolicyFile, resolvePolicy } from '../policy/index.ts';
+import { loadPolicyFile, nodeHostFs, nodeIO, resolvePolicy } from '../policy/index.ts';
 import { DOSHD_HELP, parseDoshdArgs, UsageError } from './config.ts';
 import { Controller } from './controller.ts';
 import { EventRecorder } from './events.ts';
@@ -56,7 +56,11 @@ async function main(): Promise<number> {
   const engine = new Engine(cfg.dockerSocket, (operation, e) => {
     if (e instanceof UnavailableError || e instanceof InvalidError) metrics.engineErrors.inc({ operation });
   }, 60_000);
-  const policy = new PolicySource(cfg.config, loadPolicyFile, resolvePolicy, log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
+  // Bind sources are checked on this host, as root resolves them, at load and at every login; doshd's own engine socket
+  // counts with the usual ones.
+  const host = { fs: nodeHostFs, enginePaths: [cfg.dockerSocket] };
+  const policyIO = { ...nodeIO, host };
+  const policy = new PolicySource(cfg.config, (f) => loadPolicyFile(f, policyIO), (p, u) => resolvePolicy(p, u, host), log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const controller = new Controller({
     store,

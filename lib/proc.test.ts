@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isSameProcessAlive, parseStat, processStartTime, processTree } from './proc.ts';
+import { hangUpTree, isSameProcessAlive, parseStat, processStartTime, processTree } from './proc.ts';
 import { FakeProc } from '../test/fakes/proc.ts';
 
 test('parseStat counts fields after the last parenthesis, so odd process names cannot shift them', () => {
@@ -30,4 +30,46 @@ test('the real /proc knows this process', () => {
   const st = processStartTime(process.pid);
   assert.match(st ?? '', /^\d+$/);
   assert.equal(isSameProcessAlive(process.pid, st!), true);
+});
+
+/** A /proc whose pid 12 is reused by an unrelated process after its first read: the race of a hang-up. */
+class ReusingProc extends FakeProc {
+  reads = 0;
+  override readStat(pid: number): string | undefined {
+    const s = super.readStat(pid);
+    if (pid === 12 && ++this.reads === 1) this.procs.set(12, { ppid: 1, start: '9000', state: 'S' });
+    return s;
+  }
+}
+
+test('a pid reused between the read of the tree and the signal is not signalled', async () => {
+  const p = new ReusingProc();
+  p.add(10, '100');
+  p.add(11, '101', 10);
+  p.add(12, '102', 11);
+  await hangUpTree(10, 1, async () => {}, p);
+  assert.ok(!p.signals.some((s) => s.endsWith(' 12')), `pid 12, now another process, was signalled: ${p.signals}`);
+  assert.deepEqual(p.signals.filter((s) => s.startsWith('SIGHUP')), ['SIGHUP 10', 'SIGHUP 11']);
+});
+
+test('a pid reused between SIGHUP and SIGKILL is not killed; the survivors of the tree are', async () => {
+  const p = new FakeProc();
+  p.add(10, '100');
+  p.add(11, '101', 10);
+  // SIGHUP ends pid 11 (the fake deletes it); another process takes its pid during the grace period. Pid 10 ignores it.
+  p.kill = function (pid, signal) {
+    this.signals.push(`${signal} ${pid}`);
+    if (signal === 'SIGKILL' || pid === 11) this.procs.delete(pid);
+  };
+  await hangUpTree(10, 1, async () => void p.add(11, '500', 1), p);
+  assert.deepEqual(p.signals, ['SIGHUP 10', 'SIGHUP 11', 'SIGKILL 10']);
+});
+
+test('a child that started before its parent is a reused parent pid, not a descendant', () => {
+  const p = new FakeProc();
+  p.add(10, '100');
+  // pid 11 was reused after its first owner (a child of 10) ended; 12 is that first owner's child, older than 11 is now.
+  p.add(11, '300', 10);
+  p.add(12, '200', 11);
+  assert.deepEqual(processTree(10, p), [10, 11]);
 });

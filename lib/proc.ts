@@ -64,42 +64,70 @@ export function isSameProcessAlive(pid: number, startTime: string, fs: ProcFs = 
   return !!st && st.startTime === startTime && st.state !== 'Z';
 }
 
-/** pid and all its descendants, parents first. */
-export function processTree(root: number, fs: ProcFs = realProcFs): number[] {
+/** A process as one read of its stat saw it: the pid with the start time that names it. */
+export interface ProcRef {
+  pid: number;
+  start: string;
+}
+
+/**
+ * pid and all its descendants, parents first, each with the start time of the same read that gave its parent: a
+ * start time read later could belong to another process that took a reused pid meanwhile.
+ */
+export function processTreeRefs(root: number, fs: ProcFs = realProcFs): ProcRef[] {
+  const stats = new Map<number, Stat>();
   const children = new Map<number, number[]>();
   for (const pid of fs.listPids()) {
     const s = fs.readStat(pid);
     const st = s && parseStat(s);
     if (!st) continue;
+    stats.set(pid, st);
     const list = children.get(st.ppid) ?? [];
     list.push(pid);
     children.set(st.ppid, list);
   }
-  const out: number[] = [];
-  const todo = [root];
+  const out: ProcRef[] = [];
+  const seen = new Set<number>();
+  const rootStat = stats.get(root);
+  const todo = rootStat ? [root] : [];
   while (todo.length) {
     const pid = todo.shift()!;
-    if (out.includes(pid)) continue;
-    out.push(pid);
-    todo.push(...(children.get(pid) ?? []));
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const st = stats.get(pid)!;
+    out.push({ pid, start: st.startTime });
+    // A child never starts before its parent: one that did is the child of an earlier owner of a reused pid.
+    for (const c of children.get(pid) ?? []) if (Number(stats.get(c)!.startTime) >= Number(st.startTime)) todo.push(c);
   }
   return out;
 }
 
-/** Signals a process and its descendants; returns them with their start times, to finish off survivors later. */
-export function signalTree(root: number, signal: NodeJS.Signals, fs: ProcFs = realProcFs): { pid: number; start: string }[] {
-  const procs = processTree(root, fs).flatMap((pid) => {
-    const start = processStartTime(pid, fs);
-    return start ? [{ pid, start }] : [];
-  });
-  for (const p of procs) fs.kill(p.pid, signal);
-  return procs;
+/** pid and all its descendants, parents first. */
+export function processTree(root: number, fs: ProcFs = realProcFs): number[] {
+  return processTreeRefs(root, fs).map((p) => p.pid);
 }
 
-/** SIGHUP now, SIGKILL after the grace period to whatever of that tree still lives (children outlive a dead parent). */
+/** Signals a process only while its pid still names the process of that start time (checked just before). */
+function signalIfSame(p: ProcRef, signal: NodeJS.Signals, fs: ProcFs): boolean {
+  if (!isSameProcessAlive(p.pid, p.start, fs)) return false;
+  fs.kill(p.pid, signal);
+  return true;
+}
+
+/** Signals a process and its descendants; returns those signalled with their start times, to finish off survivors later. */
+export function signalTree(root: number, signal: NodeJS.Signals, fs: ProcFs = realProcFs): ProcRef[] {
+  return processTreeRefs(root, fs).filter((p) => signalIfSame(p, signal, fs));
+}
+
+/**
+ * SIGHUP now, SIGKILL after the grace period to whatever of that tree still lives (children outlive a dead parent).
+ * Each signal goes only to a pid whose start time, read just before, is still the one the tree was read with; what
+ * remains is the moment between that read and kill(2), which Node cannot close (it has no pidfd_send_signal), and a
+ * pid is reused only after the kernel's pid counter has gone round.
+ */
 export function hangUpTree(root: number, graceMs: number, sleep: (ms: number) => Promise<void>, fs: ProcFs = realProcFs): Promise<void> {
   const procs = signalTree(root, 'SIGHUP', fs);
   return sleep(graceMs).then(() => {
-    for (const p of procs) if (isSameProcessAlive(p.pid, p.start, fs)) fs.kill(p.pid, 'SIGKILL');
+    for (const p of procs) signalIfSame(p, 'SIGKILL', fs);
   });
 }

@@ -3,6 +3,8 @@
 import type { ContainerCreate, HostConfig, Mount } from '../api/policy.ts';
 import { PolicyError, type Origin } from './errors.ts';
 import { kvMap } from './csv.ts';
+import type { PolicyHost } from './host-path.ts';
+import { isStatic } from './template.ts';
 import { UNSAFE_KEY, type FlagOcc } from './types.ts';
 
 export const BUILTIN: Origin = { file: '(built-in default)', line: 0, section: '(defaults)' };
@@ -34,7 +36,6 @@ export class Collector {
   devices: DeviceMapping[] = [];
   gpus: DeviceRequest[] = [];
   capAdd: string[] = [];
-  capDrop?: string[];
   networks: string[] = [];
   dns: string[] = [];
   extraHosts: string[] = [];
@@ -62,16 +63,34 @@ export class Collector {
   unsafeUsed: string[] = [];
   prov: Record<string, Origin> = {};
 
+  /**
+   * @param host what host path checks may look at; none: only the paths as written are judged.
+   * @param fsFor `static` at load time, when values hold a stand-in user: the host's files are looked at only for
+   *   values without variables (the others are looked at for each user at her login).
+   */
+  constructor(
+    private readonly host?: PolicyHost,
+    private readonly fsFor: 'all' | 'static' = 'all',
+  ) {}
+
+  /** The host to check this flag's paths against. */
+  hostFor(occ: FlagOcc): PolicyHost | undefined {
+    if (this.fsFor === 'all') return this.host;
+    const fixed = (occ.value === null || isStatic(occ.value)) && (occ.csv ?? []).every(([, t]) => t === null || isStatic(t));
+    return fixed ? this.host : { enginePaths: this.host?.enginePaths };
+  }
+
   /** Records which flag set a create field, for `explain`. */
   at(field: string, occ: FlagOcc): void {
     this.prov['create.' + field] = occ.origin;
   }
 
-  unsafe(occ: FlagOcc, what: string): void {
+  /** `why` says what makes it unsafe, when `what` does not. */
+  unsafe(occ: FlagOcc, what: string, why = "it weakens what confines the user's container (see the unsafe settings in docs/POLICY.md)"): void {
     if (!occ.unsafeOk) {
       throw new PolicyError(
         occ.origin,
-        `${what} is refused: it gives the user control of the host. ` +
+        `${what} is refused: ${why}. ` +
           (occ.origin.yamlPath !== undefined
             ? 'Set allowUnsafeDockerParametersIUnderstandTheRisk: true in this rule to allow it anyway'
             : `Set ${UNSAFE_KEY}=true in this section to allow it anyway`),
@@ -135,11 +154,12 @@ export class Collector {
     if (this.devices.length) hc.Devices = this.devices;
     if (this.gpus.length) hc.DeviceRequests = this.gpus;
 
-    // An explicit --cap-drop replaces the default drop of everything.
-    const { add, drop } = effectiveCaps(this.capAdd, this.capDrop ?? ['ALL']);
-    if (this.capDrop === undefined) def('HostConfig.CapDrop');
+    // Every capability is dropped, always, and only what the policy adds comes back: a --cap-drop list must not
+    // replace the drop of ALL, which would leave the engine's default set (CHOWN, DAC_OVERRIDE, SETUID, NET_RAW, ...).
+    const add = capList(this.capAdd);
     if (add.length) hc.CapAdd = add;
-    if (drop.length) hc.CapDrop = drop;
+    hc.CapDrop = ['ALL'];
+    this.prov['create.HostConfig.CapDrop'] = BUILTIN;
 
     if (this.networks.length) hc.NetworkMode = this.networks[0];
     if (this.dns.length) hc.Dns = this.dns;
@@ -183,8 +203,7 @@ export function normalizeCap(c: string): string {
   return u === 'ALL' || u.startsWith('CAP_') ? u : 'CAP_' + u;
 }
 
-/** What the docker CLI (28.x, measured by test/integration/flags-vs-cli.test.ts) sends: normalized, de-duplicated, sorted. */
-export function effectiveCaps(addIn: string[], dropIn: string[]): { add: string[]; drop: string[] } {
-  const norm = (l: string[]) => [...new Set(l.map(normalizeCap))].filter((c) => c !== 'RESET').sort();
-  return { add: norm(addIn), drop: norm(dropIn) };
+/** The CapAdd the docker CLI (28.x, measured by test/integration/flags-vs-cli.test.ts) sends: normalized, de-duplicated, sorted. */
+export function capList(caps: string[]): string[] {
+  return [...new Set(caps.map(normalizeCap))].filter((c) => c !== 'RESET').sort();
 }

@@ -57,6 +57,10 @@ function section(file: string, line: number, s: string, lead: number): ConfLine 
   const name = colon === -1 ? '' : body.slice(colon + 1);
   if (kind !== 'user' && kind !== 'group') fail(where, `unknown section kind ${JSON.stringify(kind)} in ${s}: only [user:NAME] and [group:NAME] exist`);
   if (name === '') fail(where, `section ${s} has no ${kind} name`);
-  if (/\s/.test(name)) fail(where, `section ${s}: a ${kind} name cannot contain blanks`);
+  if (/[\x00-\x1f\x7f]/.test(name)) fail(where, `section ${JSON.stringify(s)}: a ${kind} name cannot contain a control character`);
+  // Group names may hold blanks (SSSD and Active Directory: "domain users"); the whole name between ':' and ']' is
+  // compared with her groups' names, so a blank at either end is a typo that would never match.
+  if (kind === 'group' && name.trim() !== name) fail(where, `section ${s}: a group name cannot start or end with a blank`);
+  if (kind === 'user' && /\s/.test(name)) fail(where, `section ${s}: a user name cannot contain blanks`);
   return { kind: 'section', sectionKind: kind, name, line };
 }

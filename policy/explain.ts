@@ -1,5 +1,6 @@
 // `doshctl policy explain USER`: every effective setting with the file, line and section that set it.
 import type { UserInfo } from '../api/policy.ts';
+import type { PolicyHost } from './host-path.ts';
 import { resolvePolicy } from './resolve.ts';
 import type { CompiledPolicy } from './types.ts';
 
@@ -12,8 +13,8 @@ export interface ExplainEntry {
   section: string;
 }
 
-export function explain(policy: CompiledPolicy, user: UserInfo): ExplainEntry[] {
-  const eff = resolvePolicy(policy, user);
+export function explain(policy: CompiledPolicy, user: UserInfo, host?: PolicyHost): ExplainEntry[] {
+  const eff = resolvePolicy(policy, user, host);
   const at = (p: string): unknown => p.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), eff);
   return Object.entries(eff.provenance)
     .map(([setting, o]) => ({ setting, value: at(setting), file: o.file, line: o.line, section: o.section }))

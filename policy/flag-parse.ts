@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Collector } from './collector.ts';
 import { PolicyError, type Origin } from './errors.ts';
 import { BY_LONG, BY_SHORT, type FlagSpec } from './flags.ts';
+import type { PolicyHost } from './host-path.ts';
 import type { PolicyIO } from './io.ts';
 import type { Word } from './shell-words.ts';
 import { expand, isStatic, PROBE_VARS, templateText, type Template, type Vars } from './template.ts';
@@ -149,9 +150,9 @@ function csvLine(fields: [string, Template | null][], vars: Vars): string {
   return fields.map(([k, t]) => (t === null ? k : '"' + (k + '=' + expand(t, vars)).replace(/"/g, '""') + '"')).join(',');
 }
 
-/** Load-time check of a list of flags on its own, with a stand-in user. */
-export function validateFlags(occs: FlagOcc[]): void {
-  const c = new Collector();
+/** Load-time check of a list of flags on its own, with a stand-in user (host paths without variables on the host). */
+export function validateFlags(occs: FlagOcc[], host?: PolicyHost): void {
+  const c = new Collector(host, 'static');
   applyFlags(occs, PROBE_VARS, c);
   c.build();
 }

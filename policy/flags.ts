@@ -2,7 +2,8 @@
 // Values are parsed as the docker CLI parses them; unsafe values go through Collector.unsafe.
 import { Collector, normalizeCap } from './collector.ts';
 import { parseGpus } from './gpus.ts';
-import { dangerousHostPath, mountHostPath, parseDevice, parseMount, parseVolume } from './mounts.ts';
+import { hostPathProblem } from './host-path.ts';
+import { mountExposes, parseDevice, parseMount, parseVolume } from './mounts.ts';
 import { canonicalIP, extraHost } from './net-addr.ts';
 import type { FlagOcc } from './types.ts';
 import { PolicyError } from './errors.ts';
@@ -27,7 +28,17 @@ export interface FlagSpec {
 const KNOWN_CAPS = new Set(
   ['ALL', ...'CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE'.split(' ').map((c) => `CAP_${c}`)],
 );
-const UNSAFE_CAPS = new Set(['ALL', 'CAP_SYS_ADMIN', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_DAC_READ_SEARCH']);
+/**
+ * The capabilities a policy may add without the unsafe opt-in. Her processes run as her uid with no-new-privileges, so
+ * an added capability stays in the bounding set (no setuid or file-capability binary can raise it); these five could
+ * not reach past her own container even if a process held them: signals in her own pid namespace (KILL), ports below
+ * 1024 in her own network namespace (NET_BIND_SERVICE), broadcast sockets (NET_BROADCAST, unused by the kernel),
+ * chroot with no setuid binary to trick (SYS_CHROOT), and alarm timers that wake a suspended machine (WAKE_ALARM).
+ * Every other one acts on files, processes or traffic beyond her own (CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETFCAP,
+ * MKNOD on bind-mounted host directories; NET_RAW and NET_ADMIN spoof other containers on a shared bridge;
+ * AUDIT_WRITE floods the host's audit log) or is a known escape (SYS_ADMIN, SYS_PTRACE, ...).
+ */
+export const SAFE_CAPS: ReadonlySet<string> = new Set(['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_SYS_CHROOT', 'CAP_WAKE_ALARM']);
 const ULIMITS = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?$/;
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
@@ -53,8 +64,8 @@ function bool(occ: FlagOcc, v: string): boolean {
 }
 
 function hostPathCheck(c: Collector, occ: FlagOcc, p: string): void {
-  const d = dangerousHostPath(p);
-  if (d) c.unsafe(occ, `${occ.written} mounting ${d}`);
+  const d = hostPathProblem(p, c.hostFor(occ));
+  if (d) c.unsafe(occ, `${occ.written} ${d}`);
 }
 
 function throttle(occ: FlagOcc, v: string, iops: boolean) {
@@ -99,8 +110,9 @@ export const FLAG_SPECS: FlagSpec[] = [
     apply(c, v, occ) {
       const m = parseMount(v);
       if (typeof m === 'string') bad(occ, m);
-      const hp = mountHostPath(m);
-      if (hp !== null) hostPathCheck(c, occ, hp);
+      const exposed = mountExposes(m);
+      if (exposed && 'hostPath' in exposed) hostPathCheck(c, occ, exposed.hostPath);
+      else if (exposed) c.unsafe(occ, `${occ.written} mounting ${exposed.problem}`);
       c.mounts.push(m);
       c.at('HostConfig.Mounts', occ);
     },
@@ -195,22 +207,21 @@ export const FLAG_SPECS: FlagSpec[] = [
     },
   },
   {
-    name: 'cap-add', example: 'NET_RAW',
+    name: 'cap-add', example: 'NET_BIND_SERVICE',
     apply(c, v, occ) {
       if (v.trim() === '') bad(occ, 'empty capability');
       if (!KNOWN_CAPS.has(normalizeCap(v))) bad(occ, `unknown capability ${JSON.stringify(v)} (see capabilities(7); docker refuses it)`);
-      if (UNSAFE_CAPS.has(normalizeCap(v))) c.unsafe(occ, `${occ.written} ${v}`);
+      if (!SAFE_CAPS.has(normalizeCap(v))) c.unsafe(occ, `${occ.written} ${v}`, `only ${[...SAFE_CAPS].map((x) => x.slice(4)).join(', ')} can be added without the opt-in (docs/POLICY.md says why)`);
       c.capAdd.push(v);
       c.at('HostConfig.CapAdd', occ);
     },
   },
   {
     name: 'cap-drop', example: 'ALL',
-    apply(c, v, occ) {
+    // Accepted, as policies written for docker run carry it, but DoSH drops ALL whatever it says (collector.ts).
+    apply(_c, v, occ) {
       if (v.trim() === '') bad(occ, 'empty capability');
       if (!KNOWN_CAPS.has(normalizeCap(v))) bad(occ, `unknown capability ${JSON.stringify(v)} (see capabilities(7); docker refuses it)`);
-      (c.capDrop ??= []).push(v);
-      c.at('HostConfig.CapDrop', occ);
     },
   },
   {
@@ -291,10 +302,13 @@ export const FLAG_SPECS: FlagSpec[] = [
       const val = sep === -1 ? 'true' : v.slice(sep + 1);
       if (!['label', 'apparmor', 'seccomp', 'no-new-privileges', 'systempaths'].includes(k)) bad(occ, `unknown security option ${JSON.stringify(k)} (docker knows label, apparmor, seccomp, no-new-privileges, systempaths)`);
       if (k === 'seccomp' && val !== 'unconfined' && val !== 'builtin') bad(occ, 'seccomp profile files are not supported (only builtin)');
+      // Anything but the engine's own confinement: an SELinux label (label=type:spc_t runs unconfined, and every label
+      // option changes the confinement), or an AppArmor profile other than docker-default, which may confine less.
       const off =
         ((k === 'seccomp' || k === 'apparmor') && val === 'unconfined') ||
+        (k === 'apparmor' && val !== 'docker-default') ||
         (k === 'no-new-privileges' && parseGoBool(val) === false) ||
-        (k === 'label' && val === 'disable') ||
+        k === 'label' ||
         (k === 'systempaths' && val === 'unconfined');
       if (k === 'no-new-privileges' && parseGoBool(val) === null) bad(occ, `invalid value for no-new-privileges: ${JSON.stringify(val)}`);
       if (off) c.unsafe(occ, `${occ.written} ${raw}`);

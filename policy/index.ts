@@ -9,6 +9,7 @@ export { nodeIO, memoryIO, type PolicyIO } from './io.ts';
 export { loadLegacyPolicy, LEGACY_KEYS } from './legacy.ts';
 export { resolvePolicy, DEFAULTS } from './resolve.ts';
 export { SUPPORTED_FLAGS } from './flags.ts';
+export { nodeHostFs, type HostFs, type PolicyHost } from './host-path.ts';
 export { loadYamlPolicy } from './yaml.ts';
 export { convertLegacyToYaml } from './convert.ts';
 export { explain, formatExplain, type ExplainEntry } from './explain.ts';

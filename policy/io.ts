@@ -1,14 +1,18 @@
 // File access for the loaders, injectable so tests run on an in-memory file system.
 import * as fs from 'node:fs';
 import { globWith } from './glob.ts';
+import { nodeHostFs, type PolicyHost } from './host-path.ts';
 
 export interface PolicyIO {
   readFile(path: string): string;
   /** Absolute paths matching a shell glob, sorted; [] when nothing matches. */
   glob(pattern: string): string[];
+  /** The host the policy's bind mounts come from, to check them at load time; none: only as written. */
+  host?: PolicyHost;
 }
 
 export const nodeIO: PolicyIO = {
+  host: { fs: nodeHostFs },
   readFile(p: string): string {
     return fs.readFileSync(p, 'utf8');
   },

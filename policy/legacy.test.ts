@@ -59,6 +59,21 @@ test('sections apply in file order; group sections match any group, primary or s
   assert.equal(resolveText(conf, user('bob', ['staff'])).image, 'd');
 });
 
+test('a group section can name a group with blanks, as SSSD and Active Directory name them', () => {
+  const conf = 'CONTAINERIMAGE=a\n[group:domain users]\nDOCKERPARAMETERS=-m 1g\n[group:AD\\Domain Admins]\nCONTAINERIMAGE=b\n[group:lab users@ad.example.com]\nCONTAINERIMAGE=c\n';
+  const ann = resolveText(conf, user('ann', ['domain users', 'restricted']));
+  assert.equal(ann.create.HostConfig.Memory, 1024 ** 3);
+  assert.equal(ann.image, 'a');
+  assert.equal(resolveText(conf, user('ann', ['domain users', 'AD\\Domain Admins'])).image, 'b');
+  assert.equal(resolveText(conf, user('ann', ['lab users@ad.example.com'])).image, 'c');
+  // Only the whole name matches: "domain" or "users" alone are other groups.
+  assert.equal(resolveText(conf, user('ann', ['domain', 'users'])).create.HostConfig.Memory, undefined);
+  throwsAt(() => loadText('[group: staff]\n'), MAIN, 1, /cannot start or end with a blank/);
+  throwsAt(() => loadText('[group:staff ]\n'), MAIN, 1, /cannot start or end with a blank/);
+  throwsAt(() => loadText('[group:a\tb]\n'), MAIN, 1, /control character/);
+  throwsAt(() => loadText('[user:bob smith]\n'), MAIN, 1, /a user name cannot contain blanks/);
+});
+
 test('a section for a user or group that does not exist is allowed and never matches', () => {
   const p = resolveText('CONTAINERIMAGE=a\n[user:ghost]\nCONTAINERIMAGE=b\n[group:nobody-has-this]\nCONTAINERIMAGE=c\n');
   assert.equal(p.image, 'a');

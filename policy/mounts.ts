@@ -1,22 +1,9 @@
-// Volume, mount, tmpfs and device values, parsed the way the docker CLI parses them, plus the
-// check for host paths that would hand the user the host (its root or the engine's socket).
+// Volume, mount, tmpfs and device values, parsed the way the docker CLI parses them, and the host paths and devices a
+// mount would expose (which policy/host-path.ts judges).
 import * as path from 'node:path';
 import type { Mount } from '../api/policy.ts';
 import { readCsvRecord } from './csv.ts';
 import { ramInBytes, parseGoBool } from './units.ts';
-
-/** Host paths whose mount gives root on the host: `/`, the engine sockets, and every directory above them. */
-const SOCKETS = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock', '/var/run/containerd/containerd.sock'];
-
-export function dangerousHostPath(p: string): string | null {
-  const n = path.posix.normalize(p).replace(/\/+$/, '') || '/';
-  if (n === '/') return 'the host root directory /';
-  for (const s of SOCKETS) {
-    if (n === s) return `the container engine socket ${s}`;
-    if (s.startsWith(n + '/')) return `${n}, which contains the container engine socket ${s}`;
-  }
-  return null;
-}
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const MODES = new Set(['rw', 'ro', 'z', 'Z', 'nocopy', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'consistent', 'cached', 'delegated']);
@@ -118,6 +105,8 @@ export function parseMount(value: string): Mount | string {
         break;
       }
       case 'volume-subpath':
+        // Within the volume: the engine refuses a path that leaves it, but a policy should say so at load time.
+        if (val.startsWith('/') || val.split('/').includes('..')) return `volume-subpath must be a relative path inside the volume, got ${JSON.stringify(val)}`;
         volOpts().Subpath = val;
         break;
       case 'volume-label':
@@ -177,12 +166,25 @@ export function parseMount(value: string): Mount | string {
   return m;
 }
 
-/** The host path a mount exposes, if any (bind source, or a local-driver volume bound to a host device path). */
-export function mountHostPath(m: Mount): string | null {
-  if (m.Type === 'bind') return m.Source ?? null;
-  const o = m.VolumeOptions?.DriverConfig?.Options;
-  if (m.Type === 'volume' && o && o.device && /(^|,)r?bind(,|$)/.test(o.o ?? '')) return o.device;
-  return null;
+/** Local-driver volume types that mount nothing of the host: memory, or a file system served over the network. */
+const NETWORK_OR_MEMORY = new Set(['tmpfs', 'nfs', 'nfs4', 'cifs', 'smb3']);
+
+/**
+ * What a mount exposes of the host: a bind's source, or what a local-driver volume's options (`volume-opt`, which the
+ * engine hands to mount(2) as root when it creates the volume) mount: `o=bind` binds its `device` path, and any other
+ * type but memory and network file systems mounts a host device (`type=ext4,device=/dev/sda1`) or host directories
+ * (`type=overlay,o=lowerdir=/etc`). Other volume drivers are plugins the sysadmin installed, and are not judged here.
+ */
+export function mountExposes(m: Mount): { hostPath: string } | { problem: string } | null {
+  if (m.Type === 'bind') return m.Source ? { hostPath: m.Source } : null;
+  const dc = m.VolumeOptions?.DriverConfig;
+  const o = dc?.Options;
+  if (m.Type !== 'volume' || !o || Object.keys(o).length === 0 || (dc?.Name ?? 'local') !== 'local') return null;
+  const fsType = o.type ?? '';
+  const device = o.device ?? '';
+  if (/(^|,)r?bind(,|$)/.test(o.o ?? '')) return device.startsWith('/') ? { hostPath: device } : { problem: `a bind volume needs an absolute device path, got ${JSON.stringify(device)}` };
+  if (NETWORK_OR_MEMORY.has(fsType) && !/^\/(?!\/)/.test(device)) return null;
+  return { problem: `a local volume of type ${JSON.stringify(fsType)} on device ${JSON.stringify(device)}${o.o ? ` with options ${JSON.stringify(o.o)}` : ''}, which the engine mounts from the host as root (only tmpfs, nfs, nfs4, cifs and smb3 volumes, and binds of safe host paths, are allowed)` };
 }
 
 const DEVICE_MODE = /^(?!.*(.).*\1)[rwm]{1,3}$/;

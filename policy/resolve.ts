@@ -5,6 +5,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import { BUILTIN, Collector } from './collector.ts';
 import { fail, PolicyError, type Origin } from './errors.ts';
 import { applyFlags } from './flag-parse.ts';
+import type { PolicyHost } from './host-path.ts';
 import { containerNameProblem, imageRefProblem } from './names.ts';
 import type { Word } from './shell-words.ts';
 import { expand, isStatic, parseTemplate, varsFor, type Template } from './template.ts';
@@ -115,7 +116,11 @@ function applyBlocks(st: State, blocks: Block[] | undefined, user: UserInfo, gro
   }
 }
 
-export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): EffectivePolicy {
+/**
+ * @param host the host her bind mounts come from: each source is checked there (resolved as root resolves it) at every
+ *   login, as the files may have changed since the policy was loaded. Without it, only the paths as written.
+ */
+export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: PolicyHost): EffectivePolicy {
   const vars = varsFor(user);
   const groups = new Set(user.groups.map((g) => g.name));
   const st = initialState();
@@ -144,7 +149,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo): Effective
   const logFile = expand(st.logFile.v, vars);
   const scriptsFolder = expand(st.scriptsFolder.v, vars);
 
-  const c = new Collector();
+  const c = new Collector(host);
   applyFlags(st.flags, vars, c);
   const { create, extraNetworks } = c.build();
   if (st.networkPerUser.v && create.HostConfig.NetworkMode !== undefined) {

@@ -49,7 +49,7 @@ export function valueSetting(key: 'CONTAINERIMAGE' | 'PREFIXNAME' | 'LOGFILE' | 
   if (key === 'DOCKERPARAMETERS') {
     const words = splitWords(value, { file: where.file, line: where.line, column: where.column ?? 1 });
     const flags = parseFlagWords(words, { ...flagCtx, file: where.file, line: where.line, section: where.section });
-    validateFlags(flags);
+    validateFlags(flags, flagCtx.io?.host);
     return { key: 'dockerParameters', flags, origin: where };
   }
   const tpl = parseTemplate(value);

@@ -85,12 +85,20 @@ test('devices and gpus', () => {
   throwsAt(() => translate('--device /dev/x:/dev/y:rwx'), MAIN, 1, /permissions/);
 });
 
-test('capabilities: drop ALL by default, --cap-add adds (normalized), an explicit --cap-drop replaces', () => {
-  assert.deepEqual(hc('--cap-add net_raw --cap-add=CAP_CHOWN'), { ...hc(''), CapAdd: ['CAP_CHOWN', 'CAP_NET_RAW'] });
+test('capabilities: ALL is always dropped, whatever --cap-drop says; --cap-add adds back (normalized)', () => {
+  assert.deepEqual(hc('--cap-add kill --cap-add=CAP_NET_BIND_SERVICE --cap-add sys_chroot'), { ...hc(''), CapAdd: ['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT'] });
+  assert.deepEqual(hc('').CapDrop, ['ALL']);
+  // An explicit list used to replace the drop of ALL, leaving the engine's default set (CapBnd no longer zero).
   const h = hc('--cap-drop NET_RAW --cap-drop mknod');
-  assert.deepEqual(h.CapDrop, ['CAP_MKNOD', 'CAP_NET_RAW']);
+  assert.deepEqual(h.CapDrop, ['ALL']);
   assert.equal(h.CapAdd, undefined);
-  assert.deepEqual(hc('--cap-drop=all --cap-add CHOWN').CapDrop, ['ALL']);
+  assert.deepEqual(hc('--cap-drop=all --cap-add KILL').CapDrop, ['ALL']);
+  // As the CLI: adding wins over dropping the same one.
+  assert.deepEqual(hc('--cap-add KILL --cap-drop kill'), { ...hc(''), CapAdd: ['CAP_KILL'] });
+  const opt = '\nALLOW_UNSAFE_DOCKERPARAMETERS_I_UNDERSTAND_THE_RISK=true';
+  assert.deepEqual(translate(`--cap-add CHOWN --cap-add all --cap-drop CHOWN${opt}`).create.HostConfig, { ...hc(''), CapAdd: ['ALL', 'CAP_CHOWN'], CapDrop: ['ALL'] });
+  assert.deepEqual(translate(`--cap-drop NET_RAW${opt}`).create.HostConfig.CapDrop, ['ALL'], 'not even with the opt-in');
+  assert.deepEqual(translate('--cap-drop NET_RAW').provenance['create.HostConfig.CapDrop'].file, '(built-in default)');
 });
 
 test('network, dns, add-host', () => {
@@ -112,14 +120,14 @@ test('network, dns, add-host', () => {
 test('read-only, tmpfs, ulimit, security-opt, group-add, init, restart, logging, oom, blkio', () => {
   const p = translate(
     '--read-only --tmpfs /run:size=64m --tmpfs=/tmp --ulimit nofile=1024:2048 --ulimit nproc=100 --ulimit nofile=10 ' +
-      '--security-opt apparmor=myprofile --group-add video --init=false --restart on-failure:3 --log-driver json-file --log-opt max-size=10m ' +
+      '--security-opt apparmor=docker-default --group-add video --init=false --restart on-failure:3 --log-driver json-file --log-opt max-size=10m ' +
       '--oom-score-adj 500 --blkio-weight 300 --device-read-bps /dev/sda:1mb --device-write-bps /dev/sda:2mb --device-read-iops /dev/sda:100 --device-write-iops /dev/sda:200',
   );
   const h = p.create.HostConfig;
   assert.equal(h.ReadonlyRootfs, true);
   assert.deepEqual(h.Tmpfs, { '/run': 'size=64m', '/tmp': '' });
   assert.deepEqual(h.Ulimits, [{ Name: 'nofile', Soft: 10, Hard: 10 }, { Name: 'nproc', Soft: 100, Hard: 100 }]);
-  assert.deepEqual(h.SecurityOpt, ['apparmor=myprofile', 'no-new-privileges:true']);
+  assert.deepEqual(h.SecurityOpt, ['apparmor=docker-default', 'no-new-privileges:true']);
   assert.deepEqual(h.GroupAdd, ['video']);
   assert.equal(h.Init, false);
   assert.deepEqual(h.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
@@ -181,6 +189,35 @@ const UNSAFE: [string, RegExp][] = [
   ['-v /:/host:ro', /host root directory/],
   ['--mount type=bind,src=/,dst=/host', /host root directory/],
   ['--mount type=volume,dst=/x,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/var/run', /contains the container engine socket/],
+  // What the outside review found passing (issue 12.5): the host root through /proc, the kernel, devices, runtimes.
+  ['-v /proc/1/root:/host', /\/proc\/1\/root, inside the host's processes \/proc/],
+  ['-v /proc:/p:ro', /the host's processes \/proc/],
+  ['-v /srv/../proc/self/root:/host', /inside the host's processes/],
+  ['-v /sys:/sys', /kernel's settings \/sys/],
+  ['--mount type=bind,src=/sys/fs/cgroup,dst=/c', /inside the host kernel's settings/],
+  ['-v /dev:/dev', /the host's devices \/dev/],
+  ['-v /dev/sda:/disk', /inside the host's devices/],
+  ['-v /var/lib/docker:/d', /Docker engine's state/],
+  ['-v /var/lib:/d', /which contains the Docker engine's state/],
+  ['-v /var/lib/containerd/io.containerd.content.v1.content:/c', /containerd's state/],
+  ['-v /run/containerd:/c', /containerd's socket/],
+  ['-v /run/docker/netns:/n', /container engine's runtime state/],
+  ['-v /run/user/1001/docker.sock:/var/run/docker.sock', /users' runtime directories/],
+  ['-v /run/user/$UID:/run/user/$UID', /users' runtime directories/],
+  ['--cap-drop NET_RAW --cap-add NET_RAW', /--cap-add NET_RAW is refused: only KILL, NET_BIND_SERVICE, NET_BROADCAST, SYS_CHROOT, WAKE_ALARM can be added/],
+  ['--cap-add CHOWN', /--cap-add CHOWN is refused/],
+  ['--cap-add dac_override', /--cap-add dac_override is refused/],
+  ['--cap-add SETUID', /--cap-add SETUID is refused/],
+  ['--cap-add AUDIT_WRITE', /--cap-add AUDIT_WRITE is refused/],
+  ['--mount type=volume,dst=/x,volume-opt=type=ext4,volume-opt=device=/dev/sda1', /local volume of type "ext4" on device "\/dev\/sda1"/],
+  ['--mount type=volume,src=vol1,dst=/x,volume-driver=local,volume-opt=device=/dev/loop0', /local volume of type "" on device "\/dev\/loop0"/],
+  ['--mount type=volume,dst=/x,volume-opt=type=overlay,volume-opt=o=lowerdir=/etc,volume-opt=device=overlay', /type "overlay".*lowerdir=\/etc/],
+  ['--mount type=volume,dst=/x,volume-opt=type=none,volume-opt=o=rbind,volume-opt=device=/proc/1/root', /inside the host's processes/],
+  ['--mount type=volume,dst=/x,volume-opt=type=nfs,volume-opt=device=/export', /type "nfs" on device "\/export"/],
+  ['--security-opt label=type:spc_t', /label=type:spc_t is refused/],
+  ['--security-opt label=level:s0:c100,c200', /label=level:s0:c100,c200 is refused/],
+  ['--security-opt label:user:system_u', /label:user:system_u is refused/],
+  ['--security-opt apparmor=unconfined-ish', /apparmor=unconfined-ish is refused/],
 ];
 
 test('unsafe settings are refused without the opt-in, with a message naming the opt-in key', () => {
@@ -226,4 +263,22 @@ test('SUPPORTED_FLAGS: every example translates, in --flag value, --flag=value a
     for (const al of f.aliases) assert.deepEqual(translate(`${al} ${q(f.example)}${opt}`).create, a, al);
   }
   assert.ok(SUPPORTED_FLAGS.length >= 40);
+});
+
+test('what stays allowed without the opt-in: ordinary host paths, /dev/null, memory and network volumes, the default profiles', () => {
+  const fine = [
+    '-v /etc/passwd:/etc/passwd:ro -v /etc/group:/etc/group:ro -v /etc:/host-etc:ro',
+    '-v /dev/null:/etc/motd',
+    '-v /var/lib/mydata:/d -v /srv:/srv -v /run-ish:/r -v /devices:/d2 -v /processes:/p',
+    '--mount type=volume,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=64m',
+    '--mount type=volume,dst=/n,volume-opt=type=nfs,volume-opt=o=addr=192.0.2.1,volume-opt=device=:/export/home',
+    '--mount type=volume,dst=/c,volume-opt=type=cifs,volume-opt=device=//fileserver/share',
+    '--mount type=volume,dst=/b,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/srv/shared',
+    '--mount type=volume,src=data,dst=/v,volume-driver=some-plugin,volume-opt=mountpoint=/',
+    '--security-opt apparmor=docker-default --security-opt seccomp=builtin --security-opt no-new-privileges',
+    '--cap-add KILL --cap-add NET_BIND_SERVICE --cap-add NET_BROADCAST --cap-add SYS_CHROOT --cap-add WAKE_ALARM --cap-drop ALL',
+  ];
+  for (const f of fine) assert.deepEqual(translate(f).unsafe, [], f);
+  throwsAt(() => translate('--mount type=volume,src=data,dst=/v,volume-subpath=../../etc'), MAIN, 1, /volume-subpath must be a relative path inside the volume/);
+  throwsAt(() => translate('--mount type=volume,src=data,dst=/v,volume-subpath=/etc'), MAIN, 1, /volume-subpath must be a relative path/);
 });

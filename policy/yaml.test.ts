@@ -16,7 +16,7 @@ defaults:
   workdir: /home/$USER
   env: { LANG: C.UTF-8, PRICE: "$$5", N: 3 }
   resources: { memory: 2g, memorySwap: -1, memoryReservation: 1g, cpus: 1.5, cpuShares: 512, cpusetCpus: "0-3", pids: 300 }
-  capabilities: { add: [NET_RAW] }
+  capabilities: { add: [NET_BIND_SERVICE] }
   mounts:
     - /etc/passwd:/etc/passwd:ro
     - { source: /home/$USER, target: /home/$USER }
@@ -56,7 +56,7 @@ test('a full dosh.yaml resolves to the same Engine API fields as the equivalent 
   assert.equal(h.MemorySwap, -1);
   assert.equal(h.NanoCpus, 1.5e9);
   assert.equal(h.PidsLimit, 300);
-  assert.deepEqual(h.CapAdd, ['CAP_NET_RAW']);
+  assert.deepEqual(h.CapAdd, ['CAP_NET_BIND_SERVICE']);
   assert.deepEqual(h.CapDrop, ['ALL']);
   assert.deepEqual(h.Binds, ['/etc/passwd:/etc/passwd:ro']);
   assert.deepEqual(h.Mounts, [
@@ -168,4 +168,11 @@ rules:
   bad('  host: {}\n', 3, /engine's own network/);
   bad('  dosh-net-x: {}\n', 3, /users' own networks/);
   bad('  "-x": {}\n', 3, /not a valid network name/);
+});
+
+test('a rule can match a group whose name holds blanks ("domain users")', () => {
+  const p = load('version: 1\nrules:\n  - match: { groups: [domain users, "AD\\\\Domain Admins"] }\n    image: b\n');
+  assert.equal(resolvePolicy(p, user('ann', ['domain users'])).image, 'b');
+  assert.equal(resolvePolicy(p, user('ann', ['AD\\Domain Admins'])).image, 'b');
+  assert.equal(resolvePolicy(p, user('ann', ['domain'])).image, 'alpine');
 });

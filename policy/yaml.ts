@@ -105,7 +105,7 @@ function compileBlock(src: YamlSource, io: PolicyIO, s: YamlSettings, at: YamlPa
   const flags = blockFlags(s, origin, unsafeOk, io, path.dirname(src.file));
   // An empty dockerFlags still counts: with inherit: false it clears the flags set before.
   if (flags.length || s.dockerFlags !== undefined) {
-    validateFlags(flags);
+    validateFlags(flags, io.host);
     settings.push({ key: 'dockerParameters', flags, origin: origin([]) });
   }
   return { file: src.file, line: src.lineOf(at), section, match, settings };

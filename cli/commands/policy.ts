@@ -1,6 +1,6 @@
 import type { CliContext, Command } from '../context.ts';
 import { CliError } from '../context.ts';
-import { convertLegacyToYaml, explain, formatExplain, loadPolicyFile, PolicyError, type CompiledPolicy } from '../../policy/index.ts';
+import { convertLegacyToYaml, explain, formatExplain, loadPolicyFile, nodeHostFs, PolicyError, type CompiledPolicy } from '../../policy/index.ts';
 import { policyStatusFile, readJsonFile, type PolicyStatus } from '../../store/layout.ts';
 import { NssDirectory } from '../../lib/users.ts';
 
@@ -38,7 +38,8 @@ export const policyExplain: Command = {
     if (!name) throw new CliError('policy explain: a USER is required', 2);
     const user = await new NssDirectory().lookup(name);
     if (!user) throw new CliError(`user "${name}" is not known to this host (getent passwd)`);
-    const entries = withPolicy(ctx, (p) => explain(p, user));
+    // Her bind sources as doshd checks them at her login: on this host.
+    const entries = withPolicy(ctx, (p) => explain(p, user, { fs: nodeHostFs }));
     if (ctx.flags.output === 'json') return void ctx.out(JSON.stringify(entries, null, 2) + '\n');
     ctx.out(`Effective DoSH policy for ${user.name} (uid ${user.uid}, groups ${user.groups.map((g) => g.name).join(',')}):\n`);
     ctx.out(formatExplain(entries));

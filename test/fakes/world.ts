@@ -70,6 +70,8 @@ export class World {
   engine = new FakeEngine();
   proc = new FakeProc();
   users = new Map<string, NssUser>([['ann', ANN]]);
+  /** Set: every user lookup fails with it (NSS down, groups unresolved). */
+  lookupError?: Error;
   cordonMessage: string | undefined;
   hookCalls: string[] = [];
   hookResult: (moment: string) => HookResult = () => ({ ok: true, runs: [] });
@@ -83,7 +85,12 @@ export class World {
 
   constructor(options: Partial<ControllerOptions> = {}) {
     this.store.init();
-    const users: UserDirectory = { lookup: async (k) => this.users.get(String(k)) };
+    const users: UserDirectory = {
+      lookup: async (k) => {
+        if (this.lookupError) throw this.lookupError;
+        return this.users.get(String(k));
+      },
+    };
     const policy: PolicyProvider = { resolve: (u) => this.policyFor(u) };
     this.controller = new Controller({
       store: this.store,

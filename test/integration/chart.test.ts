@@ -68,7 +68,7 @@ test('helm lint passes (strict), with the default values and with the ServiceMon
 test('the rendered objects: CRDs as generated, DaemonSet, RBAC, metrics Service, no ServiceMonitor', () => {
   const objs = render();
   const kinds = objs.map((o) => o.kind).sort();
-  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'Service', 'ServiceAccount']);
+  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'DaemonSet', 'NetworkPolicy', 'Service', 'ServiceAccount']);
   // The chart's CRDs are the generated ones (gen:crds writes both; crds/crds.test.ts checks the bytes).
   for (const crd of objs.filter((o) => o.kind === 'CustomResourceDefinition')) {
     const file = path.join(ROOT, 'crds', `${crd.spec.group}_${crd.spec.names.plural}.yaml`);
@@ -105,7 +105,7 @@ test('the DaemonSet: host mounts, host PID, node selector, node name, probes, pr
   assert.deepEqual(mounts['host-etc'], { name: 'host-etc', mountPath: '/etc', readOnly: true });
   assert.ok(c.volumeMounts.findIndex((m: Obj) => m.mountPath === '/etc') < c.volumeMounts.findIndex((m: Obj) => m.mountPath === '/etc/dosh'), '/etc before /etc/dosh');
   assert.ok(!c.env.some((e: Obj) => e.name.startsWith('KUBERNETES_')), 'the kubernetes Service by default');
-  for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=0.0.0.0:9469', '--node=$(NODE_NAME)', '--log-format=json', '--in-cluster', '--kube-namespace=dosh-system']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
+  for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=[$(POD_IP)]:9469', '--node=$(NODE_NAME)', '--log-format=json', '--in-cluster', '--kube-namespace=dosh-system']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
   assert.deepEqual(c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
@@ -232,6 +232,65 @@ test('the metrics Service selects the doshd pods; the ServiceMonitor exists only
   assert.match(bad.stderr, /serviceMonitor\.enabled needs metrics\.service\.enabled/);
 });
 
+/** The container's --metrics-address and the env it names, its probes' host, and the metrics objects made. */
+function metricsOf(objs: Obj[]) {
+  const c = one(objs, 'DaemonSet').spec.template.spec.containers[0];
+  return {
+    address: (c.args as string[]).find((a) => a.startsWith('--metrics-address='))?.slice('--metrics-address='.length),
+    env: Object.fromEntries((c.env as Obj[]).filter((e) => e.name !== 'NODE_NAME').map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])),
+    probeHosts: [c.livenessProbe.httpGet.host, c.readinessProbe.httpGet.host],
+    kinds: objs.map((o) => o.kind).filter((k) => ['Service', 'ServiceMonitor', 'NetworkPolicy'].includes(k)).sort(),
+  };
+}
+
+test('metrics: one address, never 0.0.0.0 (issue 12.8, 17.7); with hostNetwork loopback unless the node IP is asked for', () => {
+  // Without hostNetwork: the pod's own IP, kept to the scraper by the NetworkPolicy.
+  assert.deepEqual(metricsOf(render()), { address: '[$(POD_IP)]:9469', env: { POD_IP: 'status.podIP' }, probeHosts: [undefined, undefined], kinds: ['NetworkPolicy', 'Service'] });
+  // hostNetwork: 0.0.0.0 would be every address of the host, the Docker bridges' included; loopback by default, no
+  // Service (nothing off the node could reach it), probes through the node's loopback, no NetworkPolicy (none applies).
+  assert.deepEqual(metricsOf(render('--set', 'hostNetwork=true')), { address: '127.0.0.1:9469', env: {}, probeHosts: ['127.0.0.1', '127.0.0.1'], kinds: [] });
+  assert.deepEqual(metricsOf(render('--set', 'hostNetwork=true', '--set', 'metrics.bind=hostIP', '--set', 'serviceMonitor.enabled=true')), {
+    address: '[$(HOST_IP)]:9469', env: { HOST_IP: 'status.hostIP' }, probeHosts: [undefined, undefined], kinds: ['Service', 'ServiceMonitor'],
+  });
+  assert.equal(metricsOf(render('--set', 'hostNetwork=true', '--set', 'metrics.bind=podIP')).address, '[$(POD_IP)]:9469');
+  assert.deepEqual(metricsOf(render('--set', 'metrics.networkPolicy.enabled=false')).kinds, ['Service']);
+  for (const o of [render(), render('--set', 'hostNetwork=true'), render('--set', 'hostNetwork=true', '--set', 'metrics.bind=hostIP')]) {
+    assert.ok(!JSON.stringify(one(o, 'DaemonSet')).includes('0.0.0.0'), 'no wildcard address anywhere');
+  }
+  const refused: [string[], RegExp][] = [
+    [['--set', 'metrics.bind=hostIP'], /metrics\.bind=hostIP needs hostNetwork: true/],
+    [['--set', 'metrics.bind=loopback'], /metrics\.bind=loopback needs hostNetwork: true/],
+    [['--set', 'hostNetwork=true', '--set', 'serviceMonitor.enabled=true'], /serviceMonitor\.enabled needs metrics reachable from Prometheus/],
+  ];
+  for (const [args, msg] of refused) {
+    const r = run(['template', 'dosh', CHART, ...args]);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, msg);
+  }
+});
+
+test("the NetworkPolicy: doshd's pods, ingress only to the metrics port and only from the scraper of the values", () => {
+  const objs = render();
+  const np = one(objs, 'NetworkPolicy');
+  assert.equal(np.apiVersion, 'networking.k8s.io/v1');
+  assert.equal(np.metadata.namespace, 'dosh-system');
+  assert.deepEqual(np.spec.podSelector.matchLabels, one(objs, 'DaemonSet').spec.selector.matchLabels);
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  assert.deepEqual(np.spec.ingress, [
+    {
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+      ports: [{ protocol: 'TCP', port: 9469 }],
+    },
+  ]);
+  const f = valuesFile({ metrics: { port: 9500, networkPolicy: { enabled: true, from: [{ namespaceSelector: { matchLabels: { team: 'obs' } } }, { ipBlock: { cidr: '192.0.2.0/24' } }] } } });
+  const custom = one(render('-f', f), 'NetworkPolicy');
+  assert.deepEqual(custom.spec.ingress, [{ from: [{ namespaceSelector: { matchLabels: { team: 'obs' } } }, { ipBlock: { cidr: '192.0.2.0/24' } }], ports: [{ protocol: 'TCP', port: 9500 }] }]);
+  // No scraper named admits nobody: an ingress rule with an empty `from` would admit everyone.
+  assert.deepEqual(one(render('--set-json', 'metrics.networkPolicy.from=[]'), 'NetworkPolicy').spec.ingress, []);
+  const lint = run(['lint', '--strict', CHART, '--set', 'hostNetwork=true', '--set', 'metrics.bind=hostIP', '--set', 'serviceMonitor.enabled=true']);
+  assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+});
+
 test('values.schema.json rejects bad values', () => {
   const cases: [string[], RegExp][] = [
     [['--set', 'metrics.port=70000'], /metrics\.port|maximum|70000/],
@@ -243,6 +302,9 @@ test('values.schema.json rejects bad values', () => {
     [['--set', 'kubernetesApi.port=https'], /port/],
     [['--set', 'kubernetesApi.address=x'], /kubernetesApi|additional/i],
     [['--set', 'serviceMonitor.interval=soon'], /interval/],
+    [['--set', 'metrics.bind=0.0.0.0'], /bind/],
+    [['--set-json', 'metrics.networkPolicy.from=[{"podSelecter":{}}]'], /podSelecter|additional/i],
+    [['--set-json', 'metrics.networkPolicy.from=[{}]'], /minProperties|minimum/i],
     [['--set', 'nodeSelecter.x=y'], /nodeSelecter|additional/i],
     [['--set-json', 'nodeSelector={}', '--set', 'nodeSelector.dosh\\.io/login-node=null'], /nodeSelector|minProperties|minimum/i],
   ];

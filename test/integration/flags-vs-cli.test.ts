@@ -3,7 +3,8 @@
 // For each case, the same flags go two ways to the real engine (/var/run/docker.sock, image dosh-test/busybox:latest):
 //   cli: `docker create --name dtf-cli-RUN-N FLAGS DEFAULTS dosh-test/busybox:latest /bin/sh`, where DEFAULTS are
 //        DoSH's secure defaults (--cap-drop ALL, --security-opt no-new-privileges:true, --init, --pids-limit 1024),
-//        each added only when FLAGS do not set that field themselves, since resolvePolicy adds them the same way;
+//        --cap-drop ALL always (DoSH drops ALL whatever the policy says), the others only when FLAGS do not set that
+//        field themselves, since resolvePolicy adds them the same way;
 //   api: a one-line dosh.conf `DOCKERPARAMETERS=FLAGS` (shell-quoted), loaded with memoryIO + loadLegacyPolicy,
 //        resolved with resolvePolicy for a fake user, and the `create` body (plus Image and Cmd) POSTed through the
 //        Engine class of engine/docker.ts.
@@ -53,6 +54,8 @@ interface Case {
   conf?: string;
   /** The section needs the unsafe opt-in. */
   unsafe?: boolean;
+  /** The docker CLI arguments that give the same container, where DoSH deliberately differs from `args`. */
+  cli?: string[];
 }
 
 const C = (flag: string, args: string[], more: Partial<Case> = {}): Case => ({ flag, args, ...more });
@@ -70,6 +73,7 @@ const CASES: Case[] = [
   C('--mount', ['--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=64m,tmpfs-mode=1770']),
   C('--mount', ['--mount', 'target=/anon']),
   C('--mount', ['--mount', 'type=bind,src=/,dst=/host'], { unsafe: true }),
+  C('--volume', ['-v', '/sys:/host-sys:ro'], { unsafe: true }),
   C('--mount', ['--mount', `type=volume,source=${VOLUME}-2,target=/v2,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=a=b,consistency=cached`]),
   C('--mount', ['--mount', `type=bind,source=${DATA},target=/data,ro=false,bind-nonrecursive`]),
   C('--mount', ['--mount', `type=volume,src=${VOLUME},dst=/vol,readonly=true,volume-subpath=sub`]),
@@ -104,14 +108,19 @@ const CASES: Case[] = [
   C('--gpus', ['--gpus', '"device=0,2",capabilities=compute']),
   C('--gpus', ['--gpus=2']),
   C('--gpus', ['--gpus', 'count=2,driver=nvidia,capabilities=utility,options=a=b']),
-  C('--cap-add', ['--cap-add', 'NET_RAW']),
-  C('--cap-add', ['--cap-add=chown', '--cap-add', 'CAP_KILL']),
+  C('--cap-add', ['--cap-add', 'NET_BIND_SERVICE']),
+  C('--cap-add', ['--cap-add=kill', '--cap-add', 'CAP_SYS_CHROOT']),
+  C('--cap-add', ['--cap-add', 'NET_RAW'], { unsafe: true }),
+  C('--cap-add', ['--cap-add=chown', '--cap-add', 'CAP_KILL'], { unsafe: true }),
   C('--cap-add', ['--cap-add', 'SYS_ADMIN'], { unsafe: true }),
   C('--cap-add', ['--cap-add', 'ALL'], { unsafe: true }),
-  C('--cap-drop', ['--cap-drop', 'NET_RAW', '--cap-drop=mknod']),
-  C('--cap-drop', ['--cap-drop', 'ALL', '--cap-add', 'CHOWN']),
-  C('--cap-drop', ['--cap-add', 'CHOWN', '--cap-drop', 'chown', '--cap-drop', 'NET_RAW']),
-  C('--cap-drop', ['--cap-drop', 'ALL', '--cap-drop', 'MKNOD']),
+  C('--cap-add', ['--cap-add', 'CHOWN', '--cap-add=all'], { unsafe: true }),
+  // DoSH drops ALL whatever --cap-drop says (the CLI side gets --cap-drop ALL from defaultsFor, as DoSH adds it).
+  // and --cap-drop ALL alone is what it sends: the CLI would send the names beside ALL.
+  C('--cap-drop', ['--cap-drop', 'NET_RAW', '--cap-drop=mknod'], { cli: [] }),
+  C('--cap-drop', ['--cap-drop', 'ALL', '--cap-add', 'KILL']),
+  C('--cap-drop', ['--cap-add', 'KILL', '--cap-drop', 'kill', '--cap-drop', 'NET_RAW'], { cli: ['--cap-add', 'KILL'] }),
+  C('--cap-drop', ['--cap-drop', 'ALL', '--cap-drop', 'MKNOD'], { cli: [] }),
   C('--network', ['--network', 'bridge']),
   C('--network', ['--net=none']),
   C('--network', ['--network', NETWORK]),
@@ -132,8 +141,10 @@ const CASES: Case[] = [
   C('--ulimit', ['--ulimit', 'nofile=1024:2048', '--ulimit=nproc=100']),
   C('--ulimit', ['--ulimit', 'nproc=100', '--ulimit', 'nofile=1024:2048', '--ulimit', 'core=0', '--ulimit', 'nproc=50:60']),
   C('--security-opt', ['--security-opt', 'no-new-privileges']),
-  C('--security-opt', ['--security-opt', 'apparmor=dtf-profile']),
-  C('--security-opt', ['--security-opt=label=level:s0:c100,c200']),
+  C('--security-opt', ['--security-opt', 'apparmor=dtf-profile'], { unsafe: true }),
+  C('--security-opt', ['--security-opt=label=level:s0:c100,c200'], { unsafe: true }),
+  C('--security-opt', ['--security-opt', 'label=type:spc_t'], { unsafe: true }),
+  C('--security-opt', ['--security-opt', 'apparmor=docker-default']),
   C('--security-opt', ['--security-opt', 'seccomp=unconfined'], { unsafe: true }),
   C('--security-opt', ['--security-opt', 'no-new-privileges=false'], { unsafe: true }),
   C('--security-opt', ['--security-opt', 'systempaths=unconfined'], { unsafe: true }),
@@ -223,7 +234,8 @@ function valuesOf(args: string[], name: string): string[] {
 /** DoSH's secure defaults as CLI flags, for the fields the case's own flags leave alone (as resolvePolicy does). */
 function defaultsFor(args: string[]): string[] {
   const d: string[] = [];
-  if (!valuesOf(args, 'cap-drop').length) d.push('--cap-drop', 'ALL');
+  // Always: DoSH drops ALL whatever the policy's --cap-drop says (the CLI then sends ALL alone, as DoSH does).
+  d.push('--cap-drop', 'ALL');
   if (!valuesOf(args, 'security-opt').some((v) => /^no-new-privileges([=:]|$)/.test(v.trim()))) d.push('--security-opt', 'no-new-privileges:true');
   if (!args.some((a) => a === '--init' || a.startsWith('--init='))) d.push('--init');
   if (!valuesOf(args, 'pids-limit').length) d.push('--pids-limit', '1024');
@@ -393,7 +405,7 @@ describe('docker create FLAGS and the translation give the same container', () =
       const apiName = `dtf-api-${RUN}-${i}`;
 
       const before = proxy.creates.length;
-      const cliArgs = ['create', '--name', cliName, ...c.args, ...defaultsFor(c.args), IMAGE, '/bin/sh'];
+      const cliArgs = ['create', '--name', cliName, ...(c.cli ?? c.args), ...defaultsFor(c.args), IMAGE, '/bin/sh'];
       const r = await docker(cliArgs, { host: proxy.socket });
       assert.equal(r.code, 0, `docker ${cliArgs.join(' ')}: ${r.stderr}`);
       created.push(r.stdout.trim());

@@ -38,6 +38,23 @@ app.kubernetes.io/part-of: dosh
 {{- end -}}
 {{- end -}}
 
+{{/*
+Where doshd serves /metrics, /healthz and /readyz (metrics.bind; "auto": the pod's IP, or loopback with hostNetwork).
+They name users and their activity, and /readyz shows policy errors: never every address of a host.
+*/}}
+{{- define "dosh.metricsBind" -}}
+{{- $b := .Values.metrics.bind | default "auto" -}}
+{{- if eq $b "auto" -}}{{ ternary "loopback" "podIP" .Values.hostNetwork }}{{- else -}}{{ $b }}{{- end -}}
+{{- end -}}
+
+{{- define "dosh.metricsAddress" -}}
+{{- $b := include "dosh.metricsBind" . -}}
+{{- if and (not .Values.hostNetwork) (or (eq $b "loopback") (eq $b "hostIP")) -}}
+{{- fail (printf "metrics.bind=%s needs hostNetwork: true (%s)" $b (ternary "the kubelet's probes cannot reach the pod's own loopback" "the node's address is not one of the pod's" (eq $b "loopback"))) -}}
+{{- end -}}
+{{- if eq $b "loopback" -}}127.0.0.1{{- else if eq $b "hostIP" -}}[$(HOST_IP)]{{- else -}}[$(POD_IP)]{{- end -}}:{{ .Values.metrics.port }}
+{{- end -}}
+
 {{/* The image of doshd, which the test and the uninstall hook use too (its node runs their scripts). */}}
 {{- define "dosh.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
