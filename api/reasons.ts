@@ -41,12 +41,12 @@ export const REFUSAL_REASONS = [
   'ContainerRemoving',
   /** Her container is dead (it cannot start) and the engine would not remove it. */
   'ContainerDead',
-  /** The login path was not started with the privilege it needs (not through the dosh login shell). */
-  'NotPrivileged',
-  /** The login path could not learn who called it. */
-  'NoIdentity',
-  /** The session store can be written by someone other than root. */
-  'StoreUnsafe',
+  /** The login request itself is unusable: bad shell options, root, a relay of another release (nothing is written). */
+  'BadRequest',
+  /** Her command and arguments take more room as stored than one login may (nothing is written). */
+  'ArgumentsTooLong',
+  /** Her open sessions, or all sessions, already hold as many arguments as the store allows (nothing is written). */
+  'StoreFull',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -56,13 +56,13 @@ export const END_REASONS = [
   'Exited',
   /** The client went away (the connection dropped, SIGHUP). */
   'ClientGone',
-  /** The login process died without recording the end of its session. */
-  'HelperGone',
+  /** The login relay (the dosh process) went away without ending its session: killed, or its connection cut. */
+  'RelayGone',
   /** An administrator ended it (doshctl delete session, drain, kubectl delete). */
   'Deleted',
   /** It reached the policy's maximum session lifetime. */
   'MaxLifetime',
-  /** doshd refused or failed it after the login process had stopped waiting. */
+  /** It was never admitted: doshd restarted before answering its relay, which asked again as a new session. */
   'NotAdmitted',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -77,7 +77,7 @@ export const EVENT_REASONS = [
   'Refused',
   'RateLimited',
   'Ended',
-  'HelperGone',
+  'RelayGone',
   'HookRan',
   'HookFailed',
   'ContainerCreated',

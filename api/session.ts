@@ -1,4 +1,4 @@
-// The Session object: one login, written by the session helper, reconciled by doshd.
+// The Session object: one login, written by doshd's session API when a login relay asks for it, reconciled by doshd.
 import { z } from 'zod';
 import { Condition, ObjectMeta } from './meta.ts';
 import { API_VERSION, SESSION_KIND } from './constants.ts';
@@ -21,9 +21,12 @@ export const SessionSpec = z.object({
   tty: z.boolean(),
   term: z.string().optional(),
   lang: z.string().optional(),
-  /** The helper process that owns the exec stream; pid + start time so a reused pid cannot pass for it. */
-  helper: z.object({ pid: z.number().int().positive(), startTime: z.string() }),
+  /** The login relay (the dosh process) that holds the exec stream; pid + start time so a reused pid cannot pass for it. */
+  relay: z.object({ pid: z.number().int().positive(), startTime: z.string() }),
+  /** 'ssh' for a login through sshd. */
   client: z.string().optional(),
+  /** Her ssh client's address and port (from SSH_CONNECTION). */
+  sshClient: z.string().max(64).optional(),
 });
 export type SessionSpec = z.infer<typeof SessionSpec>;
 
@@ -32,13 +35,32 @@ export type SessionPhase = z.infer<typeof SessionPhase>;
 
 export const LIVE_PHASES: readonly SessionPhase[] = ['Pending', 'Ready', 'Running'];
 
+/**
+ * What the exec runs, without her arguments (the spec holds those once): the container's shell, the environment and
+ * the identity. execArgv() puts the two together.
+ */
 export const ExecPlan = z.object({
-  argv: z.array(z.string()).min(1),
+  shell: z.array(z.string()).min(1),
   env: z.array(z.string()),
   user: z.string(),
   workingDir: z.string().optional(),
 });
 export type ExecPlan = z.infer<typeof ExecPlan>;
+
+/** The exec's command line: the shell invoked the way bash would be for the same arguments. */
+export function execArgv(spec: Pick<SessionSpec, 'mode' | 'login' | 'command' | 'args'>, shell: readonly string[]): string[] {
+  const login = spec.login ? ['-l'] : [];
+  switch (spec.mode) {
+    case 'interactive':
+      return [...shell, ...login];
+    case 'command':
+      return [...shell, ...login, '-c', spec.command ?? '', ...spec.args];
+    case 'stdin':
+      return [...shell, ...login, '-s', ...spec.args];
+    case 'script':
+      return [...shell, spec.command ?? '', ...spec.args];
+  }
+}
 
 export const SessionStatus = z.object({
   phase: SessionPhase.default('Pending'),
@@ -46,9 +68,9 @@ export const SessionStatus = z.object({
   reason: z.string().optional(),
   message: z.string().optional(),
   container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
-  /** What the helper must run: decided by doshd from policy, never by the user. */
+  /** What the exec runs: decided by doshd from policy, never by the user. */
   exec: ExecPlan.optional(),
-  /** The exec doshd created from that plan; the helper only starts it (one engine round trip less per login). */
+  /** The exec doshd created from that plan; the relay only starts it. */
   execId: z.string().optional(),
   execPid: z.number().int().positive().optional(),
   execPidStartTime: z.string().optional(),
@@ -58,10 +80,13 @@ export const SessionStatus = z.object({
   /** When doshd ends the session (the policy's maximum session lifetime), if it has one. */
   deadline: z.string().optional(),
   startedAt: z.string().optional(),
-  /** When the first byte of output reached the user (the helper records it). */
+  /** When the first byte of output reached the user (the relay reports it). */
   firstByteAt: z.string().optional(),
   endedAt: z.string().optional(),
   exitCode: z.number().int().optional(),
+  /** Bytes of her input sent to the command, and of its output delivered to her (the relay counts them). */
+  bytesIn: z.number().int().nonnegative().optional(),
+  bytesOut: z.number().int().nonnegative().optional(),
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;
 

@@ -43,7 +43,7 @@ function fill(root: string): void {
         user, uid, gid: uid, node: 'bench-node', mode: i % 3 ? 'interactive' : 'command', login: true,
         ...(i % 3 ? {} : { command: 'rsync --server -logDtprze.iLsfxC . /home/data/' }),
         args: [], tty: i % 3 !== 0, term: 'xterm-256color', lang: 'C.UTF-8',
-        helper: { pid: 100000 + i, startTime: String(4000000 + i) }, client: `10.0.${i % 250}.${i % 200} 5${String(i).padStart(4, '0')} 22`,
+        relay: { pid: 100000 + i, startTime: String(4000000 + i) }, client: `10.0.${i % 250}.${i % 200} 5${String(i).padStart(4, '0')} 22`,
       },
     } as unknown as Session);
     const container = { id: (i * 2654435761).toString(16).padStart(64, 'a').slice(0, 64), name: `dosh-${user}`, image: 'registry.example.org/lab/ubuntu:22.04' };
@@ -57,7 +57,7 @@ function fill(root: string): void {
         phase: live ? 'Running' : i % 8 === 0 ? 'Failed' : 'Succeeded',
         conditions,
         container,
-        exec: { argv: ['/bin/bash', '-l'], env: ['HOME=/home/' + user, `USER=${user}`, 'TERM=xterm-256color', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin'], user: `${uid}:${uid}`, workingDir: `/home/${user}` },
+        exec: { shell: ['/bin/bash'], env: ['HOME=/home/' + user, `USER=${user}`, 'TERM=xterm-256color', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin'], user: `${uid}:${uid}`, workingDir: `/home/${user}` },
         execId: container.id.split('').reverse().join(''),
         execPid: 200000 + i,
         execPidStartTime: String(4000100 + i),

@@ -1,12 +1,13 @@
 // Admission of a Pending session: who she is, whether she may log in now, her policy, her container, the preexec
 // hooks and the exec she will run, all decided before the compare-and-swap that records Ready. That write can lose
 // to another writer (a conflict: the session is requeued and admitted again), so what admission does outside the
-// store is remembered per session (by uid) and not done twice: her login is taken from the rate limit once, the
-// Admitted event is recorded once, and the preexec hooks and the exec are reused while her container is the same.
+// store is remembered per session (by uid) and not done twice: the Admitted event is recorded once, and the preexec
+// hooks and the exec are reused while her container is the same. (Her login rate is charged before the session is
+// written: controller/session-api/gate.ts.)
 import { setCondition } from '../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
-import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
 import { iso } from '../lib/clock.ts';
 import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { BUSY_RETRIES, ContainerBusyError, type UserContainers } from './containers.ts';
@@ -15,7 +16,6 @@ import { sessionRef } from './events.ts';
 import { planExec } from './exec-plan.ts';
 import { hookContext, type ControllerHooks } from './hook-runner.ts';
 import { hookArgs } from './hook-scripts.ts';
-import { UserRateLimiter } from './rate-limit.ts';
 
 /** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
 export const ENGINE_RETRIES = 5;
@@ -27,8 +27,6 @@ export type Verdict = { ready: SessionStatus; user: string; container: string } 
 interface Done {
   /** The session's metadata.uid: a new session that reuses a name starts afresh. */
   uid: string;
-  /** Took its login from the rate limit. */
-  charged: boolean;
   /** The Admitted event is recorded. */
   admitted: boolean;
   /** The preexec hooks ran for this container and plan (`containerId plan` as text). */
@@ -41,15 +39,12 @@ type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users
 
 export class Admission {
   private done = new Map<string, Done>();
-  private readonly loginRate: UserRateLimiter;
 
   constructor(
     private readonly d: AdmissionDeps,
     private readonly containers: UserContainers,
     private readonly hooks: ControllerHooks,
-  ) {
-    this.loginRate = new UserRateLimiter(d.options.loginRate ?? { perSecond: 0, burst: 0 }, () => d.clock.now());
-  }
+  ) {}
 
   /** Decides a Pending session; `retries` is how often its key was requeued (the bounded waits count them). */
   async admit(s: Session, retries: number): Promise<Verdict> {
@@ -77,25 +72,16 @@ export class Admission {
     this.done.delete(name);
   }
 
-  /** Drops the rate limit's idle buckets (housekeeping). */
-  prune(): void {
-    this.loginRate.prune();
-  }
-
   private async decide(s: Session): Promise<Verdict> {
     let done = this.done.get(s.metadata.name);
     if (done?.uid !== s.metadata.uid) {
-      done = { uid: s.metadata.uid, charged: false, admitted: false };
+      done = { uid: s.metadata.uid, admitted: false };
       this.done.set(s.metadata.name, done);
     }
     const user = await this.d.users.lookup(s.spec.user);
     if (!user || user.uid !== s.spec.uid) throw new RefusedError('UnknownUser', `user ${s.spec.user} (uid ${s.spec.uid}) is not known to this host`);
     const cordoned = this.d.cordon.message();
     if (cordoned !== undefined) throw new RefusedError('Cordoned', cordoned);
-    if (!done.charged) {
-      this.charge(user);
-      done.charged = true;
-    }
     const policy = this.d.policy.resolve(user);
     this.checkSessionLimit(s, user, policy);
     if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
@@ -105,14 +91,15 @@ export class Admission {
     }
     const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
     const plan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
+    const argv = execArgv(s.spec, plan.shell);
     // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
     // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
     const target = `${container.id} ${JSON.stringify(plan)}`;
     if (done.preexecFor !== target) {
-      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, plan.argv), hookContext(user, container, s));
+      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, argv), hookContext(user, container, s));
       done.preexecFor = target;
     }
-    if (done.exec?.for !== target) done.exec = { for: target, execId: await this.d.engine.createExec(container.id, { ...plan, tty: s.spec.tty }) };
+    if (done.exec?.for !== target) done.exec = { for: target, execId: await this.d.engine.createExec(container.id, { argv, env: plan.env, user: plan.user, workingDir: plan.workingDir, tty: s.spec.tty }) };
     const now = this.d.clock.now();
     const { outdated, shell: _shell, ...containerRef } = container;
     let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
@@ -130,13 +117,6 @@ export class Admission {
       conditions,
     };
     return { ready, user: user.name, container: container.name };
-  }
-
-  private charge(user: UserInfo): void {
-    const wait = this.loginRate.take(user.name);
-    if (wait === undefined) return;
-    const { perSecond, burst } = this.d.options.loginRate!;
-    throw new RefusedError('RateLimited', `${user.name} is starting logins faster than this host allows (${burst} at once, then ${perSecond} a second); try again in ${wait} s`);
   }
 
   private checkSessionLimit(s: Session, user: UserInfo, policy: EffectivePolicy): void {

@@ -13,9 +13,9 @@ test('first login: creates and starts the container, then marks the session Read
   assert.deepEqual(w.engine.actions, ['inspect dosh-ann', 'create dosh-ann', 'start c100', 'exec c100 1001:1001: /bin/sh -l -c id']);
   const got = w.get(s.metadata.name);
   assert.equal(got.status.phase, 'Ready');
-  assert.equal(got.status.execId, 'e2', 'the helper only has to start it');
+  assert.equal(got.status.execId, 'e2', 'the relay only has to start it');
   assert.equal(got.status.container?.name, 'dosh-ann');
-  assert.deepEqual(got.status.exec?.argv, ['/bin/sh', '-l', '-c', 'id']);
+  assert.deepEqual(got.status.exec?.shell, ['/bin/sh'], 'her arguments stay in the spec, once');
   assert.equal(got.status.exec?.user, '1001:1001');
   const body = w.engine.containers.get('dosh-ann')!.body!;
   assert.equal(body.User, '1001:1001');
@@ -115,19 +115,19 @@ test('a user whose groups NSS cannot resolve is refused (GroupsUnresolved) befor
   assert.deepEqual(w.engine.actions, []);
 });
 
-test('a session whose helper died is ended and its processes hung up, then killed after the grace period', async () => {
+test('a session whose relay died is ended and its processes hung up, then killed after the grace period', async () => {
   const w = new World();
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
   w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Running', execPid: 7000, execPidStartTime: '77' } }));
   w.proc.add(7000, '77');
   w.proc.add(7001, '78', 7000);
-  w.proc.procs.delete(s.spec.helper.pid);
-  w.proc.add(s.spec.helper.pid, 'reused-by-another-process');
+  w.proc.procs.delete(s.spec.relay.pid);
+  w.proc.add(s.spec.relay.pid, 'reused-by-another-process');
   await w.controller.syncSession(s.metadata.name);
   const got = w.get(s.metadata.name);
   assert.equal(got.status.phase, 'Failed');
-  assert.equal(got.status.reason, 'HelperGone');
+  assert.equal(got.status.reason, 'RelayGone');
   assert.deepEqual(w.proc.signals, ['SIGHUP 7000', 'SIGHUP 7001']);
 });
 
@@ -339,18 +339,18 @@ test('events of a refused login: one Warning with the reason, and no Ended', asy
   assert.deepEqual(w.events.events, [{ type: 'Warning', reason: 'Refused', object: `Session/${s.metadata.name}`, message: 'login of ann refused (Cordoned): maintenance until 14:00' }]);
 });
 
-test('events of a recreated container, a failing hook, a vanished helper and a collected container', async () => {
+test('events of a recreated container, a failing hook, a vanished relay and a collected container', async () => {
   const w = new World();
   const c = w.engine.seed('dosh-ann', desiredContainer(basePolicy({ image: 'busybox:old' }), ANN, 'node1').body.Labels!);
   const first = w.login();
   await w.controller.syncSession(first.metadata.name);
   assert.ok(w.events.of(`Session/${first.metadata.name}`).includes('Normal ContainerRecreated: removed container dosh-ann, which predates the current policy, to create it again'), c.id);
-  w.proc.procs.delete(first.spec.helper.pid);
+  w.proc.procs.delete(first.spec.relay.pid);
   await w.controller.syncSession(first.metadata.name);
   await w.controller.syncSession(first.metadata.name);
   assert.deepEqual(w.events.of(`Session/${first.metadata.name}`).slice(-2), [
-    'Warning HelperGone: the session helper exited without recording the end of the session',
-    'Normal Ended: session ended (HelperGone): the session helper exited without recording the end of the session',
+    'Warning RelayGone: the login program (dosh) exited without ending the session',
+    'Normal Ended: session ended (RelayGone): the login program (dosh) exited without ending the session',
   ]);
 
   w.policyFor = () => basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts' });

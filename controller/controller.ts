@@ -1,23 +1,23 @@
 // doshd's reconcile loop, shaped like kubernetes/sample-controller: store events enqueue session keys; workers take
 // keys and run syncSession, which is level-triggered and idempotent; only transient errors requeue (with backoff).
+import * as fs from 'node:fs';
+import { ANNOTATION_MESSAGE } from '../api/labels.ts';
 import { setCondition } from '../api/meta.ts';
-import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
 import type { EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
-import { hangUpTree, isSameProcessAlive } from '../lib/proc.ts';
+import { ConflictError } from '../lib/errors.ts';
+import { hangUpTree, isSameProcessAlive, processStartTime } from '../lib/proc.ts';
 import { Admission } from './admission.ts';
 import { UserContainers } from './containers.ts';
 import { ContainerCollector } from './gc.ts';
 import type { ControllerDeps } from './deps.ts';
 import { PolicyRollout } from './policy-rollout.ts';
 import { WorkQueue } from './workqueue.ts';
-import { endedMessage, sessionRef, userRef } from './events.ts';
+import { endedMessage, sessionRef } from './events.ts';
 import { hookArgs, type HookContext } from './hook-scripts.ts';
 import { ControllerHooks } from './hook-runner.ts';
 import { collectNetworks } from './networks.ts';
-
-/** How long a RateLimited refusal stays in the store (the helper reads it at once). */
-const RATE_LIMITED_RETENTION_MS = 10_000;
 
 export class Controller {
   readonly queue: WorkQueue;
@@ -30,6 +30,8 @@ export class Controller {
   readonly collector: ContainerCollector;
   private readonly rollout: PolicyRollout;
   private readonly admission: Admission;
+  /** Logins waiting for their session to leave Pending (the session API answers its relay then). */
+  private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
@@ -74,6 +76,7 @@ export class Controller {
       },
       (key, result, err) => {
         this.d.metrics.reconciles.inc({ result });
+        if (result !== 'requeue') this.wakeWaiting(key);
         if (result === 'requeue') {
           this.d.metrics.queueRetries.inc();
           this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
@@ -93,16 +96,50 @@ export class Controller {
     if (!s) return;
     if (!isLive(s)) return this.syncEnded(s);
     if (s.spec.node !== this.d.options.node) return;
-    if (!isSameProcessAlive(s.spec.helper.pid, s.spec.helper.startTime, this.d.proc)) {
-      return this.endSession(s, 'HelperGone', 'the session helper exited without recording the end of the session');
+    if (!isSameProcessAlive(s.spec.relay.pid, s.spec.relay.startTime, this.d.proc)) {
+      return this.endSession(s, 'RelayGone', 'the login program (dosh) exited without ending the session');
     }
     if (s.metadata.deletionTimestamp) return this.endSession(s, 'Deleted', 'the session was ended by an administrator');
+    if (!this.d.relays.has(key)) return this.syncDetached(s);
     if (s.status.phase === 'Pending') return this.admitSession(s);
+    const message = s.metadata.annotations[ANNOTATION_MESSAGE];
+    if (message) this.d.relays.notice(key, message);
     if (s.status.deadline) {
       const left = Date.parse(s.status.deadline) - this.d.clock.now();
       if (left <= 0) return this.endSession(s, 'MaxLifetime', `the session reached the maximum session lifetime set by the policy (ended at ${s.status.deadline})`);
       this.queue.addAfter(s.metadata.name, left, this.signal);
     }
+  }
+
+  /**
+   * A live session whose relay this doshd holds no connection to: doshd restarted. A Pending one was never answered
+   * (its relay asked again, as a new session); an admitted one is reattached through its relay's socket, or ended.
+   */
+  private async syncDetached(s: Session): Promise<void> {
+    if (s.status.phase === 'Pending') return this.endSession(s, 'NotAdmitted', 'doshd restarted before the login was admitted; the login asked again');
+    const got = await this.d.relays.reattach(s.metadata.name, this.d.relays.socketPath(s.metadata.name));
+    if (got === 'attached') return this.enqueueSession(s.metadata.name);
+    const now = this.d.store.get(s.metadata.name);
+    if (now && isLive(now) && !this.d.relays.has(s.metadata.name)) return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
+  }
+
+  /** Resolves once the session is no longer Pending (or is gone): when its relay is answered. */
+  settled(name: string): Promise<Session | undefined> {
+    return new Promise((resolve) => {
+      const wait = () => {
+        const s = this.d.store.get(name);
+        if (s?.status.phase === 'Pending') this.waiting.set(name, [...(this.waiting.get(name) ?? []), wait]);
+        else resolve(s);
+      };
+      wait();
+    });
+  }
+
+  private wakeWaiting(name: string): void {
+    const list = this.waiting.get(name);
+    if (!list) return;
+    this.waiting.delete(name);
+    for (const fn of list) fn();
   }
 
   /** Admits a Pending session (controller/admission.ts) and records the verdict: Ready, or the refusal. */
@@ -121,29 +158,49 @@ export class Controller {
   private async refuse(s: Session, reason: RefusalReason, message: string): Promise<void> {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
-    if (reason === 'RateLimited') {
-      // One event on the user, counted, rather than one per refused attempt: a flood must not fill the store.
-      const { perSecond, burst } = this.d.options.loginRate!;
-      this.d.events.record(userRef(s.spec.user), 'Warning', 'RateLimited', `logins of ${s.spec.user} refused: started faster than this host allows (${burst} at once, then ${perSecond} a second)`);
-    } else {
-      this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
-    }
+    this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
     await this.finish(s, 'Failed', reason, message);
   }
 
   private async endSession(s: Session, reason: EndReason, message: string): Promise<void> {
-    // Recorded first: the helper reads the reason when its stream ends, and tells the user.
+    // Recorded first: the relay is answered with the reason when its stream ends, and tells the user.
     await this.finish(s, 'Failed', reason, message);
-    if (reason === 'HelperGone') this.d.events.record(sessionRef(s), 'Warning', 'HelperGone', message);
-    if (s.status.execPid && s.status.execPidStartTime && isSameProcessAlive(s.status.execPid, s.status.execPidStartTime, this.d.proc)) {
-      this.killLogin(s.status.execPid);
-    }
+    if (reason === 'RelayGone') this.d.events.record(sessionRef(s), 'Warning', 'RelayGone', message);
+    await this.killLogin(s);
     this.d.log.info('session ended', { session: s.metadata.name, user: s.spec.user, reason });
   }
 
+  /**
+   * Ends a live session for what its relay reported (a hang-up, a failed start, a lost connection); a session that
+   * has ended already is left as it is. Conflicts with other writers are retried from a fresh read.
+   */
+  async endSessionNamed(name: string, reason: EndReason | 'EngineRefused', message: string): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      const s = this.d.store.get(name);
+      if (!s || !isLive(s)) return;
+      try {
+        if (reason === 'EngineRefused') await this.refuse(s, reason, message);
+        else await this.endSession(s, reason, message);
+        return;
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e;
+      }
+    }
+  }
+
   /** SIGHUP to every process of the login, SIGKILL to survivors after the grace period. */
-  private killLogin(pid: number): void {
-    void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
+  private async killLogin(s: Session): Promise<void> {
+    let pid = s.status.execPid;
+    let start = s.status.execPidStartTime;
+    if (!pid && s.status.execId) {
+      // Ended before its start was recorded: the engine knows the exec's process.
+      const st = await this.d.engine.inspectExec(s.status.execId).catch(() => undefined);
+      pid = st?.pid || undefined;
+      start = pid ? processStartTime(pid, this.d.proc) : undefined;
+    }
+    if (pid && start && isSameProcessAlive(pid, start, this.d.proc)) {
+      void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
+    }
   }
 
   private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<void> {
@@ -164,15 +221,19 @@ export class Controller {
     const hooks = s.status.hooks;
     if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
       const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
-      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, s.status.exec.argv), ctx);
+      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, execArgv(s.spec, s.status.exec.shell)), ctx);
       await this.updateSessionStatus(s, { ...s.status, hooks: { ...hooks, execDone: true } });
       return;
     }
+    // Over: its relay's socket goes, and so do her arguments (the store holds a login's arguments only while it
+    // lives; the gate counts them). What remains says what ran: the first bytes of the command.
+    fs.rmSync(this.d.relays.socketPath(s.metadata.name), { force: true });
+    if (s.spec.args.length || (s.spec.command?.length ?? 0) > COMMAND_KEPT) {
+      await this.d.store.update({ ...s, spec: { ...s.spec, args: [], command: s.spec.command && clip(s.spec.command) } });
+      return;
+    }
     const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
-    // A flood's refusals are kept only long enough for their helpers to read them: the store stays bounded by the
-    // rate attempts can be made at, not by that rate times the retention.
-    const retention = s.status.reason === 'RateLimited' ? Math.min(this.d.options.endedRetentionMs, RATE_LIMITED_RETENTION_MS) : this.d.options.endedRetentionMs;
-    const left = ended + retention - this.d.clock.now();
+    const left = ended + this.d.options.endedRetentionMs - this.d.clock.now();
     if (left <= 0) {
       this.d.store.delete(s.metadata.name);
       this.d.metrics.gcCollected.inc({ kind: 'session' });
@@ -186,7 +247,9 @@ export class Controller {
   }
 
   async updateSessionStatus(s: Session, status: SessionStatus): Promise<Session> {
-    return this.d.store.update({ ...s, status });
+    const next = this.d.store.update({ ...s, status });
+    this.wakeWaiting(s.metadata.name);
+    return next;
   }
 
   /**
@@ -227,7 +290,11 @@ export class Controller {
     await this.collector.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
-    this.admission.prune();
+    this.d.onHousekeeping?.(sessions);
     this.d.events.sweep(this.d.clock.now());
   }
 }
+
+/** What an ended session keeps of its command (for doshctl and the events), in characters. */
+const COMMAND_KEPT = 256;
+const clip = (c: string) => (c.length > COMMAND_KEPT ? `${c.slice(0, COMMAND_KEPT - 1)}…` : c);

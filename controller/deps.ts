@@ -12,7 +12,6 @@ import type { Engine } from '../engine/docker.ts';
 import type { HookContext, HookMoment, HookResult } from './hook-scripts.ts';
 import type { EventSink } from './events.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
-import type { RateLimitOptions } from './rate-limit.ts';
 
 /** The engine calls the controller makes (engine/docker.ts; test/fakes/engine.ts in unit tests). */
 export type EnginePort = Pick<
@@ -24,6 +23,7 @@ export type EnginePort = Pick<
   | 'listContainers'
   | 'containerProcesses'
   | 'createExec'
+  | 'inspectExec'
   | 'inspectNetwork'
   | 'createNetwork'
   | 'connectNetwork'
@@ -52,14 +52,23 @@ export interface IdleClocks {
   save(since: Record<string, number>): void;
 }
 
+/** The control channels of live logins, one per session, to its relay (controller/session-api/links.ts). */
+export interface RelayPort {
+  has(name: string): boolean;
+  /** After a doshd restart: connects to the relay's socket; 'gone' when nothing listens there. */
+  reattach(name: string, socketPath: string): Promise<'attached' | 'gone'>;
+  /** A message for her terminal, shown once per text. */
+  notice(name: string, text: string): void;
+  /** Where a session's relay listens for a restarted doshd (under the store's root-only relays/ directory). */
+  socketPath(name: string): string;
+}
+
 export interface ControllerOptions {
   node: string;
   workers: number;
   resyncIntervalMs: number;
   endedRetentionMs: number;
   killGraceMs: number;
-  /** Per-user login rate limit; absent or perSecond 0: none. */
-  loginRate?: RateLimitOptions;
 }
 
 export interface ControllerDeps {
@@ -74,7 +83,10 @@ export interface ControllerDeps {
   clock: Clock;
   metrics: ControllerMetrics;
   log: Logger;
+  relays: RelayPort;
   options: ControllerOptions;
+  /** Told of every session after each housekeeping pass lists them (the login gate recounts what the store holds). */
+  onHousekeeping?: (sessions: readonly Session[]) => void;
   /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
   idleClocks?: IdleClocks;
 }

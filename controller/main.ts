@@ -22,7 +22,15 @@ import { startKubeMode } from './kube/mode.ts';
 import { UserMetrics } from './metrics/user-metrics.ts';
 import { cachedManagedList } from './metrics/managed-list.ts';
 import { readiness } from './metrics/readiness.ts';
-import { otherInstance, recordInstance } from './instance.ts';
+import { recordInstance } from './instance.ts';
+import { connectUnix, relaySocketPath, relaysDir, apiSocketPath, SessionApiServer, StoreHeldError } from './session-api/server.ts';
+import { RelayLinks } from './session-api/links.ts';
+import { SessionRelayEvents } from './session-api/relay-events.ts';
+import { LoginService } from './session-api/logins.ts';
+import { procRelayProcess } from './session-api/login-request.ts';
+import { DEFAULT_STORE_BOUNDS, Gate } from './session-api/gate.ts';
+import { realRandom } from '../lib/clock.ts';
+import * as fs from 'node:fs';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
 
@@ -42,11 +50,6 @@ async function main(): Promise<number> {
     process.stderr.write('doshd: must run as root (it manages containers for every user)\n');
     return 1;
   }
-  const other = otherInstance(cfg.store);
-  if (other) {
-    process.stderr.write(`doshd: another doshd (pid ${other.pid}) already runs on the store ${cfg.store}\n`);
-    return 1;
-  }
   const log = createLogger({ level: cfg.logLevel, json: cfg.logFormat === 'auto' ? undefined : cfg.logFormat === 'json' });
   const metrics = new ControllerMetrics({ defaultMetrics: true });
   const store = sessionStore(cfg.store, { log: (msg, f) => log.warn(msg, f) });
@@ -62,34 +65,69 @@ async function main(): Promise<number> {
   const policyIO = { ...nodeIO, host };
   const policy = new PolicySource(cfg.config, (f) => loadPolicyFile(f, policyIO), (p, u) => resolvePolicy(p, u, host), log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
-  const controller = new Controller({
+  const users = new CachedDirectory(new NssDirectory(), 5_000, Date.now);
+  const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
+  // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
+  fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
+  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, clock: realClock, log, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
+  const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
+  const ac = new AbortController();
+  const controller: Controller = new Controller({
     store,
     engine,
     policy,
-    users: new CachedDirectory(new NssDirectory(), 5_000, Date.now),
+    users,
     cordon: new FileCordon(cfg.store),
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
-    events: new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents }),
+    events: eventRecorder,
     proc: realProcFs,
     clock: realClock,
     metrics,
     log,
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
-    options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs, loginRate: cfg.loginRate },
+    relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
+    onHousekeeping: (sessions) => {
+      gate.account(sessions);
+      if (!api.stillHeld()) {
+        log.error('another process took the session API socket; stopping', { socket: apiSocketPath(cfg.store) });
+        ac.abort();
+      }
+    },
+    options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
+  const logins = new LoginService({
+    store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,
+    refused: (reason) => metrics.refused.inc({ reason }),
+    node: cfg.node,
+    engineSocket: cfg.dockerSocket,
+    relaySocket: (n) => relaySocketPath(cfg.store, n),
+  });
+  // The one doshd of this store, whatever runs it: a live one answers on the socket, and this one stops, naming it.
+  const api = new SessionApiServer(apiSocketPath(cfg.store), { pid: process.pid, node: cfg.node, about: `doshd ${VERSION}, started ${new Date().toISOString()}` }, (conn, f) => logins.login(conn, f), log);
+  try {
+    await api.start();
+  } catch (e) {
+    if (!(e instanceof StoreHeldError)) throw e;
+    process.stderr.write(`doshd: ${e.message}\n`);
+    policy.stop();
+    return 1;
+  }
   policy.onReload(() => void controller.policyChanged());
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
   const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
   recordInstance(cfg.store, cfg.node, VERSION, new Date());
 
-  const ac = new AbortController();
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.
   setMaxListeners(0, ac.signal);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
   process.on('SIGHUP', () => policy.reload());
   log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });
   await Promise.all([controller.run(ac.signal), kube?.run(ac.signal)]);
+  // The logins go on: each relay keeps its stream and waits for the next doshd to reattach.
+  links.closeAll();
+  api.close();
   policy.stop();
   server?.close();
   log.info('doshd stopped');

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserRateLimiter } from './rate-limit.ts';
-import { World } from '../test/fakes/world.ts';
 
 test('a burst, then the sustained rate; users are limited separately', () => {
   let t = 0;
@@ -45,44 +44,4 @@ test('prune drops full buckets only: memory is bounded by the users active withi
   t += 500;
   rl.prune();
   assert.equal(rl.size(), 1, 'only the one still below its burst is kept');
-});
-
-test('doshd refuses the logins beyond a user\'s burst with RateLimited and when to retry; a requeued admission is not charged twice', async () => {
-  const w = new World({ loginRate: { perSecond: 1, burst: 2 } });
-  w.users.set('bob', { ...w.users.get('ann')!, name: 'bob', uid: 1002 });
-  const [a, b, c] = [w.login(), w.login(), w.login()];
-  w.engine.down = true; // the first admission fails transiently and is retried
-  await w.controller.syncSession(a.metadata.name).catch(() => {});
-  w.engine.down = false;
-  for (const s of [a, b, c]) await w.controller.syncSession(s.metadata.name);
-  assert.deepEqual([a, b, c].map((s) => w.get(s.metadata.name).status.phase), ['Ready', 'Ready', 'Failed']);
-  assert.equal(w.get(c.metadata.name).status.reason, 'RateLimited');
-  assert.match(w.get(c.metadata.name).status.message!, /ann is starting logins faster than this host allows \(2 at once, then 1 a second\); try again in 1 s/);
-  const d = w.login('bob');
-  await w.controller.syncSession(d.metadata.name);
-  assert.equal(w.get(d.metadata.name).status.phase, 'Ready', 'another user is not limited by her');
-  await w.clock.advance(1000);
-  const e = w.login();
-  await w.controller.syncSession(e.metadata.name);
-  assert.equal(w.get(e.metadata.name).status.phase, 'Ready');
-
-  // The refusal (1 s old now) is deleted 10 s after it was written, not after the 60 s retention of other ended
-  // sessions: a flood cannot fill the store.
-  await w.clock.advance(8000);
-  await w.controller.syncSession(c.metadata.name);
-  assert.ok(w.store.get(c.metadata.name));
-  await w.clock.advance(1000);
-  await w.controller.syncSession(c.metadata.name);
-  assert.equal(w.store.get(c.metadata.name), undefined);
-});
-
-test('refusals for the rate are one event on the user with a stable message (so the recorder counts them), not one per refused login', async () => {
-  const w = new World({ loginRate: { perSecond: 1, burst: 1 } });
-  const logins = [w.login(), w.login(), w.login(), w.login()];
-  for (const s of logins) await w.controller.syncSession(s.metadata.name);
-  const limited = w.events.events.filter((e) => e.reason === 'RateLimited');
-  assert.deepEqual(limited.map((e) => [e.type, e.object]), [['Warning', 'User/ann'], ['Warning', 'User/ann'], ['Warning', 'User/ann']]);
-  assert.equal(new Set(limited.map((e) => e.message)).size, 1, 'the same message each time, so they aggregate');
-  assert.equal(limited[0].message, 'logins of ann refused: started faster than this host allows (1 at once, then 1 a second)');
-  assert.equal(w.events.events.filter((e) => e.object.startsWith('Session/') && e.reason === 'Refused').length, 0, 'no event per refused session');
 });

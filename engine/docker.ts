@@ -1,7 +1,6 @@
 // Every dockerode call in DoSH lives here. Callers get plain data and typed errors (lib/errors.ts), never dockerode
 // objects or message strings. The socket path is always explicit: DOCKER_HOST and friends are never read.
 import type Docker from 'dockerode';
-import type { Duplex } from 'node:stream';
 import type { ContainerCreate, HostConfig } from '../api/policy.ts';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 
@@ -135,10 +134,7 @@ export class Engine {
     readonly socketPath: string = DEFAULT_DOCKER_SOCKET,
     /** Told of every failed engine call, by operation (doshd counts them in dosh_engine_errors_total). */
     private readonly onError: (operation: string, err: Error) => void = () => {},
-    /**
-     * A bound on each request, so a hung (not dead) engine cannot stall a caller forever. Only for callers that never
-     * hijack a connection (doshd): the timeout would also cut an idle login's stream.
-     */
+    /** A bound on each request, so a hung (not dead) engine cannot stall a caller forever (no call here streams). */
     private readonly requestTimeoutMs?: number,
   ) {}
 
@@ -152,20 +148,10 @@ export class Engine {
     }
   }
 
-  /**
-   * dockerode is loaded on first use, not at start-up: the session helper loads it (warm()) while it waits for doshd,
-   * so its ~20 ms of module evaluation overlaps doshd's work instead of adding to every login.
-   */
+  /** dockerode is loaded on first use: doshctl commands that never reach the engine do not pay for it. */
   private client(): Promise<Docker> {
     this.docker ??= import('dockerode').then((m) => new m.default({ socketPath: this.socketPath, timeout: this.requestTimeoutMs }));
     return this.docker;
-  }
-
-  /** Loads the client and opens a first connection ahead of need; errors surface on the real call. */
-  warm(): void {
-    void this.client()
-      .then((d) => d.ping())
-      .catch(() => {});
   }
 
   async ping(): Promise<void> {
@@ -318,19 +304,6 @@ export class Engine {
       }),
     );
     return exec.id;
-  }
-
-  /** Starts the exec on a hijacked connection: one raw socket carrying stdin up and the (multiplexed unless tty) output down. */
-  async startExec(execId: string, tty: boolean): Promise<Duplex> {
-    // When the engine refuses instead of upgrading, docker-modem leaves the request (stdin open) hanging; aborting
-    // it lets the caller exit instead of waiting minutes for the daemon to drop the idle connection.
-    const ac = new AbortController();
-    try {
-      return (await this.call('start_exec', `start exec ${execId}`, async () => (await this.client()).getExec(execId).start({ hijack: true, stdin: true, Tty: tty, abortSignal: ac.signal }))) as Duplex;
-    } catch (e) {
-      ac.abort();
-      throw e;
-    }
   }
 
   async inspectExec(execId: string): Promise<ExecState> {

@@ -1,17 +1,19 @@
-// Builds the installable artefacts into dist/: one bundled file per entry point (fast to start: no module
-// resolution at login time) and the native dosh launcher.
+// Builds the installable artefacts into dist/: one bundled file per entry point (no module resolution at start-up)
+// and the compiled login relay, dist/dosh (shell/Makefile).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
+// From scratch: a file a former build made (the Node.js helper of earlier releases) must not be installed by mistake.
+rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
 // dockerode pulls in SSH (remote engines) and gRPC/protobuf (BuildKit sessions) at load time. DoSH only talks to a
-// local Unix socket, so those are replaced by a stub: it halves the helper's start-up time (see BENCHMARKS.md).
+// local Unix socket, so those are replaced by a stub (less to load at every doshd and doshctl start).
 const unused = ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-fs', '@balena/dockerignore'];
 const stubPlugin = {
   name: 'stub-unused',
@@ -36,7 +38,6 @@ const kubePlugin = {
 };
 
 const entries = {
-  'dosh-helper': 'shell/helper-main.ts',
   doshd: 'controller/main.ts',
   doshctl: 'cli/main.ts',
   'dosh-kube': 'kube/client.ts',
@@ -62,13 +63,12 @@ await Promise.all(
   ),
 );
 
-// The launcher must see argv[0] to know it is a login shell, which only a native executable can.
-const launcher = path.join(dist, 'dosh');
+// The login relay is C (it runs setuid root until the exec stream is open; see docs/SECURITY.md): no C compiler, no
+// login path, so this is an error, not a fallback.
 try {
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', launcher, path.join(root, 'shell/dosh.c')], { stdio: 'inherit' });
+  execFileSync('make', ['-s', '-C', path.join(root, 'shell'), `OUT=${dist}`, path.join(dist, 'dosh')], { stdio: 'inherit' });
 } catch {
-  process.stderr.write('build: no C compiler: installing the shell-script launcher, which cannot tell a login shell from argv[0]\n');
-  writeFileSync(launcher, '#!/bin/sh\nexec /usr/bin/sudo -n -- /usr/local/lib/dosh/dosh-helper.mjs dosh "$@"\n');
-  chmodSync(launcher, 0o755);
+  process.stderr.write('build: the login relay (shell/dosh.c) needs a C compiler and make (Debian: gcc, libc6-dev, make)\n');
+  process.exit(1);
 }
 process.stdout.write(`build: ${Object.keys(entries).map((n) => `dist/${n}.mjs`).join(', ')}, dist/dosh\n`);

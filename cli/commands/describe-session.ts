@@ -1,5 +1,6 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
+import { execArgv } from '../../api/session.ts';
 import { age } from '../format.ts';
 import { describeEvents } from './events.ts';
 
@@ -24,11 +25,11 @@ export const describeSession: Command = {
       `Node:         ${s.spec.node}`,
       `Mode:         ${s.spec.mode}${s.spec.login ? ', login shell' : ''}${s.spec.tty ? ', tty' : ''}`,
       ...(s.spec.command !== undefined ? [`Command:      ${JSON.stringify(s.spec.command.length > 200 ? s.spec.command.slice(0, 200) + '…' : s.spec.command)}`] : []),
-      `Helper:       pid ${s.spec.helper.pid}`,
+      `Relay:        pid ${s.spec.relay.pid}`,
       `Phase:        ${st.phase}${st.reason ? ` (${st.reason})` : ''}`,
       ...(st.message ? [`Message:      ${st.message}`] : []),
       `Container:    ${st.container ? `${st.container.name} (${st.container.id.slice(0, 12)}, image ${st.container.image})` : '<none>'}`,
-      ...(st.exec ? [`Exec:         ${JSON.stringify(st.exec.argv.map((a) => (a.length > 80 ? a.slice(0, 80) + '…' : a)))} as ${st.exec.user}`] : []),
+      ...(st.exec ? [`Exec:         ${JSON.stringify(execArgv(s.spec, st.exec.shell).map((a) => (a.length > 80 ? a.slice(0, 80) + '…' : a)))} as ${st.exec.user}`] : []),
       ...(st.execPid ? [`Exec PID:     ${st.execPid}`] : []),
       ...(st.exitCode !== undefined ? [`Exit Code:    ${st.exitCode}`] : []),
       'Conditions:',

@@ -90,17 +90,17 @@ test('--watch prints the list, then new and repeated events, until SIGINT', asyn
   rec.record({ kind: 'Session', name: 'ann-1' }, 'Normal', 'Ready', 'first');
   const done = events.run(ctx({ watch: true, for: 'session/ann-1' }));
   await until(() => out.length >= 2);
-  rec.record({ kind: 'Session', name: 'ann-1' }, 'Warning', 'HelperGone', 'gone');
+  rec.record({ kind: 'Session', name: 'ann-1' }, 'Warning', 'RelayGone', 'gone');
   rec.record({ kind: 'Session', name: 'ann-2' }, 'Normal', 'Ready', 'not this one');
   await until(() => out.join('').includes('gone'));
-  rec.record({ kind: 'Session', name: 'ann-1' }, 'Warning', 'HelperGone', 'gone');
+  rec.record({ kind: 'Session', name: 'ann-1' }, 'Warning', 'RelayGone', 'gone');
   await until(() => out.join('').includes('(x2 over'));
   process.emit('SIGINT');
   assert.equal(await done, undefined);
   const text = out.join('');
   assert.match(text, /^LAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n/);
   assert.doesNotMatch(text, /not this one/);
-  assert.equal(text.split('\n').filter((l) => l.includes('HelperGone')).length, 2);
+  assert.equal(text.split('\n').filter((l) => l.includes('RelayGone')).length, 2);
 });
 
 async function until(fn: () => boolean): Promise<void> {

@@ -4,11 +4,11 @@ import { age } from '../format.ts';
 import type { Session } from '../../api/session.ts';
 
 export const SESSION_HEAD = ['NAME', 'USER', 'PHASE', 'MODE', 'TTY', 'CONTAINER', 'AGE'];
-export const SESSION_HEAD_WIDE = ['NODE', 'IMAGE', 'HELPER-PID', 'EXIT', 'REASON'];
+export const SESSION_HEAD_WIDE = ['NODE', 'IMAGE', 'RELAY-PID', 'EXIT', 'REASON'];
 
 export function sessionRow(s: Session, wide: boolean, now: number): string[] {
   const r = [s.metadata.name, s.spec.user, s.status.phase, s.spec.mode, s.spec.tty ? 'yes' : 'no', s.status.container?.name ?? '<none>', age(s.metadata.creationTimestamp, now)];
-  if (wide) r.push(s.spec.node, s.status.container?.image ?? '<none>', String(s.spec.helper.pid), s.status.exitCode === undefined ? '' : String(s.status.exitCode), s.status.reason ?? '');
+  if (wide) r.push(s.spec.node, s.status.container?.image ?? '<none>', String(s.spec.relay.pid), s.status.exitCode === undefined ? '' : String(s.status.exitCode), s.status.reason ?? '');
   return r;
 }
 

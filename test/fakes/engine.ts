@@ -1,6 +1,6 @@
 // An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions, and
 // answers as the engine adapter (engine/docker.ts) does, with its typed errors, in every container state.
-import { ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type ContainerProcess, type ContainerState, type ContainerSummary, type CreateBody, type NetworkInfo, type NetworkSpec } from '../../engine/docker.ts';
+import { ImageNotFoundError, NetworkNotFoundError, type ExecState, type ContainerInfo, type ContainerProcess, type ContainerState, type ContainerSummary, type CreateBody, type NetworkInfo, type NetworkSpec } from '../../engine/docker.ts';
 import type { EnginePort } from '../../controller/deps.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 
@@ -109,6 +109,23 @@ export class FakeEngine implements EnginePort {
     return [main, { pid: c.pid + 1, ppid: c.pid }, ...Array.from({ length: this.logins.get(c.id) ?? 0 }, (_, i) => ({ pid: c.pid + 100 + i, ppid: 7 }))];
   }
 
+  /** Execs by id: their state as inspect reports it (tests set pid and exitCode as the process runs and ends). */
+  execs = new Map<string, ExecState>();
+  /** resize calls, as `ID ROWSxCOLS`. */
+  resizes: string[] = [];
+
+  async inspectExec(execId: string): Promise<ExecState> {
+    this.check();
+    const e = this.execs.get(execId);
+    if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    return { ...e };
+  }
+
+  async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
+    this.check();
+    this.resizes.push(`${execId} ${rows}x${cols}`);
+  }
+
   async createExec(containerId: string, req: { argv: string[]; user: string; tty: boolean }): Promise<string> {
     this.check();
     this.actions.push(`exec ${containerId.slice(0, 4)} ${req.user}${req.tty ? ' tty' : ''}: ${req.argv.join(' ')}`);
@@ -116,7 +133,9 @@ export class FakeEngine implements EnginePort {
     if (!c) throw new NotFoundError(`no such container ${containerId}`);
     // As the engine answers (409) an exec in a container that is not running.
     if (c.state !== 'running') throw new ConflictError(`container ${c.name} is ${c.state === 'paused' || c.state === 'restarting' ? c.state : 'not running'}`);
-    return `e${++this.seq}`;
+    const id = `e${++this.seq}`;
+    this.execs.set(id, { running: false, exitCode: null, pid: 0 });
+    return id;
   }
 
   async inspectNetwork(name: string): Promise<{ id: string; name: string; labels: Record<string, string> }> {

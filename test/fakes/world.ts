@@ -6,7 +6,7 @@ import { API_VERSION } from '../../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
 import type { Session, SessionSpec } from '../../api/session.ts';
 import { Controller } from '../../controller/controller.ts';
-import type { ControllerOptions, PolicyProvider } from '../../controller/deps.ts';
+import type { ControllerOptions, PolicyProvider, RelayPort } from '../../controller/deps.ts';
 import { ControllerMetrics } from '../../controller/metrics/metrics.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { NssUser, UserDirectory } from '../../lib/users.ts';
@@ -35,6 +35,33 @@ export class RecordingEvents implements EventSink {
   /** One object's events as `TYPE REASON: MESSAGE`, oldest first. */
   of(object: string): string[] {
     return this.events.filter((e) => e.object === object).map((e) => `${e.type} ${e.reason}: ${e.message}`);
+  }
+}
+
+/** The relays' control channels as the controller sees them: a session made by login() has its relay connected. */
+export class FakeRelays implements RelayPort {
+  attached = new Set<string>();
+  notices: string[] = [];
+  /** What a reattach finds: the relay listening ('attached') or not. */
+  reattachAnswer: 'attached' | 'gone' = 'gone';
+  reattached: string[] = [];
+
+  has(name: string): boolean {
+    return this.attached.has(name);
+  }
+
+  async reattach(name: string, socketPath: string): Promise<'attached' | 'gone'> {
+    this.reattached.push(`${name} ${socketPath}`);
+    if (this.reattachAnswer === 'attached') this.attached.add(name);
+    return this.reattachAnswer;
+  }
+
+  notice(name: string, text: string): void {
+    this.notices.push(`${name}: ${text}`);
+  }
+
+  socketPath(name: string): string {
+    return `/nonexistent/relays/${name}.sock`;
   }
 }
 
@@ -78,6 +105,7 @@ export class World {
   policyFor: (u: UserInfo) => EffectivePolicy = () => basePolicy();
   metrics = new ControllerMetrics();
   events = new RecordingEvents();
+  relays = new FakeRelays();
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
   store = sessionStore(this.root, { clock: this.clock });
   controller: Controller;
@@ -104,23 +132,26 @@ export class World {
       clock: this.clock,
       metrics: this.metrics,
       log: silentLogger,
+      relays: this.relays,
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }
 
-  /** A Pending session as the helper writes it, with a live helper process. */
+  /** A Pending session as the session API writes it, with a live relay process connected to doshd. */
   login(user = 'ann', spec: Partial<SessionSpec> = {}): Session {
     const n = ++this.seq;
-    const helperPid = 5000 + n;
-    this.proc.add(helperPid, `${900 + n}`);
+    const relayPid = 5000 + n;
+    this.proc.add(relayPid, `${900 + n}`);
     const u = this.users.get(user);
-    return this.store.create({
+    const s = this.store.create({
       apiVersion: API_VERSION,
       kind: 'Session',
       metadata: { name: `${user}-${n}` },
-      spec: { user, uid: u?.uid ?? 4242, gid: u?.gid ?? 4242, node: 'node1', mode: 'command', login: true, command: 'id', args: [], tty: false, term: 'dumb', helper: { pid: helperPid, startTime: `${900 + n}` }, ...spec },
+      spec: { user, uid: u?.uid ?? 4242, gid: u?.gid ?? 4242, node: 'node1', mode: 'command', login: true, command: 'id', args: [], tty: false, term: 'dumb', relay: { pid: relayPid, startTime: `${900 + n}` }, ...spec },
       status: { phase: 'Pending', conditions: [] },
     });
+    this.relays.attached.add(s.metadata.name);
+    return s;
   }
 
   get(name: string): Session {

@@ -1,20 +1,22 @@
 // Integration tests of the engine adapter (engine/docker.ts) against the real Docker engine on /var/run/docker.sock
-// and the local image dosh-test/busybox:latest: container lifecycle, typed errors, non-TTY exec with the real
-// multiplexed stream (demultiplexed by shell/relay.ts), half-close, exit codes, the exec's host pid, TTY resize.
+// and the local image dosh-test/busybox:latest: container lifecycle, typed errors, and execs made by the adapter and
+// started by the login relay (shell/dosh.c): the real multiplexed stream, half-close, exit codes, the exec's host
+// pid, TTY resize.
 // Every container is named dti-RUN-* and labelled with this run's id, and is removed in `after`.
 // needs: docker busybox
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { DEFAULT_DOCKER_SOCKET, Engine, ImageNotFoundError, NetworkNotFoundError, type CreateBody } from '../../engine/docker.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 import { isSameProcessAlive, parseStat, processStartTime } from '../../lib/proc.ts';
-import { Demuxer } from '../../shell/relay.ts';
+import { Msg } from '../../api/relay-protocol.ts';
+import type { FrameReader } from '../../api/relay-wire.ts';
+import { FakeDoshd, makeRig, runRelay, runRelayOnTty, type Rig } from '../../shell/testkit.ts';
 
 const IMAGE = 'dosh-test/busybox:latest';
 const RUN = randomBytes(4).toString('hex');
@@ -42,18 +44,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
     if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Collects everything the engine sends on an exec connection, until it closes it. */
-function collect(sock: Duplex): { raw: () => Buffer; done: Promise<void> } {
-  const chunks: Buffer[] = [];
-  sock.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<void>((resolve, reject) => {
-    sock.on('end', resolve);
-    sock.on('close', resolve);
-    sock.on('error', reject);
-  });
-  return { raw: () => Buffer.concat(chunks), done };
 }
 
 before(async () => {
@@ -159,129 +149,82 @@ describe('containers', () => {
   });
 });
 
-describe('exec', () => {
-  test('non-TTY exec: stdin piped, stdout/stderr demultiplexed byte-exact (1 MiB binary), half-close gives EOF, exit code and host pid', { timeout: 60_000 }, async () => {
+describe('exec, started and relayed by the login relay (its sanitizer build) against the real engine', () => {
+  // doshd's part is played here: the exec is made with the engine adapter, the relay is admitted to it by a fake
+  // doshd that answers the end of the stream with the exit status inspectExec reports. The relay runs as root (the
+  // sanitizer build is not setuid; the engine's socket is root's), so this tests its stream, not its privilege drop.
+  let rig: Rig;
+  before(() => {
+    rig = makeRig();
+  });
+  after(() => fs.rmSync(rig.dir, { recursive: true, force: true }));
+
+  async function session(execId: string, tty: boolean, onFrame: (f: FrameReader) => void = () => {}): Promise<FakeDoshd> {
+    return new FakeDoshd(rig, (conn) => {
+      conn.send(Msg.Admit, { Session: 'it-1', ExecId: execId, EngineSocket: DEFAULT_DOCKER_SOCKET, RelaySocket: path.join(rig.store, 'relays', 'it-1.sock'), Tty: tty ? 1 : 0 });
+      conn.onFrame((f) => {
+        onFrame(f);
+        if (f.frame.type !== Msg.StreamEnd) return;
+        void until('the exit code', async () => {
+          const s = await engine.inspectExec(execId);
+          return s.running || s.exitCode === null ? undefined : s.exitCode;
+        }).then((code) => conn.end(Msg.Exit, { ExitCode: code }));
+      });
+    }).start();
+  }
+
+  test('no TTY: 1 MiB of binary stdin through tee, stdout and stderr byte-exact, half-close gives EOF, the exit status, and a real host pid', { timeout: 60_000 }, async () => {
     const data = randomBytes(1024 * 1024);
     // tee copies stdin to stdout and to stderr; it ends only when stdin reaches EOF, then the shell exits 3.
     const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'tee /dev/stderr; exit 3'], env: ['LC_ALL=C'], user: '0:0', tty: false });
-    const created = await engine.inspectExec(execId);
-    assert.equal(created.running, false);
-
-    const sock = await engine.startExec(execId, false);
-    const got = collect(sock);
-
-    // While it runs, the exec's pid is a real host process, inside the container's cgroup.
-    const st = await until('exec running with a pid', async () => {
-      const s = await engine.inspectExec(execId);
-      return s.running && s.pid > 0 ? s : undefined;
-    });
-    assert.equal(st.exitCode, null);
-    const stat = parseStat(fs.readFileSync(`/proc/${st.pid}/stat`, 'latin1'));
-    assert.ok(stat && stat.state !== 'Z', `host process ${st.pid} runs`);
-    assert.match(fs.readFileSync(`/proc/${st.pid}/stat`, 'latin1'), /^\d+ \((sh|tee)\) /);
-    assert.match(fs.readFileSync(`/proc/${st.pid}/cgroup`, 'utf8'), new RegExp(shared));
-    const start = processStartTime(st.pid)!;
-
-    sock.write(data);
-    sock.end(); // half-close: the engine must close tee's stdin and keep sending its output
-
-    await got.done;
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const other: number[] = [];
-    const demux = new Demuxer();
-    const raw = got.raw();
-    // Feed the wire in odd-sized pieces: frames straddle every boundary.
-    for (let i = 0; i < raw.length; i += 7919) {
-      demux.push(raw.subarray(i, i + 7919), (stream, payload) => {
-        if (stream === 1) out.push(Buffer.from(payload));
-        else if (stream === 2) err.push(Buffer.from(payload));
-        else other.push(stream);
-      });
-    }
-    assert.equal(demux.pending(), 0, 'no partial frame left');
-    assert.deepEqual(other, [], 'only stdout (1) and stderr (2) frames');
-    const stdout = Buffer.concat(out);
-    const stderr = Buffer.concat(err);
-    assert.equal(stdout.length, data.length);
-    assert.ok(stdout.equals(data), 'stdout byte-exact');
-    assert.equal(stderr.length, data.length);
-    assert.ok(stderr.equals(data), 'stderr byte-exact');
-
-    const ended = await until('exec no longer running', async () => {
-      const s = await engine.inspectExec(execId);
-      return s.running ? undefined : s;
-    });
-    assert.equal(ended.exitCode, 3);
-    assert.equal(isSameProcessAlive(st.pid, start), false, 'the host process is gone');
-  });
-
-  test('non-TTY exec with no stdin at all: immediate half-close, output only, exit status 0', async () => {
-    const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'cat; echo out; echo err >&2'], env: [], user: '0:0', tty: false });
-    const sock = await engine.startExec(execId, false);
-    const got = collect(sock);
-    sock.end();
-    await got.done;
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    new Demuxer().push(got.raw(), (s, p) => (s === 2 ? err : out).push(Buffer.from(p)));
-    assert.equal(Buffer.concat(out).toString(), 'out\n');
-    assert.equal(Buffer.concat(err).toString(), 'err\n');
-    const s = await until('exec ended', async () => {
-      const x = await engine.inspectExec(execId);
-      return x.running ? undefined : x;
-    });
-    assert.equal(s.exitCode, 0);
-  });
-
-  test('TTY exec: resizeExec sets the size that `stty size` prints; user and exit code pass through', { timeout: 60_000 }, async () => {
-    const execId = await engine.createExec(shared, { argv: ['sh'], env: ['TERM=xterm', 'PS1=$ '], user: '1000:1000', tty: true });
-    const sock = await engine.startExec(execId, true);
-    const got = collect(sock);
-    await until('TTY exec running', async () => {
-      const s = await engine.inspectExec(execId);
-      return s.running && s.pid > 0;
-    });
-
-    await engine.resizeExec(execId, 37, 123);
-    sock.write('stty size; id -u\n');
-    await until('stty prints 37 123', async () => /\r?\n37 123\r?\n1000\r?\n/.test(got.raw().toString('latin1')));
-
-    await engine.resizeExec(execId, 50, 80);
-    sock.write('stty size\n');
-    await until('stty prints 50 80', async () => /\r?\n50 80\r?\n/.test(got.raw().toString('latin1')));
-
-    // With a TTY the stream is raw: no 8-byte frame headers.
-    assert.ok(!got.raw().includes(Buffer.from([1, 0, 0, 0])), 'no multiplexing headers on a TTY stream');
-
-    sock.write('exit 7\n');
-    await got.done;
-    const s = await until('TTY exec ended', async () => {
-      const x = await engine.inspectExec(execId);
-      return x.running ? undefined : x;
-    });
-    assert.equal(s.exitCode, 7);
-  });
-
-  test('a failed startExec (no such exec) is a NotFoundError and leaves nothing open: the process exits by itself', { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'engine-startexec-fail.ts'), DEFAULT_DOCKER_SOCKET], {
-      cwd: path.resolve(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    let exited = false;
-    child.on('exit', () => (exited = true));
+    assert.equal((await engine.inspectExec(execId)).running, false);
+    const doshd = await session(execId, false);
     try {
-      await until(`the child reports the startExec result (stderr: ${err})`, async () => out.includes('\n'));
-      assert.equal(out.trim(), 'rejected NotFoundError');
-      // Once the call has failed there is nothing left to do; a request socket left open keeps the process alive
-      // until the daemon drops the idle connection (minutes).
-      await until('the child exits by itself after the failed startExec', async () => exited, 10_000);
+      const run = runRelay(rig, { asRoot: true, input: data, keepStdin: true });
+      // While it runs, the exec's pid is a real host process, inside the container's cgroup.
+      const st = await until('exec running with a pid', async () => {
+        const s = await engine.inspectExec(execId);
+        return s.running && s.pid > 0 ? s : undefined;
+      });
+      assert.match(fs.readFileSync(`/proc/${st.pid}/cgroup`, 'utf8'), new RegExp(shared));
+      const start = processStartTime(st.pid)!;
+      run.child.stdin!.end(); // half-close: the engine must close tee's stdin and keep sending its output
+      const r = await run.done;
+      assert.equal(r.code, 3, r.stderr.slice(-500));
+      assert.equal(r.stdout.length, data.length);
+      assert.ok(r.stdout.equals(data), 'stdout byte-exact');
+      assert.equal(r.stderr.length, data.length, 'stderr has the same bytes and nothing else');
+      assert.equal(isSameProcessAlive(st.pid, start), false, 'the host process is gone');
     } finally {
-      if (!exited) child.kill('SIGKILL');
+      await doshd.stop();
+    }
+  });
+
+  test('no TTY and no stdin at all: immediate half-close, output only, exit status 0', { timeout: 60_000 }, async () => {
+    const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'cat; echo out; echo err >&2'], env: [], user: '0:0', tty: false });
+    const doshd = await session(execId, false);
+    try {
+      const r = await runRelay(rig, { asRoot: true }).done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'out\n');
+      assert.equal(r.stderr, 'err\n');
+    } finally {
+      await doshd.stop();
+    }
+  });
+
+  test('on a TTY: resizeExec (doshd\'s answer to the relay\'s size) sets what `stty size` prints; user and exit code pass through', { timeout: 60_000 }, async () => {
+    const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'stty size; id -u; exit 7'], env: ['TERM=xterm'], user: '1000:1000', tty: true });
+    const doshd = await session(execId, true, (f) => {
+      if (f.frame.type !== Msg.Started) return;
+      void until('the exec running', async () => (await engine.inspectExec(execId)).pid > 0).then(() => engine.resizeExec(execId, 37, 123));
+    });
+    try {
+      const r = await runRelayOnTty(rig, 37, 123, { asRoot: true }).done;
+      assert.equal(r.code, 7, r.stdout.toString());
+      assert.match(r.stdout.toString(), /37 123\r?\n1000/);
+    } finally {
+      await doshd.stop();
     }
   });
 
@@ -316,7 +259,6 @@ describe('unreachable engine', () => {
       await assert.rejects(dead.startContainer(`${PREFIX}x`), isUnavailable);
       await assert.rejects(dead.removeContainer(`${PREFIX}x`), isUnavailable);
       await assert.rejects(dead.createExec(`${PREFIX}x`, { argv: ['true'], env: [], user: '0:0', tty: false }), isUnavailable);
-      await assert.rejects(dead.startExec('0'.repeat(64), false), isUnavailable);
       await assert.rejects(dead.inspectExec('0'.repeat(64)), isUnavailable);
       await assert.rejects(dead.resizeExec('0'.repeat(64), 24, 80), isUnavailable);
     });

@@ -1,7 +1,7 @@
 // The login shell's command line, read the way bash reads its own, so every program that runs a user's shell
 // (sshd, su, login, scp, rsync, git, sftp) gets what it expects.
 import type { z } from 'zod';
-import type { SessionMode } from '../api/session.ts';
+import type { SessionMode } from '../../api/session.ts';
 
 export interface ShellInvocation {
   mode: z.infer<typeof SessionMode>;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseShellArgs, sanitizeLang, sanitizeTerm } from './args.ts';
+import { parseShellArgs, sanitizeLang, sanitizeTerm } from './shell-args.ts';
 
 const ok = (argv0: string, args: string[]) => {
   const r = parseShellArgs(argv0, args);

@@ -1,0 +1,137 @@
+// A login request becomes a Session object, admitted at once: doshd writes the object (the source of truth doshctl,
+// metrics, events and the Kubernetes mirror see), enqueues it and answers the relay as soon as syncSession has
+// admitted or refused it, with no watch round trip. What a request can cost is bounded before anything is written:
+// a request that is malformed, from an unknown uid, too large, or over its user's rate is refused without an object.
+import { API_VERSION, SESSION_KIND } from '../../api/constants.ts';
+import { Msg } from '../../api/relay-protocol.ts';
+import type { FrameReader } from '../../api/relay-wire.ts';
+import type { Session } from '../../api/session.ts';
+import type { Clock, Random } from '../../lib/clock.ts';
+import { RefusedError } from '../../lib/errors.ts';
+import type { RefusalReason } from '../../api/reasons.ts';
+import { userRef, type EventSink } from '../events.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { UserDirectory } from '../../lib/users.ts';
+import type { DirStore } from '../../store/dirstore.ts';
+import type { RelayConnection } from './connection.ts';
+import type { RelayLinks } from './links.ts';
+import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } from './login-request.ts';
+
+export interface Admission {
+  enqueueSession(name: string): void;
+  /** The session once it is no longer Pending (undefined when it was deleted meanwhile). */
+  settled(name: string): Promise<Session | undefined>;
+}
+
+/** Checks made before a login writes anything; each throws RefusedError. */
+export interface LoginGate {
+  /** The per-user login rate; the reason is RateLimited. */
+  charge(user: string): void;
+  /** Bounds on what the login's object may add to the store. */
+  fits(user: string, req: LoginRequest): void;
+  /** The login's object was written, holding this many bytes of arguments. */
+  add(name: string, user: string, bytes: number): void;
+}
+
+export interface LoginDeps {
+  store: DirStore<Session>;
+  users: UserDirectory;
+  proc: RelayProcess;
+  links: RelayLinks;
+  admission: Admission;
+  gate: LoginGate;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  events: EventSink;
+  /** Counts a refusal made here, by reason (dosh_logins_refused_total). */
+  refused: (reason: RefusalReason) => void;
+  node: string;
+  engineSocket: string;
+  relaySocket: (session: string) => string;
+}
+
+export class LoginService {
+  constructor(private readonly d: LoginDeps) {}
+
+  /** Serves one login request on its connection; never throws. */
+  login(conn: RelayConnection, frame: FrameReader): void {
+    this.serve(conn, frame).catch((e) => {
+      this.d.log.error('login request failed', { error: String(e) });
+      conn.end(Msg.Refuse, { Message: `login failed: ${(e as Error).message}`, ExitCode: 1 });
+    });
+  }
+
+  private async serve(conn: RelayConnection, frame: FrameReader): Promise<void> {
+    let req: LoginRequest;
+    try {
+      req = readLoginRequest(frame, this.d.proc);
+    } catch (e) {
+      if (!(e instanceof BadRequest)) throw e;
+      this.refuse(conn, 'BadRequest', e.message, e.code);
+      return;
+    }
+    const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
+    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message);
+    if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`);
+    try {
+      this.d.gate.fits(user.name, req);
+      this.d.gate.charge(user.name);
+    } catch (e) {
+      if (!(e instanceof RefusedError)) throw e;
+      this.refuse(conn, e.reason, e.message);
+      // One event on the user for what no session object records; the rate's message is the same every time, so a
+      // flood aggregates into one event with a count.
+      const message = e.reason === 'RateLimited' ? `logins of ${user.name} refused: started faster than this host allows` : e.message;
+      this.d.events.record(userRef(user.name), 'Warning', e.reason === 'RateLimited' ? 'RateLimited' : 'Refused', message);
+      return;
+    }
+    const s = this.create(user.name, user.gid, req);
+    const name = s.metadata.name;
+    this.d.gate.add(name, user.name, req.storedArgBytes);
+    // Attached before the first sync: a Pending session without its relay's connection is one doshd lost.
+    this.d.links.attach(name, conn, req.size);
+    this.d.admission.enqueueSession(name);
+    const done = await this.d.admission.settled(name);
+    if (conn.isClosed) return; // the relay gave up (its user pressed ^C, or its timeout): the link ends the session
+    const st = done?.status;
+    if (st?.phase === 'Ready' && st.execId) {
+      conn.send(Msg.Admit, { Session: name, ExecId: st.execId, EngineSocket: this.d.engineSocket, RelaySocket: this.d.relaySocket(name), Tty: s.spec.tty ? 1 : 0 });
+    } else {
+      conn.end(Msg.Refuse, { Message: st?.message ?? 'the session was removed before it started', ExitCode: 1 });
+    }
+  }
+
+  private create(user: string, gid: number, req: LoginRequest): Session {
+    const slug = user.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'user';
+    const inv = req.invocation;
+    return this.d.store.create({
+      apiVersion: API_VERSION,
+      kind: SESSION_KIND,
+      metadata: { name: `${slug}-${this.d.random(5)}`, labels: { 'dosh.io/user': slug, 'dosh.io/node': this.d.node } },
+      spec: {
+        user,
+        uid: req.uid,
+        gid,
+        node: this.d.node,
+        mode: inv.mode,
+        login: inv.login,
+        command: inv.command,
+        args: inv.args,
+        tty: req.tty,
+        term: req.term,
+        lang: req.lang,
+        relay: req.relay,
+        client: req.ssh ? 'ssh' : undefined,
+        sshClient: req.sshClient,
+      },
+      status: { phase: 'Pending', conditions: [] },
+    });
+  }
+
+  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1): void {
+    this.d.refused(reason);
+    this.d.log.warn('login refused', { reason, message });
+    conn.end(Msg.Refuse, { Message: message, ExitCode: code });
+  }
+}
