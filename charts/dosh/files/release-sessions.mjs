@@ -1,6 +1,6 @@
 // The uninstall hook (post-delete): once doshd has stopped on every node, every Session resource of the namespace
 // gives up the finalizer dosh.io/session-ended and is deleted, so that nothing holds the namespace or the CRDs. The
-// logins themselves go on on their nodes (each session helper holds its own stream to the engine); a doshd installed
+// logins themselves go on on their nodes (each login holds its own stream to the engine); a doshd installed
 // again mirrors the live ones from its node's store. Usage: node release-sessions.mjs NAMESPACE SELECTOR (the label
 // selector of doshd's pods).
 import { request, run, sleep } from './kube.mjs';
