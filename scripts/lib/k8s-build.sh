@@ -124,7 +124,7 @@ tmp=$(mktemp -d "$OUT/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 build_pause "$tmp"
 build_binaries "$tmp"
-rm -rf "$OUT/bin" "$OUT/images"
+rm -rf "${OUT:?}/bin" "${OUT:?}/images"
 mkdir -p "$OUT/images"
 mv "$tmp/bin" "$OUT/bin"
 mv "$tmp/pause.tar" "$OUT/images/pause.tar"

@@ -310,17 +310,23 @@ restore_host_state() {
         # shellcheck disable=SC2086 # the rule's words
         iptables -t "$t" ${rule/#-A/-D} || true
       done
-      iptables -t "$t" -F "$c" && iptables -t "$t" -X "$c" && log "removed iptables chain $t/$c" || true
+      if iptables -t "$t" -F "$c" && iptables -t "$t" -X "$c"; then log "removed iptables chain $t/$c"; fi
     done
   done
   rm -f "$DIR/host-state"
+}
+
+# The node of another state directory still runs (DIR is dynamically scoped: running() reads it).
+node_running_in() {
+  local DIR=$1
+  running kubelet || running containerd
 }
 
 claim_host() {
   local other
   other=$(cat "$CLAIM" 2>/dev/null || true)
   if [ -n "$other" ] && [ "$other" != "$DIR" ]; then
-    if (DIR=$other; running kubelet || running containerd); then
+    if node_running_in "$other"; then
       die "a test cluster already runs on this host with state in $other: stop it first ($PROG stop $other)"
     fi
     log "the cluster of $other is not running but was not stopped: stopping it first"
@@ -405,6 +411,7 @@ start_containerd() {
   mkdir -p "$root"
   if ! mountpoint -q "$root"; then mount --bind "$root" "$root"; fi
   mount --make-rshared "$root"
+  # shellcheck disable=SC2016 # $1 and $2 are the inner shell's
   launch containerd unshare --mount --propagation unchanged -- /bin/sh -c \
     'mount --make-rslave "$2" && mount -t tmpfs -o mode=0700 dosh-test-containerd /run/containerd && exec containerd --config "$1"' \
     sh "$DIR/containerd/config.toml" "$root"
@@ -480,7 +487,7 @@ need_dir() {
   [ -n "${1:-}" ] || usage 2
   mkdir -p "$1"
   DIR=$(cd "$1" && pwd -P)
-  NODE=${DOSH_K8S_NODE:-$(hostname | tr 'A-Z' 'a-z')}
+  NODE=${DOSH_K8S_NODE:-$(hostname | tr '[:upper:]' '[:lower:]')}
 }
 
 cmd_build() {
