@@ -80,6 +80,8 @@ export const Field = {
   Node: { tag: 22, kind: 'bytes' },
   /** The path of the socket the relay listens on for a restarted doshd (under the store's relays/ directory). */
   RelaySocket: { tag: 23, kind: 'bytes' },
+  /** Login: 1, or more when the relay asks again because doshd went away before answering (the session may exist). */
+  Attempt: { tag: 24, kind: 'u32' },
 } as const;
 export type FieldName = keyof typeof Field;
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# npm run bench:login — installs what the benchmark needs (engine, image, DoSH), then runs bench/login.ts under the
-# same lock as the end-to-end tests (they share the host's doshd).
+# npm run bench:login — installs what the benchmark needs (hyperfine, engine, image, DoSH, the test sshd), then runs
+# bench/login.ts under the same lock as the end-to-end tests (they share the host's doshd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+PROG=bench-login
+. scripts/lib/common.sh
+command -v hyperfine >/dev/null || ensure_pkgs hyperfine
 bash scripts/lib/ensure-docker.sh
 bash scripts/lib/build-images.sh busybox
 bash scripts/install-system.sh >/dev/null

@@ -1,117 +1,134 @@
-// bench/login: DoSH's warm and cold login against the docker CLI floor, side by side in one run, plus where a warm
-// login's milliseconds go, and `ssh host true` end to end (through the test sshd on 127.0.0.1:2222) to a DoSH user
-// against the same to a user whose shell is plain bash: the cost DoSH adds to an ssh login.
+// bench/login: what a login costs, side by side in one run (hyperfine): DoSH's warm and cold login through su
+// against the docker CLI (`docker exec`, `docker run -d`) and against the original bash DoSH (grycap/dosh, installed
+// for this run from ../shared/reference/grycap-dosh), `ssh host true` to a DoSH user against a bash user (what DoSH
+// adds to an ssh login), and where a warm login's milliseconds go (the relay's TRACE=true).
 // Run with `npm run bench:login` (root; installs and starts what it needs).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { addUser, BUSYBOX, delUser, Doshd, sh, sshOpts } from '../test/e2e/harness.ts';
-import { median, p95 } from './stats.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { addUser, BUSYBOX, delUser, Doshd, removeContainersOf, sh, sshOpts } from '../test/e2e/harness.ts';
+import { installOriginal, ORIGINAL_SHELL, originalAvailable, uninstallOriginal } from './original.ts';
+import { runBench } from './run.ts';
+import { median } from './stats.ts';
 
-const N = Number(process.env.BENCH_N ?? 25);
+const RUNS = Number(process.env.BENCH_N ?? 40);
 const USER = 'dosh-bench';
+const ORIG = 'dosh-bench-orig';
 const PLAIN = 'dosh-bench-plain';
 const FLOOR = 'dosh-bench-floor';
+const HELPER_CONF = '/etc/dosh/helper.conf';
 
-function time(cmd: string[]): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return ms;
+interface Result {
+  command: string;
+  median: number;
+  mean: number;
+  stddev: number;
 }
 
-const quiet = (cmd: string) => spawnSync('bash', ['-c', cmd], { stdio: 'ignore' });
+/** One hyperfine run of the named commands (each with its own --prepare when given); medians in ms by name. */
+function hyperfine(cmds: { name: string; run: string; prepare?: string }[], runs = RUNS): Map<string, Result> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-login-'));
+  const json = path.join(dir, 'out.json');
+  const args = ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', json, '--style', 'none'];
+  const prepared = cmds.some((c) => c.prepare);
+  for (const c of cmds) {
+    if (prepared) args.push('--prepare', c.prepare ?? 'true');
+    args.push('-n', c.name, c.run);
+  }
+  const r = spawnSync('hyperfine', args, { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/root', TERM: 'dumb' } });
+  if (r.status !== 0) throw new Error(`hyperfine failed: ${r.stderr}`);
+  const out = new Map<string, Result>();
+  for (const x of JSON.parse(readFileSync(json, 'utf8')).results as Result[]) out.set(x.command, { ...x, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 });
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+/** The relay's own account of a warm login: median ms at each step, from TRACE=true. */
+function traceSteps(n: number): Map<string, number> {
+  writeFileSync(HELPER_CONF, 'TRACE=true\n', { mode: 0o644 });
+  const steps = new Map<string, number[]>();
+  try {
+    for (let i = 0; i < n; i++) {
+      const r = spawnSync('su', ['-', USER, '-c', 'true'], { encoding: 'utf8' });
+      for (const m of r.stderr.matchAll(/^dosh: trace: ([\d.]+) ms (.+)$/gm)) steps.set(m[2], [...(steps.get(m[2]) ?? []), Number(m[1])]);
+    }
+  } finally {
+    rmSync(HELPER_CONF, { force: true });
+  }
+  return new Map([...steps].map(([k, v]) => [k, median(v)]));
+}
+
+let doshd: Doshd | undefined;
+const withOriginal = originalAvailable();
 
 async function main(): Promise<void> {
   addUser(USER);
   addUser(PLAIN, { shell: '/bin/bash' });
-  const doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
-  quiet(`docker rm -f ${FLOOR}; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647`);
-  time(['su', '-', USER, '-c', 'true']); // creates her container, warms caches
-  const warmNames: string[] = [];
-  const coldNames: string[] = [];
-  const r: Record<string, number[]> = { exec: [], run: [], warm: [], cold: [], su: [], node: [], helperStart: [], helperStartPlain: [], sshPlain: [], sshDosh: [] };
-  const ssh = (user: string) => ['ssh', ...sshOpts(), `${user}@127.0.0.1`, 'true'];
-  time(ssh(PLAIN));
-  for (let i = 0; i < N; i++) {
-    // Interleaved so that drift (page cache, other load) hits every series alike.
-    r.exec.push(time(['docker', 'exec', FLOOR, 'true']));
-    const t = time(['docker', 'run', '-d', '--name', `${FLOOR}-run`, '--init', BUSYBOX, 'sleep', '2147483647']);
-    r.run.push(t);
-    quiet(`docker rm -f ${FLOOR}-run`);
-    let before = sessionFiles();
-    r.warm.push(time(['su', '-', USER, '-c', 'true']));
-    warmNames.push(...newFiles(before));
-    quiet(`docker rm -f dosh-${USER}`);
-    before = sessionFiles();
-    r.cold.push(time(['su', '-', USER, '-c', 'true']));
-    coldNames.push(...newFiles(before));
-    r.su.push(time(['su', '-', PLAIN, '-c', 'true']));
-    r.sshPlain.push(time(ssh(PLAIN)));
-    r.sshDosh.push(time(ssh(USER)));
-    r.node.push(time(['node', '-e', '0']));
-    // Through its #! line, as sudo runs it (the flags that keep Node's inspector closed included).
-    r.helperStart.push(time(['bash', '-c', '/usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
-    // The same bundle under plain node: what the #! flags (the permission model, on this Node) cost at start.
-    r.helperStartPlain.push(time(['bash', '-c', 'node /usr/local/lib/dosh/dosh-helper.mjs dosh -c true 2>/dev/null; true']));
+  if (withOriginal) {
+    installOriginal(BUSYBOX);
+    addUser(ORIG, { shell: ORIGINAL_SHELL });
   }
-  // Where a login's time goes, from the timestamps the helper and doshd record on each session.
-  const warmPhases = phases(warmNames);
-  const coldPhases = phases(coldNames);
-  await doshd.stop();
-  quiet(`docker rm -f ${FLOOR} dosh-${USER}`);
-  delUser(USER);
-  delUser(PLAIN);
-  doshd.cleanup();
+  doshd = await new Doshd(`CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--log-level', 'warn']).start();
+  sh(`docker rm -f ${FLOOR} ${FLOOR}-run >/dev/null 2>&1; docker run -d --name ${FLOOR} --init ${BUSYBOX} sleep 2147483647 >/dev/null`);
+  for (const u of withOriginal ? [USER, ORIG] : [USER]) sh(`su - ${u} -c true`); // their containers, warm caches
 
-  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)]));
-  const f = (x: number) => `${x.toFixed(0)} ms`;
-  console.log(`bench/login: ${N} rounds, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, docker ${sh("docker version -f '{{.Server.Version}}'").trim()}`);
+  const warm = hyperfine([
+    { name: 'docker exec', run: `docker exec ${FLOOR} true` },
+    { name: 'DoSH warm', run: `su - ${USER} -c true` },
+    ...(withOriginal ? [{ name: 'original warm', run: `su - ${ORIG} -c true` }] : []),
+    { name: 'su, bash user', run: `su - ${PLAIN} -c true` },
+  ]);
+  const cold = hyperfine(
+    [
+      { name: 'docker run -d', run: `docker run -d --name ${FLOOR}-run --init ${BUSYBOX} sleep 2147483647`, prepare: `docker rm -f ${FLOOR}-run` },
+      { name: 'DoSH cold', run: `su - ${USER} -c true`, prepare: `docker rm -f dosh-${USER}` },
+      ...(withOriginal ? [{ name: 'original cold', run: `su - ${ORIG} -c true`, prepare: `docker rm -f grycap-${ORIG}` }] : []),
+    ],
+    Math.ceil(RUNS / 2),
+  );
+  const ssh = (u: string) => ['ssh', ...sshOpts(), `${u}@127.0.0.1`, 'true'].join(' ');
+  const viaSsh = hyperfine([
+    { name: 'ssh, bash user', run: ssh(PLAIN) },
+    { name: 'ssh, DoSH user', run: ssh(USER) },
+    ...(withOriginal ? [{ name: 'ssh, original DoSH user', run: ssh(ORIG) }] : []),
+  ]);
+  const steps = traceSteps(15);
+
+  const f = (x: number) => `${x.toFixed(1)} ms`;
+  const row = (m: Map<string, Result>, name: string, floor: string, label = name) => {
+    const x = m.get(name)!;
+    console.log(`| ${label} | ${f(x.median)} | ± ${x.stddev.toFixed(1)} | ${(x.median / m.get(floor)!.median).toFixed(2)} |`);
+  };
+  console.log(`bench/login: ${RUNS} runs each (cold: ${Math.ceil(RUNS / 2)}), ${cpus().length} cores, docker ${sh("docker version -f '{{.Server.Version}}'").trim()}, hyperfine ${sh('hyperfine --version').trim().split(' ')[1]}${withOriginal ? '' : ' (the original DoSH was not found beside the repository: not measured)'}`);
   console.log('');
-  console.log('| what | median | p95 | ratio |');
+  console.log('| what | median | σ | ratio |');
   console.log('|---|---|---|---|');
-  console.log(`| docker exec CONTAINER true (floor, warm) | ${f(m.exec)} | ${f(p95(r.exec))} | 1.00 |`);
-  console.log(`| DoSH warm login: su - USER -c true | ${f(m.warm)} | ${f(p95(r.warm))} | ${(m.warm / m.exec).toFixed(2)} x docker exec |`);
-  console.log(`| docker run -d (floor, cold) | ${f(m.run)} | ${f(p95(r.run))} | 1.00 |`);
-  console.log(`| DoSH cold login: su - USER -c true, no container | ${f(m.cold)} | ${f(p95(r.cold))} | ${(m.cold / m.run).toFixed(2)} x docker run -d |`);
-  console.log(`| ssh PLAINUSER@127.0.0.1 true (bash shell) | ${f(m.sshPlain)} | ${f(p95(r.sshPlain))} | 1.00 |`);
-  console.log(`| ssh DOSHUSER@127.0.0.1 true (warm container) | ${f(m.sshDosh)} | ${f(p95(r.sshDosh))} | ${(m.sshDosh / m.sshPlain).toFixed(2)} x plain ssh (+${(m.sshDosh - m.sshPlain).toFixed(0)} ms) |`);
+  row(warm, 'docker exec', 'docker exec', '`docker exec C true` (floor)');
+  row(warm, 'DoSH warm', 'docker exec', 'DoSH warm: `su - U -c true`');
+  if (withOriginal) row(warm, 'original warm', 'docker exec', 'original bash DoSH warm, same run');
+  row(warm, 'su, bash user', 'docker exec', '`su - U -c true` for a bash user (su alone)');
+  row(cold, 'docker run -d', 'docker run -d', '`docker run -d` (cold floor)');
+  row(cold, 'DoSH cold', 'docker run -d', 'DoSH cold (no container)');
+  if (withOriginal) row(cold, 'original cold', 'docker run -d', 'original bash DoSH cold, same run');
+  row(viaSsh, 'ssh, bash user', 'ssh, bash user', '`ssh host true`, bash user');
+  row(viaSsh, 'ssh, DoSH user', 'ssh, bash user', '`ssh host true`, DoSH user (warm)');
+  if (withOriginal) row(viaSsh, 'ssh, original DoSH user', 'ssh, bash user', '`ssh host true`, original DoSH user (warm)');
   console.log('');
-  console.log('Where the time goes (medians):');
-  console.log('| step | warm | cold |');
-  console.log('|---|---|---|');
-  console.log(`| su - PLAINUSER -c true (su and PAM alone, for scale) | ${f(m.su)} | |`);
-  console.log(`| node -e 0 (Node.js start, for scale) | ${f(m.node)} | |`);
-  console.log(`| helper start to its first refusal (node + bundle load), through its #! line | ${f(m.helperStart)} | |`);
-  console.log(`| the same under plain \`node\` (without the #! flags that keep the inspector closed) | ${f(m.helperStartPlain)} | |`);
-  console.log(`| session written -> Ready (doshd: container, exec created) | ${f(median(warmPhases.pendingToReady))} | ${f(median(coldPhases.pendingToReady))} |`);
-  console.log(`| Ready -> Running recorded (helper wakes, starts the exec, learns its pid) | ${f(median(warmPhases.readyToRunning))} | ${f(median(coldPhases.readyToRunning))} |`);
-  console.log(`| Running -> ended (command, exit code, status write) | ${f(median(warmPhases.runningToEnd))} | ${f(median(coldPhases.runningToEnd))} |`);
+  console.log(`What DoSH adds to \`ssh host true\`: ${f(viaSsh.get('ssh, DoSH user')!.median - viaSsh.get('ssh, bash user')!.median)}${withOriginal ? `; the original adds ${f(viaSsh.get('ssh, original DoSH user')!.median - viaSsh.get('ssh, bash user')!.median)}` : ''}.`);
+  console.log('');
+  console.log('A warm login as the relay sees it (TRACE=true, medians of 15, ms since the relay started):');
+  for (const [k, v] of steps) console.log(`- ${k}: ${v.toFixed(1)} ms`);
 }
 
-function sessionFiles(): Set<string> {
-  return new Set(readdirSync('/run/dosh/sessions').filter((n) => n.endsWith('.json')));
+async function cleanup(): Promise<void> {
+  rmSync(HELPER_CONF, { force: true });
+  await doshd?.stop();
+  doshd?.cleanup();
+  spawnSync('bash', ['-c', `docker rm -f ${FLOOR} ${FLOOR}-run grycap-${ORIG} >/dev/null 2>&1`]);
+  removeContainersOf(USER, PLAIN);
+  for (const u of [USER, PLAIN, ORIG]) spawnSync('bash', ['-c', `id ${u} >/dev/null 2>&1`]).status === 0 && delUser(u);
+  if (withOriginal) uninstallOriginal();
 }
 
-function newFiles(before: Set<string>): string[] {
-  return [...sessionFiles()].filter((n) => !before.has(n));
-}
-
-function phases(files: string[]) {
-  const out = { pendingToReady: [] as number[], readyToRunning: [] as number[], runningToEnd: [] as number[] };
-  for (const f of files) {
-    const s = JSON.parse(readFileSync(`/run/dosh/sessions/${f}`, 'utf8')) as { metadata: { creationTimestamp: string }; status: Record<string, string> };
-    const { readyAt, startedAt, endedAt } = s.status;
-    if (!readyAt || !startedAt || !endedAt) continue;
-    out.pendingToReady.push(Date.parse(readyAt) - Date.parse(s.metadata.creationTimestamp));
-    out.readyToRunning.push(Date.parse(startedAt) - Date.parse(readyAt));
-    out.runningToEnd.push(Date.parse(endedAt) - Date.parse(startedAt));
-  }
-  return out;
-}
-
-main().catch((e) => {
-  console.error(`bench/login: ${(e as Error).message}`);
-  process.exitCode = 1;
-});
+void runBench('bench/login', main, cleanup);

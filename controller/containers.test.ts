@@ -6,6 +6,7 @@ import { ANN, basePolicy, World } from '../test/fakes/world.ts';
 import { desiredContainer } from './container-spec.ts';
 import { BUSY_RETRIES } from './containers.ts';
 import { UnavailableError } from '../lib/errors.ts';
+import { EngineFailedError } from '../engine/docker.ts';
 import type { ContainerState } from '../engine/docker.ts';
 
 const EXEC = (id: string) => `exec ${id.slice(0, 4)} 1001:1001: /bin/sh -l -c id`;
@@ -76,17 +77,43 @@ test('dead: removed and created again (it cannot be started), with a warning eve
   assert.match(w.events.of(`Session/${s.metadata.name}`)[1], /^Warning ContainerRecreated: removed container dosh-ann, which the engine reports dead/);
 });
 
-test('dead and not removable: retried for a while, then refused with ContainerDead naming the engine\'s error and the fix', async () => {
+test('dead and not removable yet (its filesystem busy): renamed out of her way, and hers is created again at once', async () => {
+  const w = new World();
+  const c = seeded(w, 'dead');
+  w.engine.removeErrors.set(c.id, new EngineFailedError('remove container: driver failed to remove root filesystem: device or resource busy'));
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const fresh = w.engine.containers.get('dosh-ann')!;
+  assert.notEqual(fresh.id, c.id);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`, `rename ${c.id.slice(0, 4)} dosh-ann-dead-${c.id.slice(0, 12)}`, 'create dosh-ann', `start ${fresh.id.slice(0, 4)}`, EXEC(fresh.id)]);
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+  assert.match(w.events.of(`Session/${s.metadata.name}`)[1], /^Warning ContainerRecreated: renamed container dosh-ann, which the engine reports dead and cannot remove yet \(.*device or resource busy\), to dosh-ann-dead-/);
+});
+
+test('dead, not removable and not renamable: retried for a while, then refused with ContainerDead naming the engine\'s errors and the fix', async () => {
   const w = new World();
   const c = seeded(w, 'dead');
   w.engine.removeErrors.set(c.id, new UnavailableError('remove container: driver failed to remove root filesystem: device or resource busy'));
+  w.engine.containers.set(`dosh-ann-dead-${c.id.slice(0, 12)}`, { ...c, name: 'taken' });
   const s = w.login();
   const attempts = await settle(w, s.metadata.name);
   assert.equal(attempts, BUSY_RETRIES + 1);
-  assert.deepEqual(new Set(w.engine.actions), new Set(['inspect dosh-ann', `remove ${c.id.slice(0, 4)}`]), 'never started, never replaced');
   const got = w.get(s.metadata.name);
   assert.equal(got.status.reason, 'ContainerDead');
-  assert.match(got.status.message!, /dosh-ann is dead.*device or resource busy.*docker rm -f dosh-ann/);
+  assert.match(got.status.message!, /dosh-ann is dead.*device or resource busy.*nor renamed.*docker rm -f dosh-ann/);
+});
+
+test('exited, and the engine will not start it (an orphaned task after an engine restart): removed and created again, so she is not locked out', async () => {
+  const w = new World();
+  const c = seeded(w, 'exited');
+  w.engine.startErrors.set(c.id, new EngineFailedError('start container: task 1a82a437f08f: already exists'));
+  const s = w.login();
+  await assert.rejects(w.controller.syncSession(s.metadata.name), /would not start \(start container: task 1a82a437f08f: already exists\); removed, to be created again/);
+  await w.controller.syncSession(s.metadata.name);
+  const fresh = w.engine.containers.get('dosh-ann')!;
+  assert.notEqual(fresh.id, c.id);
+  assert.deepEqual(w.engine.actions, ['inspect dosh-ann', `start ${c.id.slice(0, 4)}`, `remove ${c.id.slice(0, 4)}`, 'inspect dosh-ann', 'create dosh-ann', `start ${fresh.id.slice(0, 4)}`, EXEC(fresh.id)]);
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
 });
 
 test('restarting: the login waits (requeued with backoff) and is Ready once the container runs', async () => {

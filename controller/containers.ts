@@ -1,13 +1,15 @@
 // A user's container: made to exist, run and match her policy, under a per-user lock so that twenty simultaneous
 // first logins create one container. Every state the engine can report has an outcome, so that no state leaves her
-// waiting for the login timeout: running is used; created and exited are started; dead is removed and created
-// again (it can never start); restarting and being removed pass, so the login is retried for a while and then
-// refused with a reason; paused is refused at once (DoSH never pauses a container: an administrator did).
+// waiting for the login timeout: running is used; created and exited are started (one the engine will not start is
+// made again); dead is removed and created again (it can never start), or, when the engine cannot remove it yet
+// (its filesystem busy after an engine restart), renamed out of her way for garbage collection to remove later;
+// restarting and being removed pass, so the login is retried for a while and then refused with a reason; paused is
+// refused at once (DoSH never pauses a container: an administrator did).
 import { LABEL_HASH, LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../api/labels.ts';
 import type { InvolvedObject } from '../api/event.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { Session, SessionStatus } from '../api/session.ts';
-import { ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type Engine } from '../engine/docker.ts';
+import { EngineFailedError, ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type Engine } from '../engine/docker.ts';
 import { NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { desiredContainer, type DesiredContainer } from './container-spec.ts';
 import type { ControllerDeps } from './deps.ts';
@@ -103,8 +105,16 @@ export class UserContainers {
         try {
           await this.d.engine.removeContainer(cur.id);
         } catch (e) {
-          const why = `${user.name}'s container ${cur.name} is dead (it cannot be started) and could not be removed (${(e as Error).message}); an administrator must remove it (docker rm -f ${cur.name})`;
-          throw new ContainerBusyError(new RefusedError('ContainerDead', why));
+          // Its filesystem can stay busy for a long while: out of her way under another name, collected later (gc).
+          const aside = `${cur.name}-dead-${cur.id.slice(0, 12)}`;
+          await this.d.engine.renameContainer(cur.id, aside).catch((r) => {
+            const why = `${user.name}'s container ${cur.name} is dead (it cannot be started) and could neither be removed (${(e as Error).message}) nor renamed (${(r as Error).message}); an administrator must remove it (docker rm -f ${cur.name})`;
+            throw new ContainerBusyError(new RefusedError('ContainerDead', why));
+          });
+          this.d.events.record(ref, 'Warning', 'ContainerRecreated', `renamed container ${cur.name}, which the engine reports dead and cannot remove yet (${(e as Error).message}), to ${aside}, to create hers again`);
+          this.d.log.warn('renamed a dead container that cannot be removed yet, to create it again', { user: user.name, container: cur.name, renamed: aside });
+          this.d.metrics.containers.inc({ action: 'recreate' });
+          return undefined;
         }
         this.d.metrics.containers.inc({ action: 'recreate' });
         this.d.events.record(ref, 'Warning', 'ContainerRecreated', `removed container ${cur.name}, which the engine reports dead (it cannot be started), to create it again`);
@@ -172,9 +182,11 @@ export interface StartOptions {
 /**
  * Starts a container; a network it is configured on that no longer exists (the engine accepts connecting a created
  * container to a missing network, and fails the start) refuses the login naming the network. A container just
- * created for this login is then removed; an older one is kept as it is. An older container that never ran and will
- * not start is removed too, and the error made transient: it holds nothing of hers, and an engine restart can leave
- * one half-made for good ("endpoint ... already exists", "task ... already exists"); the requeued login creates it anew.
+ * created for this login is then removed; an older one is kept as it is. An older container the engine will not
+ * start (it answers, and fails) is removed too, and the error made transient, so the requeued login creates it anew:
+ * an engine restart can leave one half-made for good ("endpoint ... already exists", "task ... already exists", an
+ * orphaned shim holding its id), and it would lock her out. What she kept in its own filesystem, outside her mounts,
+ * goes with it (the event says so); one that never ran holds nothing of hers.
  */
 export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'removeContainer'>, id: string, user: UserInfo, opts: StartOptions): Promise<void> {
   try {
@@ -184,9 +196,9 @@ export async function startOrRefuse(engine: Pick<Engine, 'startContainer' | 'rem
       if (opts.justCreated) await engine.removeContainer(id).catch(() => undefined);
       throw missingNetwork(e.network, user);
     }
-    if (opts.neverRan && !opts.justCreated) {
+    if (!opts.justCreated && (opts.neverRan || e instanceof EngineFailedError)) {
       await engine.removeContainer(id).catch(() => undefined);
-      throw new UnavailableError(`${user.name}'s container never ran and would not start (${(e as Error).message}); removed, to be created again`);
+      throw new UnavailableError(`${user.name}'s container ${opts.neverRan ? 'never ran and ' : ''}would not start (${(e as Error).message}); removed, to be created again`);
     }
     throw e;
   }

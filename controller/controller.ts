@@ -31,7 +31,7 @@ export class Controller {
   private readonly rollout: PolicyRollout;
   private readonly admission: Admission;
   /** Logins waiting for their session to leave Pending (the session API answers its relay then). */
-  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly waiting = new Map<string, ((err?: unknown) => void)[]>();
 
   constructor(private readonly d: ControllerDeps) {
     this.queue = new WorkQueue(d.clock);
@@ -76,7 +76,7 @@ export class Controller {
       },
       (key, result, err) => {
         this.d.metrics.reconciles.inc({ result });
-        if (result !== 'requeue') this.wakeWaiting(key);
+        if (result !== 'requeue') this.wakeWaiting(key, result === 'error' ? err : undefined);
         if (result === 'requeue') {
           this.d.metrics.queueRetries.inc();
           this.d.log.debug('requeued session after a transient error', { session: key, error: String(err) });
@@ -112,21 +112,30 @@ export class Controller {
   }
 
   /**
-   * A live session whose relay this doshd holds no connection to: doshd restarted. A Pending one was never answered
-   * (its relay asked again, as a new session); an admitted one is reattached through its relay's socket, or ended.
+   * A live session whose relay this doshd holds no connection to: doshd restarted. A relay that had started its exec
+   * listens for the new doshd, which reattaches. One that had not may be asking again (the restart cut its request
+   * short): the session API gives it this session back (logins.ts), so it is waited for a while before it is ended.
    */
   private async syncDetached(s: Session): Promise<void> {
-    if (s.status.phase === 'Pending') return this.endSession(s, 'NotAdmitted', 'doshd restarted before the login was admitted; the login asked again');
-    const got = await this.d.relays.reattach(s.metadata.name, this.d.relays.socketPath(s.metadata.name));
-    if (got === 'attached') return this.enqueueSession(s.metadata.name);
-    const now = this.d.store.get(s.metadata.name);
-    if (now && isLive(now) && !this.d.relays.has(s.metadata.name)) return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
+    const name = s.metadata.name;
+    if (s.status.phase !== 'Pending' && (await this.d.relays.reattach(name, this.d.relays.socketPath(name))) === 'attached') return this.enqueueSession(name);
+    const now = this.d.store.get(name);
+    if (!now || !isLive(now) || this.d.relays.has(name)) return;
+    if (!now.status.startedAt) {
+      if (this.d.clock.now() - Date.parse(now.metadata.creationTimestamp) < ADOPTION_WAIT_MS) return this.queue.addAfter(name, 1000, this.signal);
+      return this.endSession(now, 'NotAdmitted', 'doshd restarted before the login started, and the login did not ask again');
+    }
+    return this.endSession(now, 'RelayGone', 'the login program (dosh) could not be reached after doshd restarted');
   }
 
-  /** Resolves once the session is no longer Pending (or is gone): when its relay is answered. */
+  /**
+   * Resolves once the session is no longer Pending (or is gone): when its relay is answered. Rejects when its sync
+   * failed with an error that is not retried (a full store, say): the login is told at once, not at its timeout.
+   */
   settled(name: string): Promise<Session | undefined> {
-    return new Promise((resolve) => {
-      const wait = () => {
+    return new Promise((resolve, reject) => {
+      const wait = (err?: unknown) => {
+        if (err) return reject(err);
         const s = this.d.store.get(name);
         if (s?.status.phase === 'Pending') this.waiting.set(name, [...(this.waiting.get(name) ?? []), wait]);
         else resolve(s);
@@ -135,11 +144,11 @@ export class Controller {
     });
   }
 
-  private wakeWaiting(name: string): void {
+  private wakeWaiting(name: string, err?: unknown): void {
     const list = this.waiting.get(name);
     if (!list) return;
     this.waiting.delete(name);
-    for (const fn of list) fn();
+    for (const fn of list) fn(err);
   }
 
   /** Admits a Pending session (controller/admission.ts) and records the verdict: Ready, or the refusal. */
@@ -294,6 +303,9 @@ export class Controller {
     this.d.events.sweep(this.d.clock.now());
   }
 }
+
+/** How long a session whose relay never started its exec waits, after a doshd restart, for that relay to ask again. */
+const ADOPTION_WAIT_MS = 60_000;
 
 /** What an ended session keeps of its command (for doshctl and the events), in characters. */
 const COMMAND_KEPT = 256;

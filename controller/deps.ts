@@ -20,6 +20,7 @@ export type EnginePort = Pick<
   | 'createContainer'
   | 'startContainer'
   | 'removeContainer'
+  | 'renameContainer'
   | 'listContainers'
   | 'containerProcesses'
   | 'createExec'

@@ -162,3 +162,19 @@ test('a store that cannot take the clocks is said once, and collection goes on; 
   await gc.collect([]);
   assert.equal(w.engine.containers.size, 0, 'collection never depended on saving');
 });
+
+test('a dead container (one renamed out of her way) is removed on the next pass once the engine can, whatever its idle timeout and her sessions', async () => {
+  const w = new World();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const dead = w.engine.seed('dosh-ann-dead-0123456789ab', { ...w.engine.containers.get('dosh-ann')!.labels, 'dosh.io/idle-timeout': '0' }, false);
+  w.engine.setState(dead.name, 'dead');
+  w.engine.removeErrors.set(dead.id, new UnavailableError('remove container: device or resource busy'));
+  await w.controller.housekeeping();
+  assert.ok(w.engine.containers.has(dead.name), 'kept while the engine cannot remove it');
+  w.engine.removeErrors.delete(dead.id);
+  await w.controller.housekeeping();
+  assert.ok(!w.engine.containers.has(dead.name), 'removed once it can be');
+  assert.ok(w.engine.containers.has('dosh-ann'), 'her container, with her live session, is kept');
+  assert.ok(w.events.of('User/ann').some((e) => e === 'Normal GarbageCollected: removed container dosh-ann-dead-0123456789ab, which the engine reported dead'));
+});

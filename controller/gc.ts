@@ -83,6 +83,12 @@ export class ContainerCollector {
     for (const name of this.idleSince.keys()) if (!names.has(name)) this.idleSince.delete(name);
     for (const c of containers) {
       const user = c.labels[LABEL_USER];
+      // A dead container serves no one (her logins run in the one made to replace it): removed as soon as the engine
+      // can, whatever the idle timeout, until then tried again on every pass.
+      if (c.state === 'dead') {
+        await this.removeDead(c.id, c.name, user);
+        continue;
+      }
       if (!user || live.has(user)) {
         this.idleSince.delete(c.name);
         continue;
@@ -108,6 +114,19 @@ export class ContainerCollector {
         this.d.log.info('removed idle container', { user, container: c.name, idleSeconds: Math.round((now - since) / 1000) });
       });
     }
+  }
+
+  private async removeDead(id: string, name: string, user: string | undefined): Promise<void> {
+    try {
+      await this.d.engine.removeContainer(id);
+    } catch (e) {
+      this.d.log.debug('a dead container cannot be removed yet', { container: name, error: String(e) });
+      return;
+    }
+    this.idleSince.delete(name);
+    this.d.metrics.gcCollected.inc({ kind: 'container' });
+    if (user) this.d.events.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed container ${name}, which the engine reported dead`);
+    this.d.log.info('removed a dead container', { user, container: name });
   }
 
   /** Writes the clocks when they changed; a store that cannot be written is said once, until it can again. */

@@ -21,6 +21,11 @@ export class NetworkNotFoundError extends NotFoundError {
   }
 }
 
+/** The engine answered, with a failure of its own (HTTP 5xx): it is up, the operation failed. */
+export class EngineFailedError extends UnavailableError {
+  override name = 'EngineFailedError';
+}
+
 /** The image of a container to create does not exist on this host. */
 export class ImageNotFoundError extends NotFoundError {
   override name = 'ImageNotFoundError';
@@ -124,6 +129,7 @@ function mapError(err: unknown, what: string): Error {
   if (e?.statusCode === 404) return new NotFoundError(`${what}: ${detail}`);
   if (e?.statusCode === 409) return new ConflictError(`${what}: ${detail}`);
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new InvalidError(`${what}: ${detail}`);
+  if (e?.statusCode && e.statusCode >= 500) return new EngineFailedError(`${what}: ${detail}`);
   return new UnavailableError(`${what}: ${detail}`);
 }
 
@@ -288,6 +294,11 @@ export class Engine {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
+  }
+
+  /** Gives a container another name (the engine renames a container in any state, a dead one included). */
+  async renameContainer(id: string, name: string): Promise<void> {
+    await this.call('rename_container', `rename container ${id} to ${name}`, async () => (await this.client()).getContainer(id).rename({ name }));
   }
 
   async createExec(containerId: string, req: ExecRequest): Promise<string> {

@@ -43,7 +43,7 @@ static int load_conf(struct conf *c) {
   int fd = open(DOSH_CONF, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return 0;
-    say("%s: %s", DOSH_CONF, strerror(errno));
+    say("%s: %s%s", DOSH_CONF, strerror(errno), errno == EACCES && geteuid() != 0 ? " (dosh must be installed setuid root)" : "");
     return -1;
   }
   struct stat st;
@@ -106,18 +106,22 @@ static int listen_for_doshd(const char *path) {
   return fd;
 }
 
-static size_t login_frame(uint8_t **out, int argc, char **argv, const struct taken_env *env, int tty) {
+/* The login request; `attempt` is 1, or more when doshd went away before answering an earlier one. */
+static size_t login_frame(uint8_t **out, int argc, char **argv, const struct taken_env *env, int tty, uint32_t attempt) {
   size_t cap = 512;
   for (int i = 0; i < argc; i++) cap += strlen(argv[i]) + 5;
   const char *vals[] = {env->term, env->lang, env->ssh_connection};
   for (int i = 0; i < 3; i++) cap += vals[i] ? strlen(vals[i]) + 5 : 0;
-  if (cap > PROTO_FRAME_MAX || !(*out = malloc(cap))) return 0;
+  if (cap > PROTO_FRAME_MAX) return 0;
+  free(*out);
+  if (!(*out = malloc(cap))) return 0;
   struct wbuf b;
   wb_init(&b, *out, cap, MSG_LOGIN);
   wb_u32(&b, F_VERSION, PROTO_VERSION);
   wb_u32(&b, F_UID, (uint32_t)getuid());
   wb_u32(&b, F_GID, (uint32_t)getgid());
   wb_u32(&b, F_PID, (uint32_t)getpid());
+  wb_u32(&b, F_ATTEMPT, attempt);
   const char *argv0 = argc > 0 && argv[0] ? argv[0] : "dosh";
   wb_bytes(&b, F_ARGV0, argv0, strlen(argv0));
   for (int i = 1; i < argc; i++) wb_bytes(&b, F_ARG, argv[i], strlen(argv[i]));
@@ -145,13 +149,23 @@ struct admitted {
   int tty;
 };
 
-/* Asks doshd to admit the login, waiting for it (up to LOGIN_TIMEOUT) when it is not running or restarting. Returns
- * 0 with a filled, or an exit status. */
-static int request_login(const struct conf *c, int sigfd, const uint8_t *frame, size_t flen, struct admitted *a) {
+struct request {
+  int argc;
+  char **argv;
+  const struct taken_env *env;
+  int tty;
+};
+
+/* Asks doshd to admit the login, waiting for it (up to LOGIN_TIMEOUT) when it is not running or restarting; a
+ * doshd that went away before answering is asked again, saying so (the new one adopts the session the old one made).
+ * Returns 0 with a filled, or an exit status. */
+static int request_login(const struct conf *c, int sigfd, const struct request *q, struct admitted *a) {
   char path[CONF_STORE_MAX + 16];
   snprintf(path, sizeof path, "%s/api.sock", c->store);
   long start = now_ms(), deadline = start + (long)c->login_timeout_ms;
   int warned = 0;
+  uint32_t attempt = 0;
+  static uint8_t *frame; /* reachable for the whole run: a leak checker sees no leak on an early exit */
   static struct reader in;
   for (;;) {
     int fd = unix_connect(path);
@@ -175,6 +189,12 @@ static int request_login(const struct conf *c, int sigfd, const uint8_t *frame, 
     }
     trace("connected to doshd");
     in.len = in.take = 0;
+    size_t flen = login_frame(&frame, q->argc, q->argv, q->env, q->tty, ++attempt);
+    if (flen == 0) {
+      close(fd);
+      say("login failed: arguments too long (more than a login request may carry)");
+      return EXIT_FAILED;
+    }
     if (write_all(fd, frame, flen) != 0) {
       close(fd);
       continue;
@@ -197,6 +217,7 @@ static int request_login(const struct conf *c, int sigfd, const uint8_t *frame, 
         if (m.type == MSG_NOTICE && wire_bytes(&m, F_MESSAGE, &p, &n) == 0) say_text(p, n);
         if (m.type == MSG_REFUSE) {
           if (wire_bytes(&m, F_MESSAGE, &p, &n) == 0) say_text(p, n);
+          free(frame);
           close(fd);
           return wire_u32(&m, F_EXIT_CODE, &v) == 0 && v > 0 && v < 256 ? (int)v : EXIT_FAILED;
         }
@@ -210,6 +231,7 @@ static int request_login(const struct conf *c, int sigfd, const uint8_t *frame, 
           }
           a->tty = v != 0;
           a->ctl = fd;
+          free(frame);
           return 0;
         }
       }
@@ -235,15 +257,13 @@ int main(int argc, char **argv) {
   gid_t gid = getgid();
   pid_t parent = getppid();
   int sigfd = priv_signalfd();
-  uint8_t *frame = NULL;
-  size_t flen = login_frame(&frame, argc, argv, &env, isatty(0));
-  if (sigfd < 0 || flen == 0) {
-    say("login failed: %s", sigfd < 0 ? strerror(errno) : "the arguments are too long");
+  if (sigfd < 0) {
+    say("login failed: %s", strerror(errno));
     return EXIT_FAILED;
   }
   struct admitted a;
-  int code = request_login(&conf, sigfd, frame, flen, &a);
-  free(frame);
+  struct request q = {argc, argv, &env, isatty(0)};
+  int code = request_login(&conf, sigfd, &q, &a);
   if (code != 0) return code;
   trace("admitted");
 
@@ -275,7 +295,7 @@ int main(int argc, char **argv) {
   (void)send_simple(a.ctl, MSG_STARTED);
 
   struct relay_args r = {
-      .efd = efd, .ctl = a.ctl, .lfd = lfd, .sigfd = sigfd, .tty = a.tty, .session = a.session, .exit_wait_ms = conf.login_timeout_ms, .early = early, .early_len = early_len,
+      .efd = efd, .ctl = a.ctl, .lfd = lfd, .sigfd = sigfd, .tty = a.tty, .session = a.session, .exec_id = a.exec_id, .exit_wait_ms = conf.login_timeout_ms, .early = early, .early_len = early_len,
   };
   return relay_run(&r);
 }

@@ -67,6 +67,7 @@ struct relay_args {
   int sigfd;
   int tty;
   const char *session;
+  const char *exec_id;
   unsigned exit_wait_ms;
   const uint8_t *early;
   size_t early_len;

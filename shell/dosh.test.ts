@@ -59,7 +59,8 @@ test('a refusal: the relay prints doshd\'s message and exits with its code; the 
     assert.equal(f.bytes('SshConnection')?.toString(), '127.0.0.1 5000 127.0.0.1 22');
     assert.equal(f.u32('Tty'), 0);
     const tags = new Set(f.frame.fields.map((x) => x.tag));
-    assert.deepEqual([...tags].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'only the fields of the protocol: no other variable travels');
+    assert.deepEqual([...tags].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 24], 'only the fields of the protocol: no other variable travels');
+    assert.equal(f.u32('Attempt'), 1);
   } finally {
     await doshd.stop();
   }
@@ -105,6 +106,7 @@ test('a login without a terminal: stdout and stderr demultiplexed byte for byte,
     const end = frames[3];
     assert.equal(end.u64('BytesIn'), BigInt(input.length));
     assert.equal(end.u64('BytesOut'), BigInt(out.length + 'warning\n'.length));
+    assert.equal(end.bytes('ExecId')?.toString(), EXEC_ID, 'it names the exec it carried');
   } finally {
     await Promise.all([doshd.stop(), engine.stop()]);
   }

@@ -45,6 +45,7 @@
 #define F_STREAM_ENDED 21 /* u32 */
 #define F_NODE 22 /* bytes */
 #define F_RELAY_SOCKET 23 /* bytes */
+#define F_ATTEMPT 24 /* u32 */
 
 #define EXIT_FAILED 1
 #define EXIT_MISCONFIGURED 126

@@ -85,9 +85,11 @@ static void send_resize(struct state *s) {
 }
 
 static void send_stream_end(struct state *s, uint8_t type) {
-  uint8_t buf[128];
+  uint8_t buf[256];
   struct wbuf b;
   wb_init(&b, buf, sizeof buf, type);
+  /* Which exec it carries: doshd learns the exit status from it even when the session object is gone. */
+  wb_bytes(&b, F_EXEC_ID, s->a->exec_id, strlen(s->a->exec_id));
   if (type == MSG_REATTACH) {
     wb_bytes(&b, F_SESSION, s->a->session, strlen(s->a->session));
     wb_u32(&b, F_STREAM_ENDED, (uint32_t)s->stream_ended);

@@ -161,9 +161,18 @@ export function muxFrame(stream: number, payload: Buffer): Buffer {
   return Buffer.concat([h, payload]);
 }
 
+export interface RelayResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  /** stderr as text, for messages; stderrBytes as it came, for binary output. */
+  stderr: string;
+  stderrBytes: Buffer;
+}
+
 export interface RelayRun {
   child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string }>;
+  done: Promise<RelayResult>;
 }
 
 /** Starts the relay as nobody, as a login program would start a shell. */
@@ -182,8 +191,8 @@ export function runRelay(rig: Rig, opts: { argv0?: string; args?: string[]; env?
   child.stdin!.on('error', () => {});
   if (opts.input) child.stdin!.write(opts.input);
   if (!opts.keepStdin) child.stdin!.end();
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
+  const done = new Promise<RelayResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), stderrBytes: Buffer.concat(err) }));
   });
   return { child, done };
 }
@@ -199,8 +208,8 @@ export function runRelayOnTty(rig: Rig, rows: number, cols: number, opts: { asRo
   const out: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d));
   child.stderr!.on('data', (d: Buffer) => out.push(d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: '' }));
+  const done = new Promise<RelayResult>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: '', stderrBytes: Buffer.alloc(0) }));
   });
   return { child, done };
 }

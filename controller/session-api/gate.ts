@@ -46,7 +46,7 @@ export class Gate implements LoginGate {
 
   fits(user: string, req: LoginRequest): void {
     const b = req.storedArgBytes;
-    if (b > this.bounds.perLogin) throw new RefusedError('ArgumentsTooLong', `the command and its arguments take ${b} bytes as stored, more than the ${this.bounds.perLogin} a login may`);
+    if (b > this.bounds.perLogin) throw new RefusedError('ArgumentsTooLong', `arguments too long (${b} bytes as stored, at most ${this.bounds.perLogin})`);
     let mine = 0;
     let all = 0;
     for (const h of this.held.values()) {

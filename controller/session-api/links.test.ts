@@ -35,8 +35,8 @@ class Recorder implements RelayEvents {
   firstByte(name: string) {
     this.calls.push(`firstByte ${name}`);
   }
-  async streamEnded(name: string, b: { in: bigint; out: bigint }) {
-    this.calls.push(`streamEnded ${name} ${b.in}/${b.out}`);
+  async streamEnded(name: string, b: { in: bigint; out: bigint }, execId?: string) {
+    this.calls.push(`streamEnded ${name} ${b.in}/${b.out}${execId ? ` ${execId.slice(0, 4)}` : ''}`);
     return this.exit;
   }
   hangUp(name: string, sig: number) {
@@ -109,7 +109,7 @@ test('drain messages are shown once per text; a reattach connects to the relay\'
   const sockPath = path.join(dir, 'relay.sock');
   const server = net.createServer((s) => {
     opened.push(s);
-    s.write(encodeFrame(Msg.Reattach, { Session: 'ann-9', StreamEnded: 1, BytesIn: 1n, BytesOut: 2n }));
+    s.write(encodeFrame(Msg.Reattach, { Session: 'ann-9', StreamEnded: 1, BytesIn: 1n, BytesOut: 2n, ExecId: 'a'.repeat(64) }));
   });
   await new Promise<void>((r) => server.listen(sockPath, () => r()));
   const links = new RelayLinks(ev, (p) => new Promise((resolve, reject) => {
@@ -122,7 +122,7 @@ test('drain messages are shown once per text; a reattach connects to the relay\'
   const [one, two] = await Promise.all([links.reattach('ann-9', sockPath), links.reattach('ann-9', sockPath)]);
   assert.deepEqual([one, two], ['attached', 'attached']);
   await tick();
-  assert.deepEqual(ev.calls, ['streamEnded ann-9 1/2'], 'an ended stream in the Reattach is answered with its exit status');
+  assert.deepEqual(ev.calls, ['streamEnded ann-9 1/2 aaaa'], 'an ended stream in the Reattach is answered with its exit status (of the exec it names)');
   server.close();
 
   const { conn, got } = await pair();

@@ -13,8 +13,11 @@ export interface RelayEvents {
   resize(name: string, rows: number, cols: number): void;
   signal(name: string, signal: number): void;
   firstByte(name: string): void;
-  /** The stream ended: the exit status and the message to print (once doshd has recorded the end). */
-  streamEnded(name: string, bytes: { in: bigint; out: bigint }): Promise<{ code: number; message?: string }>;
+  /**
+   * The stream ended: the exit status and the message to print (once doshd has recorded the end). `execId` is the
+   * exec the relay started, for when the session object is gone (an administrator wiped the store).
+   */
+  streamEnded(name: string, bytes: { in: bigint; out: bigint }, execId: string | undefined): Promise<{ code: number; message?: string }>;
   hangUp(name: string, signal: number): void;
   startFailed(name: string, message: string): void;
   /** The channel closed without an exit: the relay is gone (killed, crashed) unless doshd closed it itself. */
@@ -58,6 +61,12 @@ export class RelayLinks {
       if (this.links.get(name) === link) this.links.delete(name);
       if (closedBy === undefined && !this.stopping && !link.ending) this.events.lost(name, conn.protocolError ? `it sent a malformed message (${conn.protocolError})` : 'its connection closed');
     });
+  }
+
+  /** doshd is ending this login's channel itself (a refusal after it was attached): its close is not a loss. */
+  release(name: string): void {
+    const link = this.links.get(name);
+    if (link) link.ending = true;
   }
 
   /** Shows a message on her terminal, once per distinct text. */
@@ -140,7 +149,8 @@ export class RelayLinks {
   private answerExit(name: string, link: Link, f: FrameReader): void {
     link.ending = true;
     const bytes = { in: f.u64('BytesIn') ?? 0n, out: f.u64('BytesOut') ?? 0n };
-    void this.events.streamEnded(name, bytes).then(
+    const execId = f.bytes('ExecId')?.toString('latin1');
+    void this.events.streamEnded(name, bytes, execId && /^[0-9a-f]{64}$/.test(execId) ? execId : undefined).then(
       ({ code, message }) => link.conn.end(Msg.Exit, { ExitCode: code, Message: message }),
       (e: Error) => {
         this.log.error('could not learn a login\'s exit status', { session: name, error: e.message });

@@ -13,6 +13,7 @@ test('a login request becomes what the session records: her uid, the relay, the 
     uid: 1001,
     gid: 1001,
     relay: { pid: 4242, startTime: '777' },
+    attempt: 1,
     invocation: { mode: 'command', login: true, command: 'echo hi', args: ['x'] },
     storedArgBytes: Buffer.byteLength(JSON.stringify(['echo hi', 'x'])),
     tty: true,

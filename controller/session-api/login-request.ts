@@ -12,6 +12,8 @@ export interface LoginRequest {
   gid: number;
   /** The relay's pid and its start time: the session's owner, so a reused pid cannot pass for it. */
   relay: { pid: number; startTime: string };
+  /** 1, or more when the relay asks again because a doshd went away before answering (its session may exist). */
+  attempt: number;
   invocation: ShellInvocation;
   /** The arguments' size as the store would hold them (JSON), which bounds what one login writes. */
   storedArgBytes: number;
@@ -84,6 +86,7 @@ export function readLoginRequest(f: FrameReader, proc: RelayProcess): LoginReque
     uid,
     gid,
     relay: { pid, startTime },
+    attempt: f.u32('Attempt') ?? 1,
     invocation: parsed.value,
     storedArgBytes: Buffer.byteLength(JSON.stringify([parsed.value.command ?? '', ...parsed.value.args])),
     tty,

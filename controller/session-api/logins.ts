@@ -5,7 +5,7 @@
 import { API_VERSION, SESSION_KIND } from '../../api/constants.ts';
 import { Msg } from '../../api/relay-protocol.ts';
 import type { FrameReader } from '../../api/relay-wire.ts';
-import type { Session } from '../../api/session.ts';
+import { isLive, type Session } from '../../api/session.ts';
 import type { Clock, Random } from '../../lib/clock.ts';
 import { RefusedError } from '../../lib/errors.ts';
 import type { RefusalReason } from '../../api/reasons.ts';
@@ -19,8 +19,10 @@ import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } fr
 
 export interface Admission {
   enqueueSession(name: string): void;
-  /** The session once it is no longer Pending (undefined when it was deleted meanwhile). */
+  /** The session once it is no longer Pending (undefined when it was deleted meanwhile); rejects when its sync failed. */
   settled(name: string): Promise<Session | undefined>;
+  /** Ends a live session (the controller's endSessionNamed). */
+  endSessionNamed(name: string, reason: 'NotAdmitted', message: string): Promise<void>;
 }
 
 /** Checks made before a login writes anything; each throws RefusedError. */
@@ -74,6 +76,12 @@ export class LoginService {
     const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
     if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message);
     if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`);
+    // Asked again after a doshd restart cut its first request short: the session that request made is this login's.
+    const adopted = req.attempt > 1 ? this.adoptable(req) : undefined;
+    if (adopted) {
+      this.d.log.info('a login asked again after a doshd restart: its session is taken up', { session: adopted.metadata.name, user: user.name });
+      return this.admitAndAnswer(conn, adopted, req);
+    }
     try {
       this.d.gate.fits(user.name, req);
       this.d.gate.charge(user.name);
@@ -87,12 +95,31 @@ export class LoginService {
       return;
     }
     const s = this.create(user.name, user.gid, req);
+    this.d.gate.add(s.metadata.name, user.name, req.storedArgBytes);
+    return this.admitAndAnswer(conn, s, req);
+  }
+
+  /** A live session made for this very relay process that it never started: what an interrupted request left. */
+  private adoptable(req: LoginRequest): Session | undefined {
+    return this.d.store.list().find((o) => isLive(o) && !o.status.startedAt && o.spec.uid === req.uid && o.spec.relay.pid === req.relay.pid && o.spec.relay.startTime === req.relay.startTime);
+  }
+
+  private async admitAndAnswer(conn: RelayConnection, s: Session, req: LoginRequest): Promise<void> {
     const name = s.metadata.name;
-    this.d.gate.add(name, user.name, req.storedArgBytes);
     // Attached before the first sync: a Pending session without its relay's connection is one doshd lost.
     this.d.links.attach(name, conn, req.size);
     this.d.admission.enqueueSession(name);
-    const done = await this.d.admission.settled(name);
+    let done: Session | undefined;
+    try {
+      done = await this.d.admission.settled(name);
+    } catch (e) {
+      // Its sync failed for good (a full or read-only store): she is told now, not at her login's timeout.
+      const message = `login failed: ${(e as Error).message}`;
+      this.d.links.release(name);
+      conn.end(Msg.Refuse, { Message: message, ExitCode: 1 });
+      this.d.admission.endSessionNamed(name, 'NotAdmitted', message).catch((err) => this.d.log.warn('could not end a session', { session: name, error: String(err) }));
+      return;
+    }
     if (conn.isClosed) return; // the relay gave up (its user pressed ^C, or its timeout): the link ends the session
     const st = done?.status;
     if (st?.phase === 'Ready' && st.execId) {

@@ -47,13 +47,15 @@ export class SessionRelayEvents implements RelayEvents {
     this.record(name, (st) => (st.firstByteAt ? undefined : { ...st, firstByteAt: iso(this.d.clock.now()) }));
   }
 
-  async streamEnded(name: string, bytes: { in: bigint; out: bigint }): Promise<{ code: number; message?: string }> {
+  async streamEnded(name: string, bytes: { in: bigint; out: bigint }, relayExecId: string | undefined): Promise<{ code: number; message?: string }> {
     const s = this.d.store.get(name);
-    if (!s?.status.execId) return { code: 255, message: 'the session was removed before it ended' };
+    // The session's own exec; the relay's word for it only when the object is gone (the store wiped under a login).
+    const execId = s?.status.execId ?? relayExecId;
+    if (!execId) return { code: 255, message: 'the exit status of the command is unknown: the session was removed before it ended' };
     let code: number;
     let message: string | undefined;
     try {
-      const c = await this.exitCode(s.status.execId);
+      const c = await this.exitCode(execId);
       code = c ?? 255;
       if (c === undefined) message = 'the container did not report the exit status of the command';
     } catch (e) {
@@ -62,8 +64,8 @@ export class SessionRelayEvents implements RelayEvents {
       message = `the session was cut: the Docker engine stopped or restarted (${(e as Error).message})`;
     }
     const now = this.d.store.get(name) ?? s;
-    if (!isLive(now)) message ??= now.status.message;
-    else if (code > 128 && s.status.container && !(await this.containerRunning(s.status.container.id))) {
+    if (now && !isLive(now)) message ??= now.status.message;
+    else if (message === undefined && code > 128 && s?.status.container && !(await this.containerRunning(s.status.container.id))) {
       message = 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)';
     }
     const counts = { bytesIn: Number(bytes.in), bytesOut: Number(bytes.out) };
@@ -76,23 +78,29 @@ export class SessionRelayEvents implements RelayEvents {
   }
 
   hangUp(name: string, signal: number): void {
-    void this.d.end(name, 'ClientGone', `the client went away (${SIGNALS[signal] ?? `signal ${signal}`})`);
+    this.end(name, 'ClientGone', `the client went away (${SIGNALS[signal] ?? `signal ${signal}`})`);
   }
 
   startFailed(name: string, message: string): void {
-    void this.d.end(name, 'EngineRefused', message);
+    this.end(name, 'EngineRefused', message);
   }
 
   lost(name: string, why: string): void {
-    void this.d.end(name, 'RelayGone', `the login program (dosh) went away without ending the session: ${why}`);
+    this.end(name, 'RelayGone', `the login program (dosh) went away without ending the session: ${why}`);
+  }
+
+  /** Never throws: a store that cannot take the end now (full, read-only) leaves it to the next sync. */
+  private end(name: string, reason: EndReason | 'EngineRefused', message: string): void {
+    this.d.end(name, reason, message).catch((e) => this.d.log.warn('could not end a session', { session: name, reason, error: String(e) }));
   }
 
   private async recordRunning(name: string, size: { rows: number; cols: number } | undefined): Promise<void> {
     const s = this.d.store.get(name);
     if (!s?.status.execId) return;
+    // At once: the engine holds a resize until the exec has started, and her shell's first prompt needs the size.
+    if (s.spec.tty && size) this.resize(name, size.rows, size.cols);
     // The engine answers the start before the process exists; its host pid is what doshd signals and hangs up.
     const proc = await this.execProcess(s.status.execId);
-    if (s.spec.tty && size) this.resize(name, size.rows, size.cols);
     this.record(name, (st) =>
       st.phase === 'Ready' ? { ...st, phase: 'Running', execPid: proc?.pid, execPidStartTime: proc?.start, startedAt: iso(this.d.clock.now()) } : undefined,
     );

@@ -1,5 +1,4 @@
-// Bad input, end to end: real users, real su/sshd, real sudo, the installed launcher and helper, a real doshd and
-// engine. Every attempt ends in either a working session as the user herself or a clear refusal; never another
+// Bad input, end to end: real users, real su/sshd, the installed login relay (setuid), a real doshd and engine. Every attempt ends in either a working session as the user herself or a clear refusal; never another
 // identity, another image, a stack trace, or a doshd that stops answering.
 // needs: docker busybox dosh sshd
 import { after, before, test } from 'node:test';
@@ -20,6 +19,7 @@ import {
   readyz,
   removeContainersOf,
   run,
+  shellQuote,
   sessionFilesOf,
   sh,
   sleep,
@@ -34,7 +34,6 @@ import {
 const U = 'dtb-una'; // the user who tries everything
 const V = 'dtb-vic'; // another user, whose identity U tries to take; never logs in
 const W = 'dtb-wes'; // a user whose policy gives her container a small stack (a small ARG_MAX)
-const HELPER = '/usr/local/lib/dosh/dosh-helper.mjs';
 const HELPER_CONF = '/etc/dosh/helper.conf';
 const SESSIONS = `${STORE}/sessions`;
 const QUARANTINE = `${STORE}/quarantine`;
@@ -71,7 +70,7 @@ before(async () => {
   // NODE_OPTIONS --require / --import payloads.
   writeFileSync(path.join(evil, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(markers)} + '/node-require-' + process.pid, 'uid ' + process.getuid());\n`, { mode: 0o644 });
   writeFileSync(path.join(evil, 'evil.mjs'), `import fs from 'node:fs'; fs.writeFileSync(${JSON.stringify(markers)} + '/node-import-' + process.pid, 'uid ' + process.getuid());\n`, { mode: 0o644 });
-  // NODE_PATH payloads named like the helper's dependencies.
+  // NODE_PATH payloads named like a Node program's dependencies (none may be loaded by anything of the login).
   for (const mod of ['dockerode', 'zod', 'yaml', 'chokidar']) {
     mkdirSync(path.join(evil, 'node_modules', mod), { recursive: true });
     writeFileSync(path.join(evil, 'node_modules', mod, 'index.js'), `require('fs').writeFileSync(${JSON.stringify(markers)} + '/node-path-${mod}-' + process.pid, 'x');\n`, { mode: 0o644 });
@@ -228,9 +227,8 @@ test('TERM through an ssh terminal (the pty request) is sanitized; LANG through 
 });
 
 // Node's ICU dereferences a null default locale when LANG, LC_ALL or LC_MESSAGES cannot be canonicalized (a language
-// subtag of 12 or more letters, an overlong variant): the process dies with SIGSEGV before any of the helper's code
-// runs. sudo keeps LANG (env_keep) and LC_* (its built-in env_check list), and sshd's AcceptEnv LANG LC_* (Debian's
-// default) lets any ssh client set them.
+// subtag of 12 or more letters, an overlong variant), which crashed the Node.js helper of earlier releases; the
+// relay passes LANG to doshd as bytes, and sshd's AcceptEnv LANG LC_* (Debian's default) lets any ssh client set them.
 const ICU_BREAKERS: [string, string][] = [
   ['LANG', 'abcdefghijkl'],
   ['LANG', 'x'.repeat(5000)],
@@ -239,11 +237,11 @@ const ICU_BREAKERS: [string, string][] = [
   ['LC_MESSAGES', 'abcdefghijkl'],
 ];
 
-test('a locale the helper\'s runtime cannot parse (LANG/LC_ALL/LC_MESSAGES=abcdefghijkl) still gives her a working login, never a crashed helper', { timeout: 120_000 }, async () => {
+test('a locale a runtime may not parse (LANG/LC_ALL/LC_MESSAGES=abcdefghijkl) still gives her a working login', { timeout: 120_000 }, async () => {
   const problems: string[] = [];
   for (const [k, v] of ICU_BREAKERS) {
     const r = await asUser(U, [DOSH, '-c', WHOAMI], { env: { [k]: v } });
-    if (r.code !== 0 || out(r) !== `${uid(U)}\n${gid(U)}\n${U}|/home/${U}\n`) problems.push(`${k}=${v.slice(0, 20)}${v.length > 20 ? '...' : ''} through the launcher: exit ${r.code}, stderr ${JSON.stringify(r.stderr.trim().slice(0, 200))}`);
+    if (r.code !== 0 || out(r) !== `${uid(U)}\n${gid(U)}\n${U}|/home/${U}\n`) problems.push(`${k}=${v.slice(0, 20)}${v.length > 20 ? '...' : ''} running dosh: exit ${r.code}, stderr ${JSON.stringify(r.stderr.trim().slice(0, 200))}`);
   }
   for (const v of ['abcdefghijkl', `en_US@k=${'a'.repeat(200)}`]) {
     const r = await ssh(U, WHOAMI, { extra: ['-o', `SetEnv=LANG=${v}`] });
@@ -323,7 +321,7 @@ test('argument lists beyond what sudo and the kernel pass (5 MiB with an unlimit
 test('arguments are measured as the session object stores them: 400 KiB of control bytes (4 x 100 KiB, 2.4 MB in JSON) are refused, naming both sizes, with no session', { timeout: 60_000 }, async () => {
   const before = sessionFilesOf(U);
   const r = await asUserScript(U, `a=$(head -c 102400 /dev/zero | tr '\\0' '\\001'); exec ${DOSH} -c 'echo $#' x "$a" "$a" "$a" "$a"`);
-  assertRefused(r, /arguments too long \(\d{7} bytes as stored, at most 2097152\)/);
+  assertRefused(r, /arguments too long \(\d{7} bytes as stored, at most 1048576\)/);
   assert.deepEqual(newSessionFiles(U, before), []);
   const still = await su(U, 'echo ok');
   assert.equal(out(still), 'ok\n', describe(still));
@@ -376,10 +374,12 @@ function forgedEnvironments(): [string, Record<string, string>][] {
 test('forged SUDO_*, DOCKER_*, NODE_*, LD_*, PATH: the login runs as herself, in her container, and no attacker code runs', { timeout: 240_000 }, async () => {
   const before = sessionFilesOf(U);
   for (const [what, env] of forgedEnvironments()) {
-    const viaLauncher = await asUser(U, [DOSH, '-c', WHOAMI], { env });
-    await assertRunsAsU(viaLauncher).catch((e) => assert.fail(`${what}, through the launcher: ${(e as Error).message}`));
-    const viaSudo = await asUser(U, ['/usr/bin/sudo', '-n', HELPER, 'dosh', '-c', WHOAMI], { env });
-    await assertRunsAsU(viaSudo).catch((e) => assert.fail(`${what}, through sudo: ${(e as Error).message}`));
+    // Set by her (her process runs the setuid relay with them), never by root: root starting su with LD_PRELOAD
+    // would load it into su itself, which is root's own doing.
+    const viaShell = await asUser(U, [DOSH, '-c', WHOAMI], { env });
+    await assertRunsAsU(viaShell).catch((e) => assert.fail(`${what}, running dosh: ${(e as Error).message}`));
+    const viaExec = await asUserScript(U, `exec -a -dosh /usr/bin/env ${Object.entries(env).map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${DOSH} -c ${shellQuote(WHOAMI)}`);
+    await assertRunsAsU(viaExec).catch((e) => assert.fail(`${what}, as a login shell: ${(e as Error).message}`));
     assertNoMarkers();
   }
   // Every session she created is hers.
@@ -397,20 +397,6 @@ test('forged SUDO_*, DOCKER_*, NODE_*, LD_*, PATH: the login runs as herself, in
   await assertDoshdHealthy();
 });
 
-test('sudo itself refuses to let her pass variables to the helper (-E, --preserve-env, VAR=value)', { timeout: 60_000 }, async () => {
-  for (const argv of [
-    ['/usr/bin/sudo', '-n', '-E', HELPER, 'dosh', '-c', 'id -u'],
-    ['/usr/bin/sudo', '-n', '--preserve-env=NODE_OPTIONS', HELPER, 'dosh', '-c', 'id -u'],
-    ['/usr/bin/sudo', '-n', `NODE_OPTIONS=--require ${evil}/evil.js`, HELPER, 'dosh', '-c', 'id -u'],
-    ['/usr/bin/sudo', '-n', 'SUDO_UID=0', HELPER, 'dosh', '-c', 'id -u'],
-    ['/usr/bin/sudo', '-n', `LD_PRELOAD=${evil}/evil.so`, HELPER, 'dosh', '-c', 'id -u'],
-  ]) {
-    const r = await asUser(U, argv, { env: { NODE_OPTIONS: `--require ${evil}/evil.js` } });
-    assertRefused(r, /sudo: /);
-  }
-  assertNoMarkers();
-});
-
 function spawnStatus(cmd: string): number {
   try {
     sh(`${cmd} >/dev/null 2>&1`);
@@ -421,80 +407,54 @@ function spawnStatus(cmd: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// 6. The helper without sudo
+// 6. The login relay without its privilege, and root
 
-test('running the helper directly, without sudo, is refused with a message that says how it must be run, and creates no session', { timeout: 60_000 }, async () => {
-  const node = readFileSync(HELPER, 'utf8').split('\n', 1)[0].slice(2);
+test('a copy of the login relay (no setuid bit) is refused with a message that says how it must be installed, and creates no session', { timeout: 60_000 }, async () => {
   const before = sessionFilesOf(U);
-  for (const argv of [
-    [node, HELPER, 'dosh', '-c', 'id'],
-    [HELPER, 'dosh', '-c', 'id'],
-    [HELPER, '-dosh'],
-  ]) {
-    const r = await asUser(U, argv, { env: { SUDO_UID: uid(U), SUDO_USER: U } });
-    assertRefused(r, /sudo|login shell/);
+  sh(`cp ${DOSH} /home/${U}/dosh-copy && chown ${U} /home/${U}/dosh-copy`);
+  try {
+    const r = await asUser(U, [`/home/${U}/dosh-copy`, '-c', 'id -u']);
+    assertRefused(r, /setuid root/);
     assert.equal(out(r), '');
+  } finally {
+    sh(`rm -f /home/${U}/dosh-copy`);
   }
   assert.deepEqual(newSessionFiles(U, before), []);
   await assertDoshdHealthy();
 });
 
-test('root is not a DoSH user: the helper run by root, through sudo (SUDO_UID=0) or without it, refuses and creates no session', { timeout: 60_000 }, async () => {
+test('root is not a DoSH user: the login shell run by root is refused by doshd and creates no session', { timeout: 60_000 }, async () => {
   const rootBefore = sessionFilesOf('root');
-  const viaSudo = await run('sudo', ['-n', HELPER, 'dosh', '-c', 'id -u']);
-  assertRefused(viaSudo, /sudo/);
-  const noSudo = await run(HELPER, ['dosh', '-c', 'id -u']);
-  assertRefused(noSudo, /sudo/);
+  const r = await run(DOSH, ['-c', 'id -u']);
+  assertRefused(r, /root cannot log in through DoSH/);
   assert.deepEqual(newSessionFiles('root', rootBefore), []);
   await assertDoshdHealthy();
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// 7. The sudoers rule allows exactly one command
+// 7. No sudo in the login path
 
-test('the sudoers rule lets her run the helper and nothing else', { timeout: 120_000 }, async () => {
+test('DoSH installs no sudoers rule: sudo gives her nothing, and a link to the relay under another name still logs in only her', { timeout: 120_000 }, async () => {
+  assert.equal(existsSync('/etc/sudoers.d/dosh'), false, 'no sudoers drop-in');
   const list = await asUser(U, ['/usr/bin/sudo', '-n', '-l']);
-  assert.equal(list.code, 0, describe(list));
-  const cmds = out(list).split(/may run the following commands on [^\n]*:\n/)[1]?.split('\n').map((l) => l.trim()).filter(Boolean);
-  assert.deepEqual(cmds, [`(root) NOPASSWD: ${HELPER}`], describe(list));
-
-  sh(`cp /bin/sh /home/${U}/dosh-helper.mjs && chown ${U} /home/${U}/dosh-helper.mjs`);
-  for (const argv of [
-    ['/usr/bin/sudo', '-n', '/bin/id'],
-    ['/usr/bin/sudo', '-n', '/bin/sh', '-c', 'id'],
-    ['/usr/bin/sudo', '-n', 'id'],
-    ['/usr/bin/sudo', '-n', '-s', 'id'],
-    ['/usr/bin/sudo', '-n', '-i', 'id'],
-    ['/usr/bin/sudo', '-n', '-e', '/etc/shadow'],
-    ['/usr/bin/sudo', '-n', '/usr/bin/node', HELPER, 'dosh', '-c', 'id'],
-    ['/usr/bin/sudo', '-n', '/usr/bin/env', HELPER],
-    ['/usr/bin/sudo', '-n', '-u', V, HELPER, 'dosh', '-c', 'id'],
-    ['/usr/bin/sudo', '-n', '-C', '10', HELPER, 'dosh', '-c', 'id'],
-    ['/usr/bin/sudo', '-n', '-D', '/', HELPER, 'dosh', '-c', 'id'],
-    ['/usr/bin/sudo', '-n', '-b', '/bin/id'],
-    ['/usr/bin/sudo', '-n', `/home/${U}/dosh-helper.mjs`, '-c', 'id'],
-  ]) {
-    const r = await asUser(U, argv);
-    assertRefused(r);
-    assert.doesNotMatch(out(r), /uid=\d+/, describe(r));
+  assert.notEqual(list.code, 0, `sudo -l must give her nothing: ${describe(list)}`);
+  sh(`ln -sf ${DOSH} /home/${U}/not-dosh`);
+  try {
+    const r = await asUser(U, [`/home/${U}/not-dosh`, '-c', WHOAMI]);
+    await assertRunsAsU(r);
+  } finally {
+    sh(`rm -f /home/${U}/not-dosh`);
   }
-
-  // The same file under another path (sudo compares the file, then runs its own path): the real helper, as her.
-  sh(`rm -f /home/${U}/dosh-helper.mjs && ln -s ${HELPER} /home/${U}/dosh-helper.mjs`);
-  for (const p of [`/home/${U}/dosh-helper.mjs`, '/usr/local/lib/dosh/./dosh-helper.mjs', '/usr/local/lib/../lib/dosh/dosh-helper.mjs']) {
-    const r = await asUser(U, ['/usr/bin/sudo', '-n', p, 'dosh', '-c', WHOAMI]);
-    if (r.code === 0) await assertRunsAsU(r);
-    else assertRefused(r);
-  }
-  sh(`rm -f /home/${U}/dosh-helper.mjs`);
   assertNoMarkers();
 });
 
 // ---------------------------------------------------------------------------------------------------------------
 // 8. Forged argv0 and flags
 
-test('forged argv0 and flags to the helper are refused clearly or give her a normal session; never another image', { timeout: 180_000 }, async () => {
-  const sudoHelper = (...args: string[]) => asUser(U, ['/usr/bin/sudo', '-n', HELPER, ...args]);
+/** Runs the login shell as U with ARGV0 as its argv[0] (exec -a), as a login program would. */
+const doshAs = (argv0: string, ...args: string[]) => asUserScript(U, `exec -a ${shellQuote(argv0)} ${DOSH} ${args.map(shellQuote).join(' ')}`);
+
+test('forged argv0 and flags are refused clearly or give her a normal session; never another image', { timeout: 180_000 }, async () => {
   const refusals: [string[], RegExp][] = [
     [['-dosh', '--rcfile', '/etc/shadow'], /--rcfile: invalid option/],
     [['dosh', '--rcfile=/etc/shadow', '-c', 'id -u'], /invalid option/],
@@ -507,13 +467,14 @@ test('forged argv0 and flags to the helper are refused clearly or give her a nor
     [['dosh', '-u', '0', '-c', 'id -u'], /invalid option/],
     [['dosh', '-x', '-c', 'id -u'], /invalid option/],
   ];
-  for (const [args, msg] of refusals) {
-    const r = await sudoHelper(...args);
+  for (const [[argv0, ...args], msg] of refusals) {
+    const r = await doshAs(argv0, ...args);
     assertRefused(r, msg);
+    assert.equal(r.code, 2, `bad options exit 2, as bash's do: ${describe(r)}`);
     assert.match(r.stderr, /^dosh: /m, describe(r));
   }
   // Whatever argv0 claims, and whatever follows the command, the session is hers.
-  for (const args of [
+  for (const [argv0, ...args] of [
     ['-dosh', '-lc', WHOAMI],
     [`--image=${EVIL_IMAGE}`, '-c', WHOAMI],
     ['\x1b]0;pwned\x07', '-c', WHOAMI],
@@ -521,15 +482,12 @@ test('forged argv0 and flags to the helper are refused clearly or give her a nor
     ['dosh', '-c', WHOAMI, `--image=${EVIL_IMAGE}`, '--privileged', '--user=0'],
     ['dosh', '--login', '--noprofile', '--norc', '-c', WHOAMI],
   ]) {
-    const r = await sudoHelper(...args);
-    await assertRunsAsU(r).catch((e) => assert.fail(`${JSON.stringify(args)}: ${(e as Error).message}`));
+    const r = await doshAs(argv0, ...args);
+    await assertRunsAsU(r).catch((e) => assert.fail(`${JSON.stringify([argv0, ...args])}: ${(e as Error).message}`));
   }
-  // argv0 set by the caller of the launcher itself (exec -a).
-  const a0 = await asUserScript(U, `exec -a --image=${EVIL_IMAGE} ${DOSH} -c '${WHOAMI}'`);
-  await assertRunsAsU(a0);
   // A script path runs the container's file, never the host's.
   const shadowLine = readFileSync('/etc/shadow', 'utf8').split('\n')[0];
-  const script = await sudoHelper('dosh', '/etc/shadow');
+  const script = await doshAs('dosh', '/etc/shadow');
   assert.ok(!`${out(script)}${script.stderr}`.includes(shadowLine), 'the host /etc/shadow must not be read');
   assertNoTrace(script);
 

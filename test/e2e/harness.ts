@@ -206,17 +206,14 @@ export function stopAnyDoshd(store = STORE): void {
   if (alive()) process.kill(rec.pid, 'SIGKILL');
 }
 
-/**
- * pgrep -f pattern of a running session helper: the node process itself (not the sudo above it, whose command line
- * also names the helper), whatever flags its #! line gives node. Append an anchored tail to pick one login.
- */
-export const HELPER_PROCESS = '^/usr/bin/node (-[^ ]+ )*/usr/local/lib/dosh/dosh-helper\\.mjs';
+/** pgrep pattern of a running login relay: the process named dosh (its comm; argv[0] is what the login program chose). */
+export const RELAY_PROCESS = '^dosh$';
 
 export function doshctl(...args: string[]): Promise<Result> {
   return run('/usr/local/bin/doshctl', args);
 }
 
-export function storeSessions(): { metadata: { name: string }; spec: { user: string }; status: { phase: string; reason?: string; exitCode?: number } }[] {
+export function storeSessions(): { metadata: { name: string }; spec: { user: string; command?: string; relay: { pid: number; startTime: string } }; status: { phase: string; reason?: string; exitCode?: number } }[] {
   const r = spawnSync('/usr/local/bin/doshctl', ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return JSON.parse(r.stdout).items;
 }
@@ -303,7 +300,7 @@ export interface StoredSession {
     endedAt?: string;
     execPid?: number;
     container?: { id: string; name: string; image: string };
-    exec?: { argv: string[]; env: string[]; user: string; workingDir?: string };
+    exec?: { shell: string[]; env: string[]; user: string; workingDir?: string };
   };
 }
 

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, containerPids, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until, HELPER_PROCESS, endSuite } from './harness.ts';
+import { addUser, BUSYBOX, containerPids, Doshd, removeContainersOf, sh, ssh, sshOpts, storeSessions, su, Tmux, until, endSuite } from './harness.ts';
 
 const U = 'dti-ivy';
 let doshd: Doshd;
@@ -66,14 +66,13 @@ test('a dropped ssh connection without a TTY ends the remote command too', async
   assert.ok(s);
 });
 
-test('kill -9 of the session helper ends its processes and doshd collects the session', async () => {
+test('kill -9 of the login relay ends its processes and doshd ends the session (RelayGone)', async () => {
   const client = spawn('su', ['-', U, '-c', 'sleep 5151'], { stdio: 'ignore' });
   await until('the sleep to run', () => containerPids(`dosh-${U}`, 'sleep 5151').length === 1 || undefined);
-  // The node process, not the sudo above it (whose command line also names the helper).
-  const helper = Number(sh(`pgrep -f '${HELPER_PROCESS} -dosh -c sleep 5151'`).trim());
-  process.kill(helper, 'SIGKILL');
+  const relay = await until('her session', () => storeSessions().find((x) => x.spec.user === U && x.spec.command === 'sleep 5151' && x.status.phase === 'Running')?.spec.relay.pid);
+  process.kill(relay, 'SIGKILL');
   await until('the sleep to end', () => containerPids(`dosh-${U}`, 'sleep 5151').length === 0, 10_000);
-  const s = await until('the session to be collected', () => storeSessions().find((x) => x.spec.user === U && x.status.reason === 'HelperGone'));
+  const s = await until('the session to be ended', () => storeSessions().find((x) => x.spec.user === U && x.status.reason === 'RelayGone'));
   assert.equal(s.status.phase, 'Failed');
   client.kill();
 });

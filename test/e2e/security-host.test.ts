@@ -1,31 +1,34 @@
 // Security, end to end, the host around her container: a user attacks what DoSH keeps on the host. She
-// cannot write, link or symlink into the store, forge a Session object anyone accepts, plant anything on the paths the
-// helper touches (traced with strace), signal, trace or read another user's login through its pids, use doshctl or the
-// docker CLI, or read the policy, the sudoers drop-in, the store or other users' sessions; doshd listens on loopback
-// only. Each attempt's refusal is asserted, and nothing happens to anyone else. The users, doshd and checks are
+// cannot write, link or symlink into the store, reach doshd's session API, forge a Session object anyone accepts,
+// plant anything on the paths the setuid login relay touches (traced with strace), hold a root process of her login,
+// change what the relay does as root with her signals, limits, descriptors or environment, signal, trace or read
+// another user's login (or her own relay's memory) through its pids, use doshctl or the docker CLI, or read the
+// policy, the store or other users' sessions; doshd listens on loopback only. Each attempt's refusal is asserted, and nothing happens to anyone else. The users, doshd and checks are
 // security-kit.ts's.
 // needs: docker busybox dosh
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { parentPid } from '../../lib/proc.ts';
 import { asUser, asUserScript, BUSYBOX, DOSH, METRICS_PORT, pidAlive, run, sh, shellQuote, STORE, su, until } from './harness.ts';
-import { assertAllRefused, attempts, describe, EVIL_IMAGE, HELPER, inspect, out, runningLogin, securitySuite, SESSIONS, sessionsRaw } from './security-kit.ts';
+import { assertAllRefused, attempts, describe, EVIL_IMAGE, inspect, out, runningLogin, securitySuite, SESSIONS, sessionsRaw } from './security-kit.ts';
 
 const sec = securitySuite('dsh', { strace: true });
 const { A, V, uid, assertNoForeignEffects, assertDoshdHealthy } = sec;
 
 // ---------------------------------------------------------------------------------------------------------------
-// The store and the helper's paths
+// The store, the session API and the relay's paths
 
 test('she cannot list, write, link or symlink into /run/dosh or its directories (Permission denied), and nothing appears there', { timeout: 60_000 }, async () => {
   const vFile = path.join(SESSIONS, `${sec.vSession.metadata.name}.json`);
   const names = ['dts-sec-x', `${A}-00000000aa.json`, `.tmp-${A}-00000000aa-x`, `.lock-${A}-00000000aa`, 'cordon.json'];
   const rows = await attempts(A, [
     `echo forged >/tmp/dts-sec-forged-$$.json`, // her own file in /tmp: allowed, the material for what follows
-    ...['', '/sessions', '/quarantine', '/events'].flatMap((d) => [
+    // doshd's session API: only root may connect (a Node.js client, as any program of hers would).
+    `node -e "require('net').connect('${STORE}/api.sock').on('error', (e) => { console.error(e.code === 'EACCES' ? 'Permission denied' : e.message); process.exit(1); }).on('connect', () => process.exit(0))"`,
+    ...['', '/sessions', '/quarantine', '/events', '/relays'].flatMap((d) => [
       `ls ${STORE}${d}`,
       `touch ${STORE}${d}/${names[0]}`,
       `mkdir ${STORE}${d}/${names[0]}.d`,
@@ -44,7 +47,7 @@ test('she cannot list, write, link or symlink into /run/dosh or its directories 
   ]);
   assert.equal(rows[0].rc, 0, rows[0].out);
   assertAllRefused(rows.slice(1, -1), /Permission denied/);
-  for (const d of [STORE, SESSIONS, `${STORE}/quarantine`, `${STORE}/events`]) {
+  for (const d of [STORE, SESSIONS, `${STORE}/quarantine`, `${STORE}/events`, `${STORE}/relays`]) {
     const st = lstatSync(d);
     assert.ok(st.isDirectory() && st.uid === 0 && (st.mode & 0o777) === 0o700, `${d} is root's, 0700 (${(st.mode & 0o777).toString(8)})`);
     for (const n of names) for (const suffix of ['', '.d']) assert.ok(!existsSync(path.join(d, n + suffix)) || (d === STORE && n === 'cordon.json'), `${d}/${n}${suffix} must not exist`);
@@ -55,14 +58,14 @@ test('she cannot list, write, link or symlink into /run/dosh or its directories 
   assertNoForeignEffects();
 });
 
-test('a Session object she forges (for another user and for root, already Ready) is accepted nowhere: not by the store, the helper, doshctl or doshd', { timeout: 120_000 }, async () => {
+test('a Session object she forges (for another user and for root, already Ready) is accepted nowhere: not by the store, the login shell, doshctl or doshd', { timeout: 120_000 }, async () => {
   const forgedName = `${V}-f0f0f0f0f0`;
   const forged = (user: string, u: number) => ({
     apiVersion: 'dosh.io/v1alpha1',
     kind: 'Session',
     metadata: { name: user === 'root' ? 'root-f0f0f0f0f0' : forgedName, labels: { 'dosh.io/user': user }, annotations: {}, resourceVersion: '1', generation: 1, creationTimestamp: new Date().toISOString() },
-    spec: { user, uid: u, gid: u, node: sh('hostname').trim(), mode: 'command', login: false, command: 'id -u', args: [], tty: false, term: 'dumb', helper: { pid: 1, startTime: '1' } },
-    status: { phase: 'Ready', conditions: [], container: { id: inspect(`dosh-${V}`).Id, name: `dosh-${V}`, image: EVIL_IMAGE }, exec: { argv: ['/bin/sh', '-c', 'id -u'], env: [], user: '0:0' } },
+    spec: { user, uid: u, gid: u, node: sh('hostname').trim(), mode: 'command', login: false, command: 'id -u', args: [], tty: false, term: 'dumb', relay: { pid: 1, startTime: '1' } },
+    status: { phase: 'Ready', conditions: [], container: { id: inspect(`dosh-${V}`).Id, name: `dosh-${V}`, image: EVIL_IMAGE }, exec: { shell: ['/bin/sh'], env: [], user: '0:0' } },
   });
   const dir = `/tmp/dts-sec-forge-${process.pid}`;
   const prep = await asUserScript(A, `mkdir -p ${dir} && printf '%s' ${shellQuote(JSON.stringify(forged(V, Number(uid(V)))))} >${dir}/${forgedName}.json && printf '%s' ${shellQuote(JSON.stringify(forged('root', 0)))} >${dir}/root-f0f0f0f0f0.json && chmod -R a+rX ${dir} && echo ok`);
@@ -76,11 +79,11 @@ test('a Session object she forges (for another user and for root, already Ready)
       assert.equal(r.code, 4, `doshctl ${args.join(' ')}: ${describe(r)}`);
       assert.match(r.stderr, /doshctl must run as root/, describe(r));
     }
-    // To the helper it is only a path for her own shell, in her own container (where /tmp is the container's).
-    const asScript = await asUser(A, ['/usr/bin/sudo', '-n', HELPER, 'dosh', `${dir}/${forgedName}.json`]);
+    // To the login shell it is only a path for her own shell, in her own container (where /tmp is the container's).
+    const asScript = await asUser(A, [DOSH, `${dir}/${forgedName}.json`]);
     assert.notEqual(asScript.code, 0, describe(asScript));
     assert.match(asScript.stderr, /can't open|No such file/, describe(asScript));
-    const asStdin = await asUser(A, ['/usr/bin/sudo', '-n', HELPER, 'dosh', '-s'], { input: readFileSync(`${dir}/${forgedName}.json`) });
+    const asStdin = await asUser(A, [DOSH, '-s'], { input: readFileSync(`${dir}/${forgedName}.json`) });
     assert.doesNotMatch(out(asStdin), /^0$/m, describe(asStdin));
     const asArg = await asUser(A, [DOSH, '-c', 'id -u', `${dir}/${forgedName}.json`, `${STORE}/sessions/${forgedName}.json`]);
     assert.equal(out(asArg), `${uid(A)}\n`, describe(asArg));
@@ -126,45 +129,47 @@ function plantable(p: string, me: { uid: number; gids: number[] }, depth = 0): s
   return undefined;
 }
 
-test('the helper touches no path she could plant a symlink in or change (strace of a login from a directory of hers, with symlinks planted in /tmp and her home)', { timeout: 180_000 }, async () => {
+test('the login relay touches no path she could plant a symlink in or change, and resolves none from her working directory (strace of a login from a directory of hers, with symlinks planted in /tmp and her home)', { timeout: 180_000 }, async () => {
   const plant = `/tmp/dts-sec-plant-${process.pid}`;
-  const tmpLinks = ['/tmp/dosh', '/tmp/dosh.log', '/tmp/dosh-helper.log', '/tmp/.dosh.lock', '/tmp/docker.sock', `/tmp/dosh-${uid(A)}`, '/tmp/doshd.json', '/tmp/package.json', '/tmp/node_modules'];
+  const tmpLinks = ['/tmp/dosh', '/tmp/dosh.log', '/tmp/api.sock', '/tmp/.dosh.lock', '/tmp/docker.sock', `/tmp/dosh-${uid(A)}`, '/tmp/doshd.json', '/tmp/helper.conf'];
   const setup = `set -e
-mkdir -p ${plant}/node_modules/dockerode ${plant}/sessions
-ln -s /etc/shadow ${plant}/package.json
-echo 'require("fs").writeFileSync("${plant}/pwned", "x")' >${plant}/node_modules/dockerode/index.js
-ln -s /etc/shadow ${plant}/.npmrc
+mkdir -p ${plant}/sessions ${plant}/relays
+ln -s /etc/shadow ${plant}/helper.conf
+ln -s ${STORE}/api.sock ${plant}/api.sock
 for l in ${tmpLinks.join(' ')}; do ln -sfn /etc/shadow "$l" 2>/dev/null || true; done
-mkdir -p ~/.node_modules ~/.node_libraries ~/.docker
+mkdir -p ~/.config ~/.docker
 ln -sfn /etc/shadow ~/.docker/config.json
 echo planted`;
   const s = await asUserScript(A, setup);
   assert.equal(out(s), 'planted\n', describe(s));
-  const trace = path.join(sec.work, 'helper.strace');
+  const trace = path.join(sec.work, 'relay.strace');
   try {
-    const r = await run('strace', ['-f', '-qq', '-s', '4096', '-e', 'signal=none', '-e', 'trace=%file,%process,connect,bind', '-o', trace, 'su', '-', A, '-s', '/bin/bash', '-c', `cd ${plant} && exec ${DOSH} -c 'id -u'`], { timeoutMs: 120_000 });
+    // strace runs as root, so the relay's setuid bit still takes effect under it.
+    const r = await run('strace', ['-f', '-qq', '-s', '4096', '-e', 'signal=none', '-e', 'trace=%file,%process,connect,bind,setresuid,setresgid,prctl', '-o', trace, 'su', '-', A, '-s', '/bin/bash', '-c', `cd ${plant} && exec ${DOSH} -c 'id -u'`], { timeoutMs: 120_000 });
     assert.equal(out(r), `${uid(A)}\n`, `the traced login worked: ${describe(r)}`);
-    assert.ok(!existsSync(`${plant}/pwned`), 'her node_modules was not loaded');
     // strace -f pads the pid to five columns ("2743  execve"), so the separator is one space only once pids reach
     // five digits: a fresh machine has four-digit pids. One space everywhere from here on.
     const lines = readFileSync(trace, 'utf8').split('\n').map((l) => l.replace(/^(\d+)\s+/, '$1 '));
-    // The helper's process (from its execve on) and every thread or child it starts. With -f, a call another thread
-    // interrupts is printed in two parts ("<unfinished ...>", then "<... execve resumed>").
-    const start = lines.findIndex((l) => new RegExp(`^\\d+ execve\\("${HELPER}", .*(\\) = 0|<unfinished \\.\\.\\.>)$`).test(l));
+    // The relay's process (from its execve on) and its thread. With -f, a call another thread interrupts is
+    // printed in two parts ("<unfinished ...>", then "<... execve resumed>").
+    const start = lines.findIndex((l) => new RegExp(`^\\d+ execve\\("${DOSH}", .*(\\) = 0|<unfinished \\.\\.\\.>)$`).test(l));
     const execves = lines.filter((l) => /execve/.test(l)).map((l) => l.slice(0, 200));
-    assert.ok(start >= 0, `the trace shows the helper starting; execve lines seen:\n${execves.join('\n')}`);
+    assert.ok(start >= 0, `the trace shows the relay starting; execve lines seen:\n${execves.join('\n')}`);
     const pids = new Set([lines[start].split(' ')[0]]);
     const paths = new Map<string, string>(); // path -> one line that used it
     const relative: string[] = [];
+    const mine: string[] = [];
     for (const l of lines.slice(start)) {
       const m = /^(\d+) (?:<\.\.\. )?([a-z0-9_]+)[( ]/.exec(l);
       if (!m || !pids.has(m[1])) continue;
+      mine.push(l);
       const call = m[2];
       const child = /\b(clone3?|fork|vfork)\b.*= (\d+)$/.exec(l);
       if (child) pids.add(child[2]);
       if (call === 'getcwd' || l.includes(' resumed>')) continue;
       let args: string[];
       if (call === 'connect' || call === 'bind') args = [...l.matchAll(/sun_path="([^"]*)"/g)].map((x) => x[1]);
+      else if (call.startsWith('set') || call === 'prctl') continue;
       else {
         const strs = [...l.replace(/ = .*$/, '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]);
         args = call.startsWith('execve') || call.startsWith('readlink') ? strs.slice(0, 1) : strs;
@@ -179,20 +184,26 @@ echo planted`;
       }
     }
     const all = [...paths.keys()];
-    assert.ok(all.some((p) => p.startsWith(`${SESSIONS}/`)), `the trace shows the helper writing its session: ${all.join(' ')}`);
-    assert.ok(all.some((p) => /docker\.sock$/.test(p)), `the trace shows the helper connecting to the engine: ${all.join(' ')}`);
-    assert.deepEqual(relative, [], 'the helper resolves no path relative to her working directory');
+    assert.ok(all.includes(`${STORE}/api.sock`), `the trace shows the relay asking doshd: ${all.join(' ')}`);
+    assert.ok(all.some((p) => p.startsWith(`${STORE}/relays/`)), `the trace shows the relay's socket for a restarted doshd: ${all.join(' ')}`);
+    assert.ok(all.some((p) => /docker\.sock$/.test(p)), `the trace shows the relay starting the exec on the engine: ${all.join(' ')}`);
+    assert.deepEqual(relative, [], 'the relay resolves no path relative to her working directory');
     const me = { uid: Number(uid(A)), gids: sh(`id -G ${A}`).trim().split(/\s+/).map(Number) };
     const problems = all.filter((p) => !/^\/(proc|sys)\//.test(p)).flatMap((p) => {
       const why = plantable(p, me);
       return why ? [`${p}: ${why} (${paths.get(p)})`] : [];
     });
-    assert.deepEqual(problems, [], 'paths the helper touched that she controls');
-    assert.ok(all.length > 20, `${all.length} paths traced`);
+    assert.deepEqual(problems, [], 'paths the relay touched that she controls');
+    // Every path it touches it touches as root, before the drop; after the drop it opens nothing.
+    const drop = mine.findIndex((l) => /setresuid\(/.test(l));
+    assert.ok(drop > 0, `the trace shows the drop: ${mine.slice(0, 40).join('\n')}`);
+    assert.match(mine[drop], new RegExp(`setresuid\\(${uid(A)}, ${uid(A)}, ${uid(A)}\\)\\s+= 0`));
+    const after = mine.slice(drop + 1).filter((l) => /\b(open|openat|connect|bind|execve)\(/.test(l));
+    assert.deepEqual(after, [], 'nothing opened, connected, bound or run after the drop');
   } finally {
     rmSync(plant, { recursive: true, force: true });
     for (const l of tmpLinks) if (lstatSafe(l)?.uid === Number(uid(A))) rmSync(l, { force: true });
-    await asUserScript(A, 'rm -rf ~/.node_modules ~/.node_libraries ~/.docker');
+    await asUserScript(A, 'rm -rf ~/.docker');
     rmSync(trace, { force: true });
   }
   assertNoForeignEffects();
@@ -206,103 +217,126 @@ function lstatSafe(p: string): Stats | undefined {
   }
 }
 
-test('no pid she can reach lets her signal, trace or read another user\'s login; signalling her own sudo (which she may) ends only her own login', { timeout: 180_000 }, async () => {
-  const vHelper = sec.vSession.spec.helper.pid;
-  const vSudo = parentPid(vHelper)!;
+/** The uids and gids of a process and its status fields, from /proc. */
+function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const m = /^([A-Za-z]+):\s*(.*)$/.exec(l);
+    if (m) out[m[1]] = m[2].trim().replace(/\s+/g, ' ');
+  }
+  return out;
+}
+
+test('once her stream is open no process of her login runs as root: the relay has her uid, gid and groups, no capability, no_new_privs, is not dumpable, holds none of her descriptors, and has no child', { timeout: 120_000 }, async () => {
+  const cmd = 'exec sleep 4246';
+  const leak = `/tmp/dts-sec-leak-${process.pid}`;
+  // Her login through su, with a file of hers open on descriptor 7, as a login program could leave one.
+  const login = spawn('su', ['-', A, '-s', '/bin/bash', '-c', `exec 7>${leak}; exec ${DOSH} -c ${shellQuote(cmd)}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    const mine = await runningLogin(A, cmd);
+    const relay = mine.spec.relay.pid;
+    const st = procStatus(relay);
+    const u = uid(A);
+    const g = sec.gid(A);
+    assert.equal(st.Uid, `${u} ${u} ${u} ${u}`, 'real, effective, saved and file uid are hers');
+    assert.equal(st.Gid, `${g} ${g} ${g} ${g}`);
+    assert.deepEqual(st.Groups.split(' ').filter(Boolean).sort(), sh(`id -G ${A}`).trim().split(/\s+/).sort(), 'her supplementary groups');
+    assert.match(st.CapEff, /^0+$/);
+    assert.match(st.CapPrm, /^0+$/);
+    assert.equal(st.NoNewPrivs, '1');
+    // Not dumpable: the kernel makes its /proc entries root's; she can neither read them nor ptrace it.
+    assert.equal(statSync(`/proc/${relay}/fd`).uid, 0, 'its /proc entries are root\'s (not dumpable)');
+    const rows = await attempts(A, [`cat /proc/${relay}/environ`, `ls /proc/${relay}/fd`, `cat /proc/${relay}/mem`, `strace -p ${relay} -e trace=none -o /dev/null`, `cat /proc/${relay}/maps`]);
+    assertAllRefused(rows, /Operation not permitted|Permission denied/);
+    const fds = readdirSync(`/proc/${relay}/fd`).map((fd) => readlinkSync(`/proc/${relay}/fd/${fd}`));
+    assert.ok(!fds.includes(leak), `the relay holds none of her files: ${fds.join(', ')}`);
+    // Below su, the relay alone: no sudo, no helper, no child of any kind.
+    assert.equal(readFileSync(`/proc/${parentPid(relay)}/comm`, 'utf8').trim(), 'su', 'its parent is the login program');
+    assert.equal(readFileSync(`/proc/${relay}/task/${relay}/children`, 'utf8').trim(), '', 'no child');
+    for (const t of readdirSync(`/proc/${relay}/task`)) assert.equal(procStatus(Number(t)).Uid, `${u} ${u} ${u} ${u}`, `thread ${t} is hers too`);
+  } finally {
+    login.kill('SIGHUP');
+    await until('the login to end', () => login.exitCode !== null || login.signalCode !== null, 15_000).catch(() => login.kill('SIGKILL'));
+    rmSync(leak, { force: true });
+  }
+  assertNoForeignEffects();
+});
+
+test('no pid she can reach lets her signal, trace or read another user\'s login; signalling or killing her own relay (which she may) ends only her own login', { timeout: 180_000 }, async () => {
+  const vRelay = sec.vSession.spec.relay.pid;
   const vExec = sec.vSession.status.execPid!;
-  assert.ok(vSudo > 1 && pidAlive(vSudo) && pidAlive(vHelper) && pidAlive(vExec), 'V\'s sudo, helper and command run');
+  assert.ok(pidAlive(vRelay) && pidAlive(vExec), 'V\'s relay and command run');
   // From her host account.
   const rows = await attempts(A, [
-    ...['HUP', 'TERM', 'KILL', 'STOP'].flatMap((sig) => [vSudo, vHelper, vExec].map((p) => `kill -${sig} ${p}`)),
-    `cat /proc/${vHelper}/environ`,
-    `ls /proc/${vHelper}/fd`,
-    `cat /proc/${vSudo}/environ`,
+    ...['HUP', 'TERM', 'KILL', 'STOP'].flatMap((sig) => [vRelay, vExec].map((p) => `kill -${sig} ${p}`)),
+    `cat /proc/${vRelay}/environ`,
+    `ls /proc/${vRelay}/fd`,
     `ls /proc/${vExec}/root/`,
     `cat /proc/${vExec}/environ`,
-    `strace -p ${vHelper} -e trace=none -o /dev/null`,
+    `strace -p ${vRelay} -e trace=none -o /dev/null`,
   ]);
   assertAllRefused(rows, /Operation not permitted|Permission denied/);
   // From inside her container: those pids are not in her pid namespace.
-  const inside = await su(A, `for p in ${vSudo} ${vHelper} ${vExec}; do kill -9 $p; echo "rc=$?"; done`);
-  assert.equal(out(inside), 'rc=1\nrc=1\nrc=1\n', describe(inside));
+  const inside = await su(A, `for p in ${vRelay} ${vExec}; do kill -9 $p; echo "rc=$?"; done`);
+  assert.equal(out(inside), 'rc=1\nrc=1\n', describe(inside));
   assert.match(inside.stderr, /No such process/, describe(inside));
 
-  // Her own logins: sudo keeps her as its real uid, so she may signal it; it forwards HUP to the helper, and a killed
-  // sudo leaves the helper without its parent. Either way only her own login ends.
+  // Her own logins: the relay's real uid is hers, so she may signal it. HUP is a hang-up; KILL takes the relay away
+  // without a word, and doshd, seeing its connection close, ends the login's processes. Either way only hers end.
   for (const [sig, cmd] of [['HUP', 'exec sleep 4244'], ['KILL', 'exec sleep 4245']] as const) {
     const login = spawn('su', ['-', A, '-c', cmd], { stdio: ['pipe', 'ignore', 'ignore'] });
     const mine = await runningLogin(A, cmd);
     assert.equal(mine.spec.uid, Number(uid(A)));
-    // The pid recorded for her helper is the real helper: a root process running dosh-helper.mjs.
-    const status = readFileSync(`/proc/${mine.spec.helper.pid}/status`, 'utf8');
-    assert.match(status, /^Uid:\s+0\s+0\s+0\s+0$/m, 'her helper runs as root');
-    assert.ok(readFileSync(`/proc/${mine.spec.helper.pid}/cmdline`, 'utf8').includes(HELPER));
-    const sudo = parentPid(mine.spec.helper.pid)!;
-    const k = await asUserScript(A, `kill -${sig} ${sudo}; echo "rc=$?"`);
-    assert.equal(out(k), 'rc=0\n', `she may signal her own sudo: ${describe(k)}`);
+    assert.equal(readFileSync(`/proc/${mine.spec.relay.pid}/comm`, 'utf8').trim(), 'dosh', 'the pid recorded is her relay');
+    const k = await asUserScript(A, `kill -${sig} ${mine.spec.relay.pid}; echo "rc=$?"`);
+    assert.equal(out(k), 'rc=0\n', `she may signal her own relay: ${describe(k)}`);
     await until(`her login (${sig}) to end`, () => {
       const now = sessionsRaw(A).find((s) => s.metadata.name === mine.metadata.name);
       return !pidAlive(mine.status.execPid!) && (now?.status.phase === 'Failed' || now?.status.phase === 'Succeeded');
     }, 30_000);
+    const ended = sessionsRaw(A).find((s) => s.metadata.name === mine.metadata.name)!;
+    assert.equal(ended.status.reason, sig === 'HUP' ? 'ClientGone' : 'RelayGone');
     await until('her su to exit', () => login.exitCode !== null || login.signalCode !== null, 15_000).catch(() => login.kill('SIGKILL'));
     assertNoForeignEffects();
   }
-  assert.ok(pidAlive(vSudo) && pidAlive(vHelper) && pidAlive(vExec), 'V\'s sudo, helper and command still run');
+  assert.ok(pidAlive(vRelay) && pidAlive(vExec), 'V\'s relay and command still run');
   assert.equal(sec.vLogin.exitCode, null, 'V\'s login still runs');
 });
 
-/** The TCP sockets listening on this host now ("ADDRESS:PORT"). */
-function tcpListeners(): Set<string> {
-  return new Set(sh('ss -ltnH').split('\n').map((l) => l.trim().split(/\s+/)[3]).filter(Boolean));
-}
-
-test('SIGUSR1 and SIGUSR2 sent to her own sudo from the moment the helper starts until her login ends never open a debugger (nothing new listens on TCP); her login runs or ends, and only hers', { timeout: 120_000 }, async () => {
-  // Plain Node opens its inspector (a root debugger on 127.0.0.1:9229) on SIGUSR1, and sudo passes on what its user
-  // sends it. Five logins under a stream of both. (SIGALRM is not passed on: sudo takes it as its own command
-  // timeout and ends the login, which is hers to end.)
-  const baseline = tcpListeners();
-  const seen = new Set<string>();
-  let polling = true;
-  const poll = (async () => {
-    while (polling) {
-      for (const l of tcpListeners()) if (!baseline.has(l)) seen.add(l);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
-  // FROM: "start" sends SIGUSR1 (the attack; a SIGUSR2 there would end the helper before any debugger opened) from the moment sudo's child has become node and started its second thread (Node's
-  // signal watchdog: its SIGUSR1 handler is in place, and no JavaScript has run yet, so none of the helper's own
-  // handlers: the window an attacker aims at); "running" from the moment her command has printed.
-  const waitStart = `until c=$(cat /proc/$d/task/$d/children 2>/dev/null) && [ -n "$c" ] || ! kill -0 $d 2>/dev/null; do :; done
-c=\${c%% *}
-threads() { local k v; while read -r k v; do [ "$k" = Threads: ] && { echo "$v"; return; }; done </proc/$c/status; } 2>/dev/null
-until { read -r comm </proc/$c/comm && [ "$comm" = node ] && [ "$(threads)" -ge 2 ]; } 2>/dev/null || ! kill -0 $d 2>/dev/null; do :; done`;
-  const script = (from: 'start' | 'running') => `out=$(mktemp)
+test('what she hands the relay while it is root changes nothing it does: a stream of signals from its first instant, tight resource limits, her descriptors, her environment', { timeout: 120_000 }, async () => {
+  // Signals: from the moment the relay has blocked them (its first act; /proc/PID/status is anyone's to read) until
+  // her login ends, every signal a user can send that would end or stop a process that did not block them. Her login
+  // runs to its end. (One sent before that moment ends her own login, before it has done anything, as for any program.)
+  const storm = `out=$(mktemp)
 ${DOSH} -c 'echo started; sleep 1; echo done' >"$out" 2>&1 &
 d=$!
-${from === 'start' ? waitStart : 'until grep -q started "$out" || ! kill -0 $d 2>/dev/null; do sleep 0.01; done'}
+until grep -qE '^SigBlk:[[:space:]]*f' /proc/$d/status 2>/dev/null || ! kill -0 $d 2>/dev/null; do :; done
 n=0
-while kill -0 $d 2>/dev/null; do for s in ${from === 'start' ? 'USR1' : 'USR1 USR2'}; do kill -$s $d 2>/dev/null; done; n=$((n+1)); sleep 0.005; done
+while kill -0 $d 2>/dev/null; do for s in USR1 USR2 ALRM PIPE VTALRM PROF TRAP TTIN TTOU TSTP CONT WINCH; do kill -$s $d 2>/dev/null; done; n=$((n+1)); done
 wait $d; rc=$?
 echo "rc=$rc signals=$n"; cat "$out"; rm -f "$out"`;
-  try {
-    for (const from of ['start', 'running', 'start', 'running', 'start'] as const) {
-      const r = await asUserScript(A, script(from), { timeoutMs: 60_000 });
-      const m = /^rc=(\d+) signals=(\d+)\n([\s\S]*)$/.exec(out(r));
-      assert.ok(m, describe(r));
-      assert.doesNotMatch(out(r) + r.stderr, /Debugger listening/, `no inspector opened: ${describe(r)}`);
-      if (from === 'running') {
-        assert.deepEqual([m[1], m[3]], ['0', 'started\ndone\n'], `the helper takes the signals and goes on: ${describe(r)}`);
-        assert.ok(Number(m[2]) > 20, `a stream of signals was sent (${m[2]} rounds)`);
-      } else {
-        assert.ok(m[1] === '0' ? m[3] === 'started\ndone\n' : !m[3].includes('done'), describe(r));
-      }
-    }
-  } finally {
-    polling = false;
-    await poll;
+  for (let i = 0; i < 3; i++) {
+    const r = await asUserScript(A, storm, { timeoutMs: 60_000 });
+    const m = /^rc=(\d+) signals=(\d+)\n([\s\S]*)$/.exec(out(r));
+    assert.ok(m, describe(r));
+    assert.deepEqual([m[1], m[3]], ['0', 'started\ndone\n'], `the login ran to its end under ${m[2]} rounds of signals: ${describe(r)}`);
+    assert.ok(Number(m[2]) > 20, `a stream of signals was sent (${m[2]} rounds)`);
   }
-  assert.deepEqual([...seen], [], 'no TCP listener appeared while the signals ran (a Node inspector listens on 127.0.0.1:9229)');
-  await until('her logins to be over', () => !sessionsRaw(A).some((s) => s.status.phase === 'Running' && s.spec.command?.includes('echo done')) || undefined, 30_000);
+  // Limits that leave it no descriptor or no thread: a clear failure of her own login, nothing else.
+  const noFds = await asUserScript(A, `ulimit -n 4; exec ${DOSH} -c 'echo ran'`);
+  assert.notEqual(noFds.code, 0, describe(noFds));
+  assert.match(noFds.stderr, /^dosh: /m, describe(noFds));
+  assert.doesNotMatch(out(noFds), /ran/);
+  const noThreads = await asUserScript(A, `ulimit -u 1; exec ${DOSH} -c 'echo ran'`);
+  assert.ok(noThreads.code === 0 ? out(noThreads) === 'ran\n' : /^dosh: /m.test(noThreads.stderr), `runs, or fails with a message: ${describe(noThreads)}`);
+  // Closed standard descriptors: the relay opens /dev/null in their place, so no socket becomes her stdout.
+  const closed = await asUserScript(A, `exec 0<&- 2>&-; ${DOSH} -c 'echo ran'`);
+  assert.equal(out(closed), 'ran\n', describe(closed));
+  // Her environment: what would steer a dynamically linked or Node.js program (the relay is static C) and names of
+  // settings; none reaches root or her container.
+  const env = await asUser(A, [DOSH, '-c', 'env'], { env: { LD_PRELOAD: '/tmp/x.so', LD_LIBRARY_PATH: '/tmp', GLIBC_TUNABLES: 'glibc.malloc.check=3', MALLOC_CHECK_: '3', NODE_OPTIONS: '--inspect', DOSH_STORE: '/tmp', STORE: '/tmp', DOCKER_HOST: 'tcp://127.0.0.1:1' } });
+  assert.equal(env.code, 0, describe(env));
+  assert.doesNotMatch(out(env), /LD_PRELOAD|LD_LIBRARY_PATH|GLIBC_TUNABLES|MALLOC_CHECK_|NODE_OPTIONS|DOSH_STORE|^STORE=|DOCKER_HOST/m, 'none of her variables reach her container');
   assertNoForeignEffects();
   await assertDoshdHealthy();
 });
@@ -373,7 +407,7 @@ test('the docker CLI as her is refused at the socket; she is not in its group; t
 // ---------------------------------------------------------------------------------------------------------------
 // Secrets
 
-test('her host account cannot read the policy, the sudoers drop-in, the store or other users\' sessions (Permission denied); doshd serves metrics on loopback only', { timeout: 60_000 }, async () => {
+test('her host account cannot read the policy, the store or other users\' sessions (Permission denied); doshd serves metrics on loopback only', { timeout: 60_000 }, async () => {
   const rows = await attempts(A, [
     'cat /etc/dosh/dosh.conf',
     'ls /etc/dosh',
@@ -381,8 +415,6 @@ test('her host account cannot read the policy, the sudoers drop-in, the store or
     'ls /etc/dosh/conf.d',
     `cat ${sec.doshd.config}`,
     `ls ${sec.doshd.dir}`,
-    'cat /etc/sudoers.d/dosh',
-    'cat /etc/sudoers',
     `cat ${STORE}/doshd.json`,
     `cat ${STORE}/policy-status.json`,
     `cat ${SESSIONS}/${sec.vSession.metadata.name}.json`,
@@ -393,7 +425,7 @@ test('her host account cannot read the policy, the sudoers drop-in, the store or
   const mode = (p: string) => statSync(p).mode & 0o7777;
   assert.equal(mode('/etc/dosh'), 0o700);
   if (existsSync('/etc/dosh/dosh.conf')) assert.equal(mode('/etc/dosh/dosh.conf') & 0o077, 0, '/etc/dosh/dosh.conf is not group/other readable');
-  assert.equal(mode('/etc/sudoers.d/dosh'), 0o440);
+  assert.equal(mode(`${STORE}/api.sock`), 0o600);
   assert.equal(mode(sec.doshd.dir), 0o700);
   assert.equal(mode(sec.doshd.config), 0o600);
   assert.equal(mode(`${SESSIONS}/${sec.vSession.metadata.name}.json`), 0o600);

@@ -1,18 +1,21 @@
 // Security, end to end, what she can pass: a user tries to become another user or root, or to get another
-// image or other docker flags, through everything she controls at login: extra arguments to su and to the helper,
+// image or other docker flags, through everything she controls at login: extra arguments to su and to the login shell,
 // argv0, TERM/LANG/SSH_ORIGINAL_COMMAND (launcher, ssh pty, ssh SetEnv, a forced command in her authorized_keys),
 // configuration files in her home, DOSH_* and policy-named environment variables. Each attempt is refused or ignored,
 // and her container stays exactly the policy's. What badinput.test.ts already covers (forged SUDO_*/DOCKER_*/NODE_*/
-// LD_*/PATH, sudo -E, the helper without sudo, root, the sudoers rule, forged argv0 and flags, garbage TERM/LANG, huge
-// arguments, corrupt store files) is not repeated here. The users, doshd and checks are security-kit.ts's.
+// LD_*/PATH, the relay without its setuid bit, root, forged argv0 and flags, garbage TERM/LANG, huge arguments,
+// corrupt store files) is not repeated here. The users, doshd and checks are security-kit.ts's.
 // needs: docker busybox dosh sshd
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { asUser, asUserScript, BUSYBOX, DOSH, removeContainersOf, run, sessionFilesOf, sh, shellQuote, ssh, sshOpts, STORE, su, type Result } from './harness.ts';
-import { describe, EVIL_IMAGE, HELPER, inspect, out, securitySuite, WHOAMI } from './security-kit.ts';
+import { describe, EVIL_IMAGE, inspect, out, securitySuite, WHOAMI } from './security-kit.ts';
 
 const sec = securitySuite('dsi');
+
+/** Runs the login shell as A with [ARGV0, ...ARGS] as its argv (exec -a), as a login program would start it. */
+const asArgv0 = ([argv0, ...args]: string[]) => asUserScript(A, `exec -a ${shellQuote(argv0)} ${DOSH} ${args.map(shellQuote).join(' ')}`);
 const { A, V, uid, gid, assertPolicyContainer, assertNoForeignEffects } = sec;
 
 test('su - USER -c with other users\' names, root and docker flags as extra arguments: they reach her shell as words; she runs as herself in the policy\'s container', { timeout: 120_000 }, async () => {
@@ -27,7 +30,7 @@ test('su - USER -c with other users\' names, root and docker flags as extra argu
   assertNoForeignEffects();
 });
 
-test('the helper through sudo with --user root, --uid 0, -u root, --privileged: refused with "invalid option" and exit 2, before any session exists', { timeout: 120_000 }, async () => {
+test('the login shell with --user root, --uid 0, -u root, --privileged: refused with "invalid option" and exit 2, before any session exists', { timeout: 120_000 }, async () => {
   const before = sessionFilesOf(A);
   const cases: [string[], RegExp][] = [
     [['-dosh', '--user', 'root'], /^dosh: --user: invalid option$/m],
@@ -40,7 +43,7 @@ test('the helper through sudo with --user root, --uid 0, -u root, --privileged: 
     [['dosh', '--privileged', '--pid=host', '-c', 'id -u'], /^dosh: --privileged: invalid option$/m],
   ];
   for (const [args, msg] of cases) {
-    const r = await asUser(A, ['/usr/bin/sudo', '-n', HELPER, ...args]);
+    const r = await asArgv0(args);
     assert.equal(r.code, 2, `${JSON.stringify(args)}: ${describe(r)}`);
     assert.match(r.stderr, msg, describe(r));
     assert.equal(out(r), '', describe(r));
@@ -49,7 +52,7 @@ test('the helper through sudo with --user root, --uid 0, -u root, --privileged: 
   assertNoForeignEffects();
 });
 
-test('other users\' names and root as argv0 or arguments of the helper: she still runs as herself, in her own container', { timeout: 120_000 }, async () => {
+test('other users\' names and root as argv0 or arguments of the login shell: she still runs as herself, in her own container', { timeout: 120_000 }, async () => {
   const id = assertPolicyContainer(A, BUSYBOX);
   for (const args of [
     [V, '-c', WHOAMI],
@@ -59,7 +62,7 @@ test('other users\' names and root as argv0 or arguments of the helper: she stil
     ['-dosh', '-c', WHOAMI, V, 'root', `dosh-${V}`],
     ['-dosh', '-lc', WHOAMI, '--', '--user', 'root'],
   ]) {
-    const r = await asUser(A, ['/usr/bin/sudo', '-n', HELPER, ...args]);
+    const r = await asArgv0(args);
     assert.equal(r.code, 0, `${JSON.stringify(args)}: ${describe(r)}`);
     assert.equal(out(r), `${uid(A)}\n${gid(A)}\n`, `${JSON.stringify(args)}: ${describe(r)}`);
   }
@@ -141,7 +144,7 @@ test('files in her home (~/.dosh.conf, ~/.config/dosh*, ~/.docker/config.json an
   }
 });
 
-test('DOSH_* and policy-named variables (launcher, sudo, su -m, ssh SetEnv) change nothing and do not reach her container', { timeout: 180_000 }, async () => {
+test('DOSH_* and policy-named variables (the login shell, su -m, ssh SetEnv) change nothing and do not reach her container', { timeout: 180_000 }, async () => {
   removeContainersOf(A);
   const env: Record<string, string> = {
     DOSH_IMAGE: EVIL_IMAGE,
@@ -167,8 +170,7 @@ test('DOSH_* and policy-named variables (launcher, sudo, su -m, ssh SetEnv) chan
   const show = `${WHOAMI}; env | grep -E '^(DOSH_|CONTAINERIMAGE|DOCKERPARAMETERS|PREFIXNAME|ALLOW_UNSAFE)' || echo none`;
   const expect = `${uid(A)}\n${gid(A)}\nnone\n`;
   const results: [string, Result][] = [
-    ['launcher', await asUser(A, [DOSH, '-c', show], { env })],
-    ['sudo helper', await asUser(A, ['/usr/bin/sudo', '-n', HELPER, 'dosh', '-c', show], { env })],
+    ['dosh', await asUser(A, [DOSH, '-c', show], { env })],
     ['su -m (environment kept by su)', await run('su', ['-m', A, '-c', show], { env: { PATH: process.env.PATH, HOME: '/root', ...env } })],
     ['ssh SetEnv', await ssh(A, show, { extra: ['-o', `SetEnv=${Object.entries(env).map(([k, v]) => `${k}=${v.replace(/ /g, '_')}`).join(' ')}`] })],
   ];

@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parentPid } from '../../lib/proc.ts';
 import {
   addUser,
   asUserScript,
@@ -34,7 +33,6 @@ import {
   type Result,
 } from './harness.ts';
 
-export const HELPER = '/usr/local/lib/dosh/dosh-helper.mjs';
 export const SESSIONS = `${STORE}/sessions`;
 export const EVIL_IMAGE = 'dts-sec-evil:latest'; // exists (a tag of the test image), so a flag that named it would work
 export const ESCALATE_IMAGE = 'dts-sec-escalate:latest';
@@ -92,7 +90,7 @@ int main(int argc, char **argv) {
 
 export interface RawSession {
   metadata: { name: string; deletionTimestamp?: string; annotations?: Record<string, string> };
-  spec: { user: string; uid: number; command?: string; helper: { pid: number; startTime: string } };
+  spec: { user: string; uid: number; command?: string; relay: { pid: number; startTime: string } };
   status: { phase: string; reason?: string; execPid?: number; container?: { name: string; image: string } };
 }
 
@@ -292,10 +290,7 @@ export function securitySuite(prefix: string, opts: { escalation?: boolean; stra
 
   after(async () => {
     const { vLogin, doshd, work } = s;
-    for (const x of sessionsRaw(V).concat(sessionsRaw(A)).filter((x) => x.status.phase === 'Running')) {
-      const sudo = parentPid(x.spec.helper.pid);
-      if (sudo) spawnSync('kill', ['-HUP', String(sudo)]);
-    }
+    for (const x of sessionsRaw(V).concat(sessionsRaw(A)).filter((x) => x.status.phase === 'Running')) spawnSync('kill', ['-HUP', String(x.spec.relay.pid)]);
     if (vLogin && vLogin.exitCode === null) await until('V\'s login to end', () => vLogin.exitCode !== null, 15_000).catch(() => vLogin.kill('SIGKILL'));
     await doshd?.stop();
     removeContainersOf(...USERS, 'root');

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, run, sh, su, Tmux, until, HELPER_PROCESS, endSuite } from './harness.ts';
+import { addUser, BUSYBOX, containerIds, Doshd, removeContainersOf, run, sh, su, Tmux, until, RELAY_PROCESS, endSuite } from './harness.ts';
 
 const LOGINS = Number(process.env.DOSH_SOAK_LOGINS ?? 1000);
 const USERS = ['dts-a', 'dts-b', 'dts-c', 'dts-d', 'dts-e'];
@@ -16,7 +16,7 @@ const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 const storeLitter = () => readdirSync('/run/dosh/sessions').filter((f) => f.startsWith('.')).length;
 const soakSessions = () => readdirSync('/run/dosh/sessions').filter((f) => USERS.some((u) => f.startsWith(`${u}-`))).length;
-const helpers = () => sh(`pgrep -fc '${HELPER_PROCESS}' || true`).trim();
+const relays = () => sh(`pgrep -c '${RELAY_PROCESS}' || true`).trim();
 
 before(async () => {
   for (const u of USERS) addUser(u);
@@ -75,7 +75,7 @@ test(`${LOGINS} logins in and out leave nothing behind and doshd stays bounded`,
     `soak: ${LOGINS} logins (${PARALLEL} at a time) in ${seconds.toFixed(1)} s; doshd RSS ${(rss0 / 1024).toFixed(1)} MiB before, ` +
       `${(rssHalf / 1024).toFixed(1)} MiB half way, ${(rss1 / 1024).toFixed(1)} MiB right after, ${(rss2 / 1024).toFixed(1)} MiB once idle; fds ${fd0} -> ${fd2}`,
   );
-  assert.equal(helpers(), '0', 'no session helper left running');
+  assert.equal(relays(), '0', 'no login relay left running');
   assert.equal(storeLitter(), 0, 'no temp or lock file left in the store');
   assert.ok(fd2 <= fd0 + 5, `doshd descriptors ${fd0} -> ${fd2}`);
   // V8 grows its heap lazily, so RSS rises at first; a leak would keep rising at the same pace in the second half.

@@ -83,9 +83,11 @@ async function assertRanInContainer(before: Set<string>, command: string | RegEx
     assert.equal(s.spec.client, 'ssh');
     assert.equal(s.status.container?.name, `dosh-${U}`, show);
     assert.equal(s.status.container?.image, DEBIAN);
-    assert.deepEqual(s.status.exec?.argv, ['/bin/bash', '-c', s.spec.command], show);
+    // The exec ran the policy's shell with her command (`bash -c COMMAND`: the spec holds the command once).
+    assert.deepEqual(s.status.exec?.shell, ['/bin/bash'], show);
+    assert.equal(s.spec.mode, 'command', show);
     // The exit status comes from the engine's record of the exec in the container. (startedAt/execPid are not
-    // asserted: the helper records them off the critical path, so a short exec can end before they are known.)
+    // asserted: doshd records them off the critical path, so a short exec can end before they are known.)
     assert.equal(s.status.phase, 'Succeeded', show);
     assert.equal(s.status.reason, 'Exited', show);
     assert.equal(s.status.exitCode, 0, show);
@@ -220,7 +222,7 @@ test('each tool is served from inside the container: a path only the container h
   const r = await doshctl('get', 'sessions', '-o', 'json');
   ok(r, 'doshctl get sessions');
   const all = (JSON.parse(r.stdout.toString()).items as StoredSession[]).filter((s) => s.spec.user === U && s.metadata.creationTimestamp >= t0);
-  const sftpServer = all.filter((s) => s.spec.mode === 'command' && s.status.exec?.argv.includes(SFTP_SERVER));
+  const sftpServer = all.filter((s) => s.spec.mode === 'command' && s.spec.command === SFTP_SERVER);
   assert.ok(sftpServer.length >= 4, `sftp-server ran in sessions of ${U} (scp and sftp, here and above): ${sftpServer.length}`);
   assert.ok(sftpServer.every((s) => s.status.container?.name === `dosh-${U}`));
   assert.ok(all.every((s) => s.status.phase !== 'Failed'), JSON.stringify(all.filter((s) => s.status.phase === 'Failed').map((s) => [s.spec.command, s.status])));

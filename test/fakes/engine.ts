@@ -100,6 +100,17 @@ export class FakeEngine implements EnginePort {
     this.containers.delete(c.name);
   }
 
+  async renameContainer(id: string, name: string): Promise<void> {
+    this.check();
+    this.actions.push(`rename ${id.slice(0, 4)} ${name}`);
+    const c = this.byNameOrId(id);
+    if (!c) throw new NotFoundError(id);
+    if (this.containers.has(name)) throw new ConflictError(`name ${name} in use`);
+    this.containers.delete(c.name);
+    c.name = name;
+    this.containers.set(name, c);
+  }
+
   async containerProcesses(id: string): Promise<ContainerProcess[]> {
     this.check();
     this.actions.push(`top ${id.slice(0, 4)}`);

@@ -193,7 +193,7 @@ describe('exec, started and relayed by the login relay (its sanitizer build) aga
       assert.equal(r.code, 3, r.stderr.slice(-500));
       assert.equal(r.stdout.length, data.length);
       assert.ok(r.stdout.equals(data), 'stdout byte-exact');
-      assert.equal(r.stderr.length, data.length, 'stderr has the same bytes and nothing else');
+      assert.ok(r.stderrBytes.equals(data), `stderr byte-exact (${r.stderrBytes.length} of ${data.length} bytes)`);
       assert.equal(isSameProcessAlive(st.pid, start), false, 'the host process is gone');
     } finally {
       await doshd.stop();
@@ -213,14 +213,20 @@ describe('exec, started and relayed by the login relay (its sanitizer build) aga
     }
   });
 
-  test('on a TTY: resizeExec (doshd\'s answer to the relay\'s size) sets what `stty size` prints; user and exit code pass through', { timeout: 60_000 }, async () => {
-    const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'stty size; id -u; exit 7'], env: ['TERM=xterm'], user: '1000:1000', tty: true });
+  test('on a TTY: resizeExec (doshd\'s answer to the relay\'s Started) sets what `stty size` prints; user and exit code pass through', { timeout: 60_000 }, async () => {
+    // The command waits for a line before it reads its size, so the answer never races the resize.
+    const execId = await engine.createExec(shared, { argv: ['sh', '-c', 'read x; stty size; id -u; exit 7'], env: ['TERM=xterm'], user: '1000:1000', tty: true });
+    let resized: () => void = () => {};
+    const done = new Promise<void>((r) => (resized = r));
     const doshd = await session(execId, true, (f) => {
-      if (f.frame.type !== Msg.Started) return;
-      void until('the exec running', async () => (await engine.inspectExec(execId)).pid > 0).then(() => engine.resizeExec(execId, 37, 123));
+      // As doshd does: at once, without waiting for the process (the engine holds the resize until the exec started).
+      if (f.frame.type === Msg.Started) void engine.resizeExec(execId, 37, 123).then(resized);
     });
     try {
-      const r = await runRelayOnTty(rig, 37, 123, { asRoot: true }).done;
+      const run = runRelayOnTty(rig, 24, 80, { asRoot: true });
+      await done;
+      run.child.stdin!.write('\n');
+      const r = await run.done;
       assert.equal(r.code, 7, r.stdout.toString());
       assert.match(r.stdout.toString(), /37 123\r?\n1000/);
     } finally {

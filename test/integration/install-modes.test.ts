@@ -16,7 +16,7 @@ const LIB = '/usr/local/lib/dosh';
 
 interface Row {
   path: string;
-  kind: 'file' | 'directory' | 'symlink';
+  kind: 'file' | 'directory' | 'socket' | 'symlink';
   target?: string;
   uid: number;
   gid: number;
@@ -43,8 +43,8 @@ function docTable(): Row[] {
     const where = `${path.basename(DOC)}:${i + 1}`;
     const p = /^`([^`]+)`$/.exec(cells[0])?.[1] ?? '';
     assert.ok(p?.startsWith('/'), `${where}: the path must be one absolute path in backquotes: ${l}`);
-    const kind = /^(file|directory|symlink)(?: to `([^`]+)`)?$/.exec(cells[1]);
-    assert.ok(kind, `${where}: kind must be file, directory or "symlink to \`TARGET\`": ${l}`);
+    const kind = /^(file|directory|socket|symlink)(?: to `([^`]+)`)?$/.exec(cells[1]);
+    assert.ok(kind, `${where}: kind must be file, directory, socket or "symlink to \`TARGET\`": ${l}`);
     const owner = /^([a-z_][a-z0-9_-]*):([a-z_][a-z0-9_-]*)$/.exec(cells[2]);
     assert.ok(owner, `${where}: owner must be USER:GROUP: ${l}`);
     const uid = Number(spawnSync('id', ['-u', owner[1]], { encoding: 'utf8' }).stdout.trim());
@@ -53,7 +53,7 @@ function docTable(): Row[] {
     let mode: number | undefined;
     if (kind[1] === 'symlink') assert.equal(cells[3], '', `${where}: a symlink has no mode of its own`);
     else {
-      assert.match(cells[3], /^0[0-7]{3,4}$/, `${where}: mode must be octal like 0755`);
+      assert.match(cells[3], /^[0-7]{4}$/, `${where}: mode must be four octal digits like 0755 (4755: setuid)`);
       mode = parseInt(cells[3], 8);
     }
     rows.push({ path: p, kind: kind[1] as Row['kind'], target: kind[2], uid, gid, mode, line: i + 1 });
@@ -62,7 +62,7 @@ function docTable(): Row[] {
   return rows;
 }
 
-const octal = (m: number) => `0${(m & 0o7777).toString(8).padStart(3, '0')}`;
+const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
 
 /** What is wrong with PATH against ROW (empty when it matches). */
 function check(row: Row, p: string): string[] {
@@ -73,7 +73,7 @@ function check(row: Row, p: string): string[] {
     return [`${p}: missing (docs/SECURITY.md:${row.line})`];
   }
   const problems: string[] = [];
-  const is = row.kind === 'file' ? st.isFile() : row.kind === 'directory' ? st.isDirectory() : st.isSymbolicLink();
+  const is = row.kind === 'file' ? st.isFile() : row.kind === 'directory' ? st.isDirectory() : row.kind === 'socket' ? st.isSocket() : st.isSymbolicLink();
   if (!is) problems.push(`${p}: not a ${row.kind}`);
   if (st.uid !== row.uid || st.gid !== row.gid) problems.push(`${p}: owned by ${st.uid}:${st.gid}, the doc says ${row.uid}:${row.gid}`);
   if (row.mode !== undefined && (st.mode & 0o7777) !== row.mode) problems.push(`${p}: mode ${octal(st.mode)}, the doc says ${octal(row.mode)}`);
@@ -130,7 +130,7 @@ test(`the table lists every file in ${LIB} and /usr/local/share/doc/dosh (a new 
   assert.deepEqual(missing, [], 'installed but not in the table of docs/SECURITY.md');
 });
 
-test('no directory above an installed file or the store is writable by anyone but root (nobody can swap the helper)', () => {
+test('no directory above an installed file or the store is writable by anyone but root (nobody can swap the login shell)', () => {
   const problems: string[] = [];
   const seen = new Set<string>();
   const walk = (p: string) => {
@@ -145,16 +145,15 @@ test('no directory above an installed file or the store is writable by anyone bu
     }
   };
   for (const row of rows) for (const p of expand(row)) walk(p);
-  // The helper's interpreter too: sudo runs it as root.
-  // #!/usr/bin/env -S LC_ALL=C.UTF-8 NODE FLAGS...: the interpreter is the absolute path after env's own.
-  const node = readFileSync(path.join(LIB, 'dosh-helper.mjs'), 'utf8').split('\n', 1)[0].split(/\s+/).filter((w) => w.startsWith('/')).pop()!;
-  assert.match(node, /^\/.*node$/, 'the helper names node by absolute path');
+  // doshd's interpreter too: it runs as root. (#!NODE: named by absolute path, never found through PATH.)
+  const node = readFileSync(path.join(LIB, 'doshd.mjs'), 'utf8').split('\n', 1)[0].slice(2).trim();
+  assert.match(node, /^\/.*node$/, 'doshd names node by absolute path');
   walk(node);
   walk(realpathSync(node));
   const nodeSt = statSync(realpathSync(node));
   if (nodeSt.uid !== 0 || nodeSt.mode & 0o022) problems.push(`${node}: owner ${nodeSt.uid}, mode ${octal(nodeSt.mode)}`);
   assert.deepEqual(problems, []);
-  assert.ok(seen.has('/usr/local/lib') && seen.has('/etc/sudoers.d'), 'the walk covered the installed paths');
+  assert.ok(seen.has('/usr/local/lib') && seen.has('/usr/local/bin'), 'the walk covered the installed paths');
 });
 
 test('the store doshd creates has the owner and modes docs/SECURITY.md states (a fresh store, and /run/dosh when it exists)', async () => {
@@ -193,7 +192,7 @@ test('the store doshd creates has the owner and modes docs/SECURITY.md states (a
   if (existsSync(STORE)) {
     for (const row of storeRows) {
       for (const p of expand(row)) {
-        if (!row.path.includes('*') && !existsSync(p) && row.kind === 'file') continue; // doshd.json goes with doshd
+        if (!row.path.includes('*') && !existsSync(p) && (row.kind === 'file' || row.kind === 'socket')) continue; // doshd.json and api.sock go with doshd
         problems.push(...check(row, p));
         checked++;
       }
