@@ -116,7 +116,7 @@ async function main(): Promise<number> {
   policy.onReload(() => void controller.policyChanged());
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
-  const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy)) : undefined;
+  const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
   recordInstance(cfg.store, cfg.node, VERSION, new Date());
 
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.

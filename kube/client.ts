@@ -4,53 +4,52 @@
 import type * as k8s from '@kubernetes/client-node';
 import { API_GROUP } from '../api/constants.ts';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../lib/errors.ts';
+import { Reflector, type OpenWatch, type Timers, type WatchLine } from './reflector.ts';
 
 export const KUBE_VERSION = 'v1alpha1';
 export const SESSION_PLURAL = 'sessions';
 export const POLICY_PLURAL = 'doshpolicies';
 
-/** What DoSH reads and writes of a custom resource: plain JSON, as the API server sends it. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-  };
-  spec?: unknown;
-  status?: unknown;
-}
-
-export type WatchEvent = 'add' | 'update' | 'delete';
+import type { KubeObject, WatchEvent } from './types.ts';
+export type { KubeObject, WatchEvent } from './types.ts';
 
 export interface WatchHandlers {
   onEvent(type: WatchEvent, obj: KubeObject): void;
-  /** The watch failed; it is started again after `retryInMs`. */
+  /** The list or watch failed (or got no answer in time); it is started again after `retryInMs`. */
   onError(err: Error, retryInMs: number): void;
-  /** A (re)started watch listed everything again: a moment to resync. */
-  onConnect(): void;
+  /** A list succeeded and the cache holds it (at start and after every failure): a moment to resync. */
+  onSynced(): void;
 }
 
-/** A running list-and-watch with its cache; restarts itself with backoff when it fails. */
+/** A list-and-watch with its cache, started by start(); lists again with backoff when it fails. */
 export interface Watcher {
+  start(): void;
   get(name: string, namespace?: string): KubeObject | undefined;
   list(): KubeObject[];
   stop(): void;
 }
 
-export interface WatchBackoff {
+export interface WatchBackoff extends Timers {
   baseMs: number;
   maxMs: number;
-  setTimer(fn: () => void, ms: number): { cancel(): void };
 }
+
+/** What is counted of the requests (bounded label values). */
+export type KubeOperation = 'list' | 'watch' | 'apply' | 'apply-status' | 'delete';
+export type KubeRequestResult = 'ok' | 'error' | 'timeout';
+
+export interface KubeClientOptions {
+  kubeconfig?: string;
+  inCluster?: boolean;
+  fieldManager: string;
+  /** A request (or a watch's first answer) that takes longer fails with UnavailableError. Default 15 s. */
+  requestTimeoutMs?: number;
+  /** Told of every request's outcome (a watch: when it opens or fails to). */
+  onRequest?(operation: KubeOperation, result: KubeRequestResult, err?: Error): void;
+}
+
+/** The server ends each watch after this long (then it is opened again from where it was). */
+const WATCH_SECONDS = 240;
 
 export function mapKubeError(err: unknown, what: string): Error {
   const e = err as { code?: number | string; statusCode?: number; body?: unknown; message?: string };
@@ -72,16 +71,22 @@ function safeJson(s: string): unknown {
 }
 
 export class KubeClient {
+  private readonly timeoutMs: number;
+  /** The field manager of every server-side apply: one per node, so nodes never contend for each other's fields. */
+  private readonly manager: string;
+
   private constructor(
     private readonly lib: typeof k8s,
     private readonly kc: k8s.KubeConfig,
     private readonly api: k8s.CustomObjectsApi,
-    /** The field manager of every server-side apply: one per node, so nodes never contend for each other's fields. */
-    private readonly manager: string,
-  ) {}
+    private readonly opts: KubeClientOptions,
+  ) {
+    this.timeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.manager = opts.fieldManager;
+  }
 
   /** From a kubeconfig file, or the pod's service account when `inCluster`. */
-  static async load(opts: { kubeconfig?: string; inCluster?: boolean; fieldManager: string }): Promise<KubeClient> {
+  static async load(opts: KubeClientOptions): Promise<KubeClient> {
     const lib = await import('@kubernetes/client-node');
     const kc = new lib.KubeConfig();
     try {
@@ -91,39 +96,53 @@ export class KubeClient {
       throw new InvalidError(`cannot load the Kubernetes configuration ${opts.kubeconfig ?? '(in-cluster)'}: ${(e as Error).message}`);
     }
     if (!kc.getCurrentCluster()) throw new InvalidError(`the Kubernetes configuration ${opts.kubeconfig ?? '(in-cluster)'} has no current cluster`);
-    return new KubeClient(lib, kc, kc.makeApiClient(lib.CustomObjectsApi), opts.fieldManager);
+    return new KubeClient(lib, kc, kc.makeApiClient(lib.CustomObjectsApi), opts);
   }
 
   get server(): string {
     return this.kc.getCurrentCluster()?.server ?? '';
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One request with a time limit: `fn` gets the options that carry the abort signal (add headers with
+   * setHeaderOptions on top). Failures become typed errors; a request that got no answer in time an UnavailableError.
+   */
+  private async call<T>(op: KubeOperation, what: string, fn: (opts: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const pass = <C>(c: C) => new this.lib.Observable(Promise.resolve(c));
+    const opts: k8s.ConfigurationOptions = {
+      middleware: [{ pre: (ctx) => (ctx.setSignal(signal as never), pass(ctx)), post: (r) => pass(r) }],
+      middlewareMergeStrategy: 'append',
+    };
     try {
-      return await fn();
+      const r = await fn(opts);
+      this.opts.onRequest?.(op, 'ok');
+      return r;
     } catch (e) {
-      throw mapKubeError(e, what);
+      const err = signal.aborted ? new UnavailableError(`${what}: no answer from ${this.server} within ${this.timeoutMs / 1000}s`) : mapKubeError(e, what);
+      this.opts.onRequest?.(op, signal.aborted ? 'timeout' : 'error', err);
+      throw err;
     }
   }
 
-  private applyOpts(): k8s.ConfigurationOptions {
-    return this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.ServerSideApply);
+  private applyOpts(opts: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
+    return this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.ServerSideApply, opts);
   }
 
   /** Server-side apply of a Session's metadata (labels, finalizers) and spec: creates it when missing. */
   async applySession(namespace: string, obj: KubeObject): Promise<KubeObject> {
     const { name } = obj.metadata;
-    return this.call(`apply session ${namespace}/${name}`, () =>
-      this.api.patchNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, name, body: obj, fieldManager: this.manager, force: true }, this.applyOpts()),
+    return this.call('apply', `apply session ${namespace}/${name}`, (o) =>
+      this.api.patchNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, name, body: obj, fieldManager: this.manager, force: true }, this.applyOpts(o)),
     );
   }
 
   /** Server-side apply of a Session's status subresource. */
   async applySessionStatus(namespace: string, name: string, apiVersion: string, kind: string, status: unknown): Promise<void> {
-    await this.call(`apply the status of session ${namespace}/${name}`, () =>
+    await this.call('apply-status', `apply the status of session ${namespace}/${name}`, (o) =>
       this.api.patchNamespacedCustomObjectStatus(
         { group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, name, body: { apiVersion, kind, metadata: { name, namespace }, status }, fieldManager: this.manager, force: true },
-        this.applyOpts(),
+        this.applyOpts(o),
       ),
     );
   }
@@ -131,7 +150,7 @@ export class KubeClient {
   /** Deletes a Session (its finalizers still hold it until released); gone already is success. */
   async deleteSession(namespace: string, name: string): Promise<void> {
     try {
-      await this.call(`delete session ${namespace}/${name}`, () => this.api.deleteNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, name }));
+      await this.call('delete', `delete session ${namespace}/${name}`, (o) => this.api.deleteNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural: SESSION_PLURAL, name }, o));
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
@@ -139,61 +158,91 @@ export class KubeClient {
 
   /** Sessions of one namespace, or of all namespaces when none is given. */
   async listSessions(namespace?: string, labelSelector?: string): Promise<KubeObject[]> {
-    const list = await this.call('list sessions', () => this.list({ plural: SESSION_PLURAL, namespace, labelSelector }));
-    return list.items as unknown as KubeObject[];
+    return (await this.list({ plural: SESSION_PLURAL, namespace, labelSelector })).items;
   }
 
   /** One list request: of a namespace, or of the whole cluster (all namespaces, or a cluster-scoped resource). */
-  private list(what: { plural: string; namespace?: string; labelSelector?: string }): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
+  private async list(what: { plural: string; namespace?: string; labelSelector?: string }): Promise<{ items: KubeObject[]; resourceVersion: string }> {
     const { plural, namespace, labelSelector } = what;
-    return namespace
-      ? this.api.listNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural, labelSelector })
-      : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural, labelSelector });
+    const list: k8s.KubernetesListObject<k8s.KubernetesObject> = await this.call('list', `list ${plural}`, (o) =>
+      namespace
+        ? this.api.listNamespacedCustomObject({ group: API_GROUP, version: KUBE_VERSION, namespace, plural, labelSelector }, o)
+        : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural, labelSelector }, o),
+    );
+    return { items: (list.items ?? []) as unknown as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
   /** Server-side apply of a (cluster-scoped) DoshPolicy's status. */
   async applyPolicyStatus(name: string, apiVersion: string, kind: string, status: unknown): Promise<void> {
-    await this.call(`apply the status of doshpolicy ${name}`, () =>
-      this.api.patchClusterCustomObjectStatus({ group: API_GROUP, version: KUBE_VERSION, plural: POLICY_PLURAL, name, body: { apiVersion, kind, metadata: { name }, status }, fieldManager: this.manager, force: true }, this.applyOpts()),
+    await this.call('apply-status', `apply the status of doshpolicy ${name}`, (o) =>
+      this.api.patchClusterCustomObjectStatus({ group: API_GROUP, version: KUBE_VERSION, plural: POLICY_PLURAL, name, body: { apiVersion, kind, metadata: { name }, status }, fieldManager: this.manager, force: true }, this.applyOpts(o)),
     );
   }
 
   /**
-   * Lists and watches a resource (Sessions of a namespace with a label selector, or DoshPolicies) into a cache.
-   * client-node's informer stops on the first failed list or watch; this starts it again after a doubling delay,
-   * reset when a list succeeds, so an API server that is down costs a retry every `maxMs` at most.
+   * Lists and watches a resource (Sessions of a namespace with a label selector, or DoshPolicies) into a cache
+   * (kube/reflector.ts): nothing happens before start(). A list, or a watch's first answer, that takes longer than
+   * the request timeout fails; a watch that sends nothing (the server sends bookmarks, and ends each watch after
+   * WATCH_SECONDS) is given up; after a failure it lists again after a doubling delay, reset by a successful list.
    */
   watch(what: { plural: string; namespace?: string; labelSelector?: string }, h: WatchHandlers, backoff: WatchBackoff): Watcher {
     const base = `/apis/${API_GROUP}/${KUBE_VERSION}`;
     const path = what.namespace ? `${base}/namespaces/${what.namespace}/${what.plural}` : `${base}/${what.plural}`;
-    const inf = this.lib.makeInformer(this.kc, path, () => this.list(what), what.labelSelector);
-    let failures = 0;
-    let timer: { cancel(): void } | undefined;
-    let stopped = false;
-    // start() resolves once the list succeeded and the watch is open: the server is back, so the next failure
-    // starts again from the shortest delay.
-    const start = () => void inf.start().then(() => (failures = 0), restart);
-    const restart = (err: unknown) => {
-      if (stopped || timer) return;
-      const delay = Math.min(backoff.maxMs, backoff.baseMs * 2 ** failures++);
-      h.onError(mapKubeError(err, `watch ${what.plural}`), delay);
-      timer = backoff.setTimer(() => {
-        timer = undefined;
-        if (!stopped) start();
-      }, delay);
-    };
-    for (const type of ['add', 'update', 'delete'] as const) inf.on(type, (o) => h.onEvent(type, o as unknown as KubeObject));
-    inf.on('error', restart);
-    inf.on('connect', () => h.onConnect());
-    start();
+    const reflector = new Reflector({
+      list: () => this.list(what),
+      watch: (resourceVersion, onLine) => this.openWatch(path, { resourceVersion, labelSelector: what.labelSelector, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS }, onLine),
+      timers: backoff,
+      backoff,
+      idleMs: (WATCH_SECONDS + 60) * 1000,
+      onEvent: (type, obj) => h.onEvent(type, obj),
+      onSynced: () => h.onSynced(),
+      onError: (err, retryInMs) => h.onError(err, retryInMs),
+    });
     return {
-      get: (name, namespace) => inf.get(name, namespace) as unknown as KubeObject | undefined,
-      list: () => inf.list() as unknown as KubeObject[],
-      stop: () => {
-        stopped = true;
-        timer?.cancel();
-        void inf.stop();
-      },
+      start: () => void reflector.run(),
+      get: (name, namespace) => reflector.get(name, namespace),
+      list: () => reflector.list(),
+      stop: () => reflector.stop(),
     };
+  }
+
+  /** One watch request through client-node's Watch, whose fetch gets the request timeout for its first answer. */
+  private openWatch(path: string, query: Record<string, string | number | boolean | undefined>, onLine: (line: WatchLine) => void): Promise<OpenWatch> {
+    const what = `watch ${path}`;
+    // Watch reads only these two of its KubeConfig; node-fetch's `timeout` bounds the wait for the response headers.
+    const config = {
+      getCurrentCluster: () => this.kc.getCurrentCluster(),
+      applyToFetchOptions: (o: object) => this.kc.applyToFetchOptions({ ...o, timeout: this.timeoutMs }),
+    } as unknown as k8s.KubeConfig;
+    return new Promise<OpenWatch>((resolve, reject) => {
+      let open = false;
+      let end: { resolve(): void; reject(e: Error): void } | undefined;
+      const done = new Promise<void>((res, rej) => (end = { resolve: res, reject: rej }));
+      done.catch(() => {}); // a watch that fails before it opens rejects the open instead
+      const fail = (e: unknown): Error => {
+        const timedOut = (e as { type?: string })?.type === 'request-timeout';
+        const err = timedOut ? new UnavailableError(`${what}: no answer from ${this.server} within ${this.timeoutMs / 1000}s`) : mapKubeError(e, what);
+        this.opts.onRequest?.('watch', timedOut ? 'timeout' : 'error', err);
+        return err;
+      };
+      let failedEarly = false;
+      new this.lib.Watch(config)
+        .watch(path, query, (type, object) => onLine({ type, object } as WatchLine), (err) => {
+          if (!open) {
+            failedEarly = true;
+            reject(fail(err));
+          } else if (err && (err as { name?: string }).name !== 'AbortError') end!.reject(mapKubeError(err, what));
+          else end!.resolve();
+        })
+        .then(
+          (controller) => {
+            if (failedEarly) return;
+            open = true;
+            this.opts.onRequest?.('watch', 'ok');
+            resolve({ done, abort: () => controller.abort() });
+          },
+          (e) => reject(fail(e)),
+        );
+    });
   }
 }

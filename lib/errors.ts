@@ -42,6 +42,20 @@ export class RefusedError extends Error {
   }
 }
 
+/**
+ * The Kubernetes client is bundled apart (dist/dosh-kube.mjs, see scripts/build.mjs) with its own copy of this module,
+ * so the errors it throws are instances of other classes of the same names: `instanceof` on these four classes also
+ * accepts an Error of the class's exact name (a subclass still needs its own prototype chain).
+ */
+for (const cls of [NotFoundError, ConflictError, UnavailableError, InvalidError]) {
+  const name = cls.name;
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: Function, v: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this, v) || (this === cls && v instanceof Error && v.name === name);
+    },
+  });
+}
+
 export function isTransient(err: unknown): boolean {
   return err instanceof ConflictError || err instanceof UnavailableError;
 }

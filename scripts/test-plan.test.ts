@@ -36,7 +36,7 @@ test('tiers by folder', () => {
 test('a file\'s needs: its header line; an unknown need is an error naming the file', () => {
   assert.deepEqual(declaredNeeds('// what it tests\n// needs: docker busybox dosh\nimport x;\n'), ['docker', 'busybox', 'dosh']);
   assert.deepEqual(declaredNeeds('// no header\n'), []);
-  assert.throws(() => declaredNeeds('// needs: docker k8s\n', 'test/e2e/x.test.ts'), /test\/e2e\/x.test.ts: unknown need "k8s"/);
+  assert.throws(() => declaredNeeds('// needs: docker kubernetes\n', 'test/e2e/x.test.ts'), /test\/e2e\/x.test.ts: unknown need "kubernetes"/);
 });
 
 test('steps run after what they depend on, each once', () => {
@@ -51,8 +51,9 @@ test('a unit file needs nothing set up; the transfer test its images, DoSH, sshd
   assert.deepEqual(transfer.steps, ['docker', 'debian', 'dosh', 'sshd']);
   assert.equal(transfer.tools.get('rsync'), 'rsync');
   assert.equal(transfer.tools.get('sftp'), 'openssh-client');
-  assert.ok(!transfer.steps.includes('k8s-apiserver'), 'no Kubernetes API server for a file that does not use it');
-  assert.ok(makePlan(ROOT, ['test/e2e/fleet.test.ts']).steps.includes('k8s-apiserver'));
+  assert.ok(!transfer.steps.includes('k8s'), 'no Kubernetes for a file that does not use it');
+  assert.ok(makePlan(ROOT, ['test/e2e/fleet.test.ts']).steps.includes('k8s'));
+  assert.deepEqual(makePlan(ROOT, ['test/e2e/chart-install.test.ts']).steps.filter((s) => s === 'k8s' || s === 'helm'), ['k8s', 'helm']);
 });
 
 test('the whole suite plans without error: every header is valid and every program listed', () => {

@@ -89,6 +89,27 @@ test('kubectl delete ends the live login on the node; the finalizer is released 
   assert.deepEqual(kube.actions, []);
 });
 
+test('a session that ends gives up its finalizer: its resource stays for the retention, and a delete needs no node', async () => {
+  const { w, kube, mirror } = setup();
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  await mirror.syncSession(s.metadata.name);
+  const name = `${s.metadata.name}.node1`;
+  assert.deepEqual(kube.get(name)!.metadata.finalizers, ['dosh.io/session-ended'], 'held while live');
+  // The helper records the end, as it does when the command exits.
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Succeeded', exitCode: 0, endedAt: '2026-11-30T12:00:09Z' } }));
+  kube.actions = [];
+  await mirror.syncSession(s.metadata.name);
+  assert.deepEqual(kube.actions, [`apply ${name} (no finalizer)`, `status ${name} Succeeded`]);
+  assert.deepEqual(kube.get(name)!.metadata.finalizers, []);
+  kube.actions = [];
+  await mirror.syncSession(s.metadata.name);
+  assert.deepEqual(kube.actions, [], 'settled');
+  // With doshd gone (uninstalled), kubectl delete of an ended session does not hang.
+  kube.kubectlDelete(name);
+  assert.equal(kube.get(name), undefined);
+});
+
 test('with the API server away the sync is retried with backoff, and catches up when it returns', async () => {
   const { w, kube, mirror } = setup();
   const s = w.login();

@@ -1,7 +1,8 @@
 // Kubernetes mode: the node's local store stays the source of truth, and every local Session is mirrored to a
 // Session custom resource (spec, status, the node's name, a label per user). Deleting the resource with kubectl ends
-// the login on its node: a finalizer holds the resource until the node has ended the session. The mirror has its
-// own queue and never sits on the login path: with the API server down, logins go on and the mirror catches up.
+// the login on its node: a finalizer holds the resource of a live session until the node has ended it (an ended
+// session's resource holds none, so it can be deleted without its node). The mirror has its own queue and never
+// sits on the login path: with the API server down, logins go on and the mirror catches up.
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, SESSION_KIND } from '../../api/constants.ts';
 import { LABEL_NODE, LABEL_SESSION, LABEL_USER, SESSION_FINALIZER } from '../../api/labels.ts';
@@ -123,7 +124,8 @@ export class SessionMirror {
     }
     const want = this.desired(local);
     let cur = remote;
-    if (!cur || !isDeepStrictEqual(plain(cur.spec), want.spec) || !sameLabels(cur, want) || !cur.metadata.finalizers?.includes(SESSION_FINALIZER)) {
+    const held = cur?.metadata.finalizers?.includes(SESSION_FINALIZER) ?? false;
+    if (!cur || !isDeepStrictEqual(plain(cur.spec), want.spec) || !sameLabels(cur, want) || held !== isLive(local)) {
       cur = await this.d.api.applySession(namespace, want);
     }
     await this.applyStatus(local, cur);
@@ -138,7 +140,9 @@ export class SessionMirror {
         name: resourceName(local.metadata.name, node),
         namespace,
         labels: { ...local.metadata.labels, [LABEL_USER]: local.metadata.labels[LABEL_USER] ?? local.spec.user, [LABEL_NODE]: nodeSlug(node), [LABEL_SESSION]: local.metadata.name },
-        finalizers: [SESSION_FINALIZER],
+        // Held only while the login lives: an ended session's resource can be deleted without this node (doshd
+        // gone, uninstalled), and a namespace holding it can go.
+        finalizers: isLive(local) ? [SESSION_FINALIZER] : [],
       },
       spec: plain(local.spec),
     };

@@ -10,6 +10,7 @@ import type { DirStore } from '../../store/dirstore.ts';
 import type { DoshdConfig } from '../config.ts';
 import { ClusterPolicy } from './cluster-policy.ts';
 import { nodeSlug, SessionMirror } from './mirror.ts';
+import { ApiConnection } from './connection.ts';
 import type { ControllerMetrics } from '../metrics/metrics.ts';
 import type { PolicySource } from '../policy-source.ts';
 
@@ -24,11 +25,35 @@ export interface KubeModeDeps {
 }
 
 const BACKOFF: Omit<WatchBackoff, 'setTimer'> = { baseMs: 500, maxMs: 30_000 };
+/** A request to the API server (or a watch's first answer) that takes longer fails, is logged and counted. */
+export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
 
-export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: AbortSignal): Promise<void> }> {
+export interface KubeMode {
+  run(signal: AbortSignal): Promise<void>;
+  /** Why the node is not connected to the API server (for /readyz), or undefined. */
+  notReady(): string | undefined;
+}
+
+export async function startKubeMode(d: KubeModeDeps): Promise<KubeMode> {
   const { config, node, log } = d;
   const { KubeClient, POLICY_PLURAL, SESSION_PLURAL } = await import('../../kube/client.ts');
-  const api = await KubeClient.load({ kubeconfig: config.kubeconfig, inCluster: config.inCluster, fieldManager: `doshd-${nodeSlug(node)}` });
+  let conn: ApiConnection | undefined;
+  const api = await KubeClient.load({
+    kubeconfig: config.kubeconfig,
+    inCluster: config.inCluster,
+    fieldManager: `doshd-${nodeSlug(node)}`,
+    requestTimeoutMs: KUBE_REQUEST_TIMEOUT_MS,
+    onRequest: (operation, result, err) => conn?.request(operation, result, err),
+  });
+  conn = new ApiConnection({
+    watches: [SESSION_PLURAL, POLICY_PLURAL],
+    server: api.server,
+    log,
+    now: () => d.clock.now(),
+    setGauge: (up) => d.metrics.kubeConnected.set(up ? 1 : 0),
+    countRequest: (operation, result) => d.metrics.kubeRequests.inc({ operation, result }),
+  });
+  const connection = conn;
   const backoff: WatchBackoff = {
     ...BACKOFF,
     setTimer: (fn, ms) => {
@@ -36,8 +61,26 @@ export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: Abor
       return { cancel: () => clearTimeout(t) };
     },
   };
-  // The mirror reads the watch's cache, and the watch's events feed the mirror: neither is used before run().
-  const mirror: SessionMirror = new SessionMirror({
+  // Nothing runs before run(): the watches start there, and the mirror once the sessions have been listed.
+  let synced: () => void = () => {};
+  const firstSync = new Promise<void>((resolve) => (synced = resolve));
+  const sessions = api.watch(
+    { plural: SESSION_PLURAL, namespace: config.namespace, labelSelector: `${LABEL_NODE}=${nodeSlug(node)}` },
+    {
+      onEvent: (_type, obj) => mirror.onRemote(obj),
+      onError: (err, retryInMs) => {
+        connection.watchFailed(SESSION_PLURAL, err);
+        log.warn('Kubernetes API watch of sessions failed; logins go on, the mirror catches up when it returns', { error: err.message, retryInMs });
+      },
+      onSynced: () => {
+        connection.listed(SESSION_PLURAL);
+        synced();
+        mirror.resync();
+      },
+    },
+    backoff,
+  );
+  const mirror = new SessionMirror({
     store: d.store,
     api,
     remote: { get: (name, ns) => sessions.get(name, ns), list: () => sessions.list() },
@@ -46,29 +89,18 @@ export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: Abor
     log,
     options: { node, namespace: config.namespace, resyncIntervalMs: config.resyncIntervalMs, workers: 2 },
   });
-  const sessions = api.watch(
-    { plural: SESSION_PLURAL, namespace: config.namespace, labelSelector: `${LABEL_NODE}=${nodeSlug(node)}` },
-    {
-      onEvent: (_type, obj) => mirror.onRemote(obj),
-      onError: (err, retryInMs) => {
-        d.metrics.kubeConnected.set(0);
-        log.warn('Kubernetes API watch of sessions failed; logins go on, the mirror catches up when it returns', { error: err.message, retryInMs });
-      },
-      onConnect: () => {
-        d.metrics.kubeConnected.set(1);
-        mirror.resync();
-      },
-    },
-    backoff,
-  );
   const cluster = new ClusterPolicy({ api, apply: (next) => d.policy.setOverride(next), clock: d.clock, log, node });
   const policies = api.watch(
     { plural: POLICY_PLURAL },
     {
       onEvent: (type, obj) => void cluster.onEvent(type, obj),
-      onError: (err, retryInMs) => log.warn('Kubernetes API watch of the cluster policy failed; the policy in force stays', { error: err.message, retryInMs }),
+      onError: (err, retryInMs) => {
+        connection.watchFailed(POLICY_PLURAL, err);
+        log.warn('Kubernetes API watch of the cluster policy failed; the policy in force stays', { error: err.message, retryInMs });
+      },
       // A relist after an outage may show the resource changed or gone: the cache has it as it is now.
-      onConnect: () => {
+      onSynced: () => {
+        connection.listed(POLICY_PLURAL);
         const cur = policies.get(DOSHPOLICY_NAME);
         if (cur) void cluster.onEvent('update', cur);
       },
@@ -77,8 +109,14 @@ export async function startKubeMode(d: KubeModeDeps): Promise<{ run(signal: Abor
   );
   log.info('Kubernetes mode', { server: api.server, namespace: config.namespace, node: nodeSlug(node) });
   return {
+    notReady: () => connection.notReady(),
     async run(signal) {
-      await mirror.run(signal);
+      sessions.start();
+      policies.start();
+      // Like a controller waiting for its informer's cache: the mirror compares with the listed resources only.
+      const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([firstSync, aborted]);
+      if (!signal.aborted) await mirror.run(signal);
       sessions.stop();
       policies.stop();
     },

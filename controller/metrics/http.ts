@@ -1,4 +1,5 @@
-// /metrics for Prometheus, /healthz (the process answers) and /readyz (the engine answers and a policy is loaded).
+// /metrics for Prometheus, /healthz (the process answers) and /readyz (the engine answers, a policy is loaded and, in
+// Kubernetes mode, the API server is connected: controller/main.ts says what is checked).
 import * as http from 'node:http';
 import type { Registry } from 'prom-client';
 

@@ -38,7 +38,17 @@ export class ControllerMetrics {
   readonly containers = new Counter({ name: 'dosh_container_actions_total', help: 'Container actions taken.', labelNames: ['action'], registers: [this.registry] });
   readonly gcCollected = new Counter({ name: 'dosh_gc_collected_total', help: 'Objects garbage-collected by kind.', labelNames: ['kind'], registers: [this.registry] });
   readonly kubeSyncs = new Counter({ name: 'dosh_kube_mirror_syncs_total', help: 'Session mirror syncs to the Kubernetes API by result (Kubernetes mode).', labelNames: ['result'], registers: [this.registry] });
-  readonly kubeConnected = new Gauge({ name: 'dosh_kube_connected', help: '1 while the Session watch on the Kubernetes API is open (Kubernetes mode).', registers: [this.registry] });
+  readonly kubeConnected = new Gauge({
+    name: 'dosh_kube_connected',
+    help: '1 while connected to the Kubernetes API: its watches have listed and no request has since gone unanswered (Kubernetes mode).',
+    registers: [this.registry],
+  });
+  readonly kubeRequests = new Counter({
+    name: 'dosh_kube_requests_total',
+    help: 'Requests to the Kubernetes API by operation (list, watch, apply, apply-status, delete) and result (ok, error, timeout) (Kubernetes mode).',
+    labelNames: ['operation', 'result'],
+    registers: [this.registry],
+  });
   readonly hookRuns = new Counter({ name: 'dosh_hook_runs_total', help: 'Hook script runs by moment and result.', labelNames: ['moment', 'result'], registers: [this.registry] });
   readonly hookDuration = new Histogram({
     name: 'dosh_hook_duration_seconds',

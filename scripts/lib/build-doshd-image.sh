@@ -7,7 +7,8 @@
 #               binary with the exact shared libraries `ldd` lists for it (its own dynamic loader included, kept in
 #               /opt/dosh/node/lib so the image's own glibc stays untouched for getent and id), dist/doshd.mjs
 #               (rebuilt with `npm run build` first), and /usr/local/bin/doshd, a wrapper that runs it and adds
-#               `--node` from $DOSH_NODE, else from the host's /etc/hostname when mounted at /run/host/hostname.
+#               `--node` from $DOSH_NODE, else from the host's /etc/hostname when mounted at /run/host/hostname;
+#               and /usr/local/bin/node, the same node for other scripts (the Helm chart's test and uninstall hook).
 #               Always rebuilt (a few seconds): it must carry the current dist/doshd.mjs.
 #   prometheus  dosh/prometheus:local — the same base plus Debian's /usr/bin/prometheus (package `prometheus`,
 #               installed when missing) and its libraries; skipped when it exists with this recipe unless --force.
@@ -25,7 +26,7 @@ BASE=dosh-test/debian:bookworm
 DOSHD_IMAGE=${DOSH_DOSHD_IMAGE:-dosh/doshd:local}
 PROM_IMAGE=${DOSH_PROMETHEUS_IMAGE:-dosh/prometheus:local}
 RECIPE_LABEL=org.dosh.image.recipe
-DOSHD_RECIPE=doshd-1
+DOSHD_RECIPE=doshd-2
 PROM_RECIPE=prometheus-1
 # log, die, ensure_pkgs
 # shellcheck source=SCRIPTDIR/common.sh
@@ -95,6 +96,12 @@ if [ -n "$node" ]; then set -- --node "$node" "$@"; fi
 exec /opt/dosh/node/lib/ld.so --library-path /opt/dosh/node/lib /opt/dosh/node/bin/node /usr/local/lib/dosh/doshd.mjs "$@"
 SH
   chmod 0755 "$r/usr/local/bin/doshd"
+  # The same node for other scripts: the Helm chart's test and uninstall hook run theirs with it.
+  cat >"$r/usr/local/bin/node" <<'SH'
+#!/bin/sh
+exec /opt/dosh/node/lib/ld.so --library-path /opt/dosh/node/lib /opt/dosh/node/bin/node "$@"
+SH
+  chmod 0755 "$r/usr/local/bin/node"
   commit doshd "$DOSHD_IMAGE" "$DOSHD_RECIPE" '["/usr/local/bin/doshd"]'
 }
 

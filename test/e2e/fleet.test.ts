@@ -1,17 +1,17 @@
-// A fleet of two login nodes against a real Kubernetes API server (apiextensions-apiserver on etcd, started by
-// scripts/lib/k8s-apiserver.sh): each node's doshd mirrors its sessions to Session resources, kubectl and doshctl
+// A fleet of two login nodes against a real Kubernetes API server (kube-apiserver on etcd, without a node: started
+// by scripts/lib/k8s-cluster.sh start --apiserver-only): each node's doshd mirrors its sessions to Session resources, kubectl and doshctl
 // list both nodes' sessions, kubectl delete ends a login on the right node, the DoshPolicy is the policy of both,
 // an invalid one is rejected and reported, and logins go on while the API server is down.
 // The second node is this host seen through a UTS and mount namespace: its own host name (which the session helper
 // records as the session's node) and its own /etc/dosh/helper.conf pointing at the second doshd's store.
-// needs: docker busybox debian dosh k8s-apiserver
+// needs: docker busybox debian dosh k8s
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
-import { startApiServer, type ApiServer } from '../lib/k8s-rig.ts';
+import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, METRICS_PORT, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
+import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
 
 // Node A is doshd with its default node name, the host name.
 const NODE_A = hostname();
@@ -23,7 +23,7 @@ const USERS = [ANA, BEA, CID, DOT];
 const POLICY = `CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=2\n`;
 const FLAGS = (kubeconfig: string) => ['--kubeconfig', kubeconfig, '--kube-namespace', 'dosh-e2e', '--kube-resync', '1', '--ended-retention', '2'];
 
-let rig: ApiServer;
+let rig: Cluster;
 let work: string;
 let nodeA: Doshd;
 let nodeB: Doshd;
@@ -48,9 +48,12 @@ const of = (items: Item[], user: string) => items.filter((i) => i.spec.user === 
 
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'dosh-fleet-'));
-  rig = await startApiServer(path.join(work, 'k8s'));
+  rig = await startCluster(path.join(work, 'k8s'), { apiserverOnly: true });
   const crds = await kubectl('apply', '-f', `${REPO}/crds/`);
   assert.equal(crds.code, 0, crds.stderr);
+  // kube-apiserver admits objects only into namespaces that exist.
+  const ns = await kubectl('create', 'namespace', 'dosh-e2e');
+  assert.equal(ns.code, 0, ns.stderr);
   await until('the CRDs to be served', async () => (await kubectl('get', 'sessions', '-A')).code === 0 || undefined);
   for (const u of USERS) addUser(u);
   removeContainersOf(...USERS);
@@ -187,6 +190,39 @@ test('the DoshPolicy is the policy of both nodes; an invalid one is rejected and
   const gone = await kubectl('delete', 'doshpolicy', 'default');
   assert.equal(gone.code, 0, gone.stderr);
   await until('the nodes to take their policy files back', async () => (nodeA.logText().includes('the policy file is in force again') && nodeB.logText().includes('the policy file is in force again')) || undefined);
+});
+
+test('an API server that accepts connections but never answers: requests time out, are logged and counted, /readyz and dosh_kube_connected say so; logins go on; it recovers', { timeout: 180_000 }, async () => {
+  const readyz = async () => {
+    const r = await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`);
+    return { code: r.status, text: await r.text() };
+  };
+  const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text())?.[1] ?? NaN);
+  assert.equal((await readyz()).code, 200);
+  assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 1);
+  await rig.pauseApiServer();
+  try {
+    // A login writes a session, which the mirror then tries to apply: that request gets no answer.
+    const quick = await su(DOT, 'echo hung');
+    assert.equal(quick.code, 0, `a login while the API server hangs: ${quick.stderr}`);
+    assert.equal(quick.stdout.toString(), 'hung\n');
+    const nr = await until('node A to give up on the hung request', async () => {
+      const r = await readyz();
+      return r.code === 503 ? r : undefined;
+    }, 60_000).catch((e) => {
+      throw new Error(`${e.message}; node A's log:\n${nodeA.logText().split('\n').slice(-30).join('\n')}`);
+    });
+    assert.match(nr.text, /kubernetes API https:\/\/127\.0\.0\.1:\d+: not connected: .*no answer from https:\/\/127\.0\.0\.1:\d+ within 15s/);
+    assert.match(nodeA.logText(), /"msg":"Kubernetes API request timed out".*"operation":"apply/);
+    assert.match(nodeA.logText(), /"msg":"Kubernetes API not connected/);
+    assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 0);
+    assert.ok((await metric(/^dosh_kube_requests_total\{operation="apply",result="timeout"\} (\S+)$/m)) >= 1);
+  } finally {
+    await rig.resumeApiServer();
+  }
+  await until('node A to be connected again', async () => (await readyz()).code === 200 || undefined, 90_000);
+  assert.equal(await metric(/^dosh_kube_connected (\S+)$/m), 1);
+  assert.match(nodeA.logText(), /"msg":"Kubernetes API connected"/);
 });
 
 test('with the API server stopped logins go on on both nodes; when it returns the mirror catches up', { timeout: 180_000 }, async () => {

@@ -27,7 +27,6 @@ export class FakeKube implements MirrorApi {
     const name = obj.metadata.name;
     this.actions.push(`apply ${name}${obj.metadata.finalizers?.length ? '' : ' (no finalizer)'}`);
     const cur = this.objects.get(name);
-    if (!cur && obj.metadata.finalizers?.length === 0) return obj;
     const next: KubeObject = structuredClone({ ...obj, status: cur?.status, metadata: { ...cur?.metadata, ...obj.metadata, resourceVersion: String(++this.rv) } });
     // The last finalizer gone from an object being deleted: the server removes it.
     if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) this.objects.delete(name);
@@ -51,9 +50,10 @@ export class FakeKube implements MirrorApi {
     else this.objects.delete(name);
   }
 
-  /** What `kubectl delete` does. */
+  /** What `kubectl delete` does: marks it while a finalizer holds it, else it is gone. */
   kubectlDelete(name: string): void {
     const cur = this.objects.get(name)!;
-    this.objects.set(name, { ...cur, metadata: { ...cur.metadata, deletionTimestamp: '2026-11-30T12:00:05Z' } });
+    if (!cur.metadata.finalizers?.length) this.objects.delete(name);
+    else this.objects.set(name, { ...cur, metadata: { ...cur.metadata, deletionTimestamp: '2026-11-30T12:00:05Z' } });
   }
 }

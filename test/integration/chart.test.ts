@@ -32,7 +32,12 @@ function run(args: string[]): { status: number | null; stdout: string; stderr: s
   return spawnSync(helm, args, { encoding: 'utf8', env, timeout: 60_000 });
 }
 
+/** The release's own objects (no hooks: the test and the uninstall hook are checked by themselves). */
 function render(...extra: string[]): Obj[] {
+  return renderAll(...extra).filter((o) => !o.metadata?.annotations?.['helm.sh/hook']);
+}
+
+function renderAll(...extra: string[]): Obj[] {
   const r = run(['template', 'dosh', CHART, '--namespace', 'dosh-system', '--include-crds', ...extra]);
   assert.equal(r.status, 0, `helm template ${extra.join(' ')} failed:\n${r.stderr}`);
   return YAML.parseAllDocuments(r.stdout)
@@ -84,7 +89,10 @@ test('the DaemonSet: host mounts, host PID, node selector, node name, probes, pr
   assert.deepEqual(hostPaths['docker-socket'], { path: '/var/run/docker.sock', type: 'Socket' });
   assert.deepEqual(hostPaths.config, { path: '/etc/dosh', type: 'Directory' });
   assert.equal(hostPaths.cgroup.path, '/sys/fs/cgroup');
-  assert.deepEqual(Object.values(hostPaths).map((h: any) => h.path).filter((p) => p.startsWith('/etc/') && p !== '/etc/dosh').sort(), ['/etc/group', '/etc/nsswitch.conf', '/etc/passwd']);
+  // The host's users through the directory /etc (a single-file mount of /etc/passwd never shows the file useradd puts
+  // in its place), and no file of /etc mounted by itself.
+  assert.deepEqual(hostPaths['host-etc'], { path: '/etc', type: 'Directory' });
+  assert.deepEqual(Object.values(hostPaths).map((h: any) => h.path).filter((p) => p.startsWith('/etc/') && p !== '/etc/dosh'), []);
   const c = pod.containers.find((x: Obj) => x.name === 'doshd');
   assert.equal(c.image, 'dosh/doshd:0.1.0');
   const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.name, m]));
@@ -94,6 +102,9 @@ test('the DaemonSet: host mounts, host PID, node selector, node name, probes, pr
   assert.equal(mounts.config.mountPath, '/etc/dosh');
   assert.equal(mounts.config.readOnly, true);
   assert.equal(mounts.cgroup.readOnly, true);
+  assert.deepEqual(mounts['host-etc'], { name: 'host-etc', mountPath: '/etc', readOnly: true });
+  assert.ok(c.volumeMounts.findIndex((m: Obj) => m.mountPath === '/etc') < c.volumeMounts.findIndex((m: Obj) => m.mountPath === '/etc/dosh'), '/etc before /etc/dosh');
+  assert.ok(!c.env.some((e: Obj) => e.name.startsWith('KUBERNETES_')), 'the kubernetes Service by default');
   for (const a of ['--store=/run/dosh', '--config=/etc/dosh/dosh.conf', '--metrics-address=[$(POD_IP)]:9469', '--node=$(NODE_NAME)', '--log-format=json', '--in-cluster', '--kube-namespace=dosh-system']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
   assert.deepEqual(c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
@@ -117,6 +128,63 @@ test('values: a chosen node label, host network (node name = host name), a dosh.
   assert.equal(c.imagePullPolicy, 'Always');
   const named = one(render('--set', 'doshd.node=login1.example.org'), 'DaemonSet').spec.template.spec.containers[0];
   assert.ok(named.args.includes('--node=login1.example.org'));
+});
+
+test('values: no host /etc, extra NSS paths; kubernetesApi sets where doshd and the hooks reach the API server', () => {
+  const ds = one(render('--set', 'hostPaths.etc=', '--set-json', 'hostPaths.nss=["/var/lib/sss/pipes"]'), 'DaemonSet');
+  const vols = ds.spec.template.spec.volumes.filter((v: Obj) => v.hostPath).map((v: Obj) => v.hostPath.path);
+  assert.ok(!vols.includes('/etc') && vols.includes('/var/lib/sss/pipes'));
+  const all = renderAll('--set', 'kubernetesApi.host=10.0.0.5', '--set', 'kubernetesApi.port=6443');
+  const containers = all.flatMap((o) => (o.kind === 'DaemonSet' || o.kind === 'Job' ? o.spec.template.spec.containers : o.kind === 'Pod' ? o.spec.containers : []));
+  assert.equal(containers.length, 3, 'doshd, the test, the uninstall hook');
+  for (const c of containers) {
+    assert.deepEqual(c.env.filter((e: Obj) => e.name.startsWith('KUBERNETES_')), [{ name: 'KUBERNETES_SERVICE_HOST', value: '10.0.0.5' }, { name: 'KUBERNETES_SERVICE_PORT', value: '6443' }], c.name);
+  }
+  const half = run(['template', 'dosh', CHART, '--set', 'kubernetesApi.host=10.0.0.5']);
+  assert.notEqual(half.status, 0);
+  assert.match(half.stderr, /kubernetesApi: set both host and port, or neither/);
+});
+
+test('the test and the uninstall hook: hook objects of their own, never selected as doshd, least privilege, beside doshd', () => {
+  const all = renderAll('--set', 'hostNetwork=true', '--set-json', 'tolerations=[{"key":"login","operator":"Exists"}]');
+  const ds = one(all, 'DaemonSet');
+  const hooks = all.filter((o) => o.metadata.annotations?.['helm.sh/hook']);
+  const byHook = (h: string) => hooks.filter((o) => o.metadata.annotations['helm.sh/hook'].split(',').includes(h)).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  assert.deepEqual(byHook('test'), ['ConfigMap/dosh-scripts', 'Pod/dosh-test', 'Role/dosh-test', 'RoleBinding/dosh-test', 'ServiceAccount/dosh-test']);
+  assert.deepEqual(byHook('post-delete'), ['ConfigMap/dosh-scripts', 'Job/dosh-uninstall', 'Role/dosh-uninstall', 'RoleBinding/dosh-uninstall', 'ServiceAccount/dosh-uninstall']);
+  for (const o of hooks) {
+    // Deleted once they succeeded: an uninstall leaves none of them behind.
+    assert.equal(o.metadata.annotations['helm.sh/hook-delete-policy'], 'before-hook-creation,hook-succeeded', `${o.kind}/${o.metadata.name}`);
+    assert.notEqual(o.metadata.labels['app.kubernetes.io/component'], 'doshd', `${o.kind}/${o.metadata.name} is not one of doshd's`);
+  }
+  const cm = hooks.find((o) => o.kind === 'ConfigMap')!;
+  assert.ok(Number(cm.metadata.annotations['helm.sh/hook-weight']) < 0, 'the scripts exist before the pods');
+  for (const f of ['kube.mjs', 'test.mjs', 'release-sessions.mjs']) assert.equal(cm.data[f], readFileSync(path.join(CHART, 'files', f), 'utf8'), f);
+  const rules = (name: string) => hooks.find((o) => o.kind === 'Role' && o.metadata.name === name)!.rules.map((r: Obj) => `${r.apiGroups[0] || 'core'}/${r.resources.join(',')}:${r.verbs.join(',')}${r.resourceNames ? `@${r.resourceNames}` : ''}`);
+  assert.deepEqual(rules('dosh-test'), ['apps/daemonsets:get@dosh', 'core/pods:list', 'dosh.io/sessions:list']);
+  assert.deepEqual(rules('dosh-uninstall'), ['core/pods:list', 'dosh.io/sessions:list,patch,delete']);
+  const test = hooks.find((o) => o.kind === 'Pod')!.spec;
+  const job = hooks.find((o) => o.kind === 'Job')!.spec.template.spec;
+  const selector = Object.entries(ds.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).sort().join(',');
+  assert.deepEqual(test.containers[0].command, ['/usr/local/bin/node', '/scripts/test.mjs', 'dosh-system', 'dosh', selector]);
+  assert.deepEqual(job.containers[0].command, ['/usr/local/bin/node', '/scripts/release-sessions.mjs', 'dosh-system', selector]);
+  for (const pod of [test, job]) {
+    assert.equal(pod.hostNetwork, true, 'the network doshd has');
+    assert.deepEqual(pod.nodeSelector, ds.spec.template.spec.nodeSelector);
+    assert.deepEqual(pod.tolerations, ds.spec.template.spec.tolerations);
+    assert.equal(pod.containers[0].image, ds.spec.template.spec.containers[0].image);
+    assert.equal(pod.containers[0].securityContext.runAsNonRoot, true);
+    assert.deepEqual(pod.containers[0].securityContext.capabilities, { drop: ['ALL'] });
+    assert.equal(pod.restartPolicy, 'Never');
+  }
+});
+
+test('NOTES.txt says what runs (no "not implemented"), how to check it and what an uninstall leaves', () => {
+  const notes = readFileSync(path.join(CHART, 'templates/NOTES.txt'), 'utf8');
+  assert.doesNotMatch(notes, /not implemented/i);
+  assert.match(notes, /helm test/);
+  assert.match(notes, /helm uninstall/);
+  assert.match(notes, /docs\/INSTALL\.md/);
 });
 
 test('RBAC: only the dosh.io resources, no wildcard, no Leases', () => {
@@ -230,6 +298,9 @@ test('values.schema.json rejects bad values', () => {
     [['--set', 'image.pullPolicy=Sometimes'], /pullPolicy/],
     [['--set', 'doshd.logLevel=loud'], /logLevel/],
     [['--set', 'hostPaths.store=run/dosh'], /store/],
+    [['--set', 'hostPaths.etc=etc'], /etc/],
+    [['--set', 'kubernetesApi.port=https'], /port/],
+    [['--set', 'kubernetesApi.address=x'], /kubernetesApi|additional/i],
     [['--set', 'serviceMonitor.interval=soon'], /interval/],
     [['--set', 'metrics.bind=0.0.0.0'], /bind/],
     [['--set-json', 'metrics.networkPolicy.from=[{"podSelecter":{}}]'], /podSelecter|additional/i],

@@ -54,3 +54,80 @@ They name users and their activity, and /readyz shows policy errors: never every
 {{- end -}}
 {{- if eq $b "loopback" -}}127.0.0.1{{- else if eq $b "hostIP" -}}[$(HOST_IP)]{{- else -}}[$(POD_IP)]{{- end -}}:{{ .Values.metrics.port }}
 {{- end -}}
+
+{{/* The image of doshd, which the test and the uninstall hook use too (its node runs their scripts). */}}
+{{- define "dosh.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* KUBERNETES_SERVICE_HOST and _PORT for a container that talks to the API server, when kubernetesApi says where. */}}
+{{- define "dosh.apiEnv" -}}
+{{- with .Values.kubernetesApi }}
+{{- if or .host .port }}
+{{- if not (and .host .port) }}{{ fail "kubernetesApi: set both host and port, or neither" }}{{ end }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ .host | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ .port | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Where the chart's own pods (its test, its uninstall hook) run: beside doshd, on a login node, with the same network
+and image pull secrets, so that they reach the API server the way doshd does (see kubernetesApi).
+*/}}
+{{- define "dosh.helperPodPlacement" -}}
+hostNetwork: {{ .Values.hostNetwork }}
+{{- if .Values.hostNetwork }}
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+nodeSelector:
+  {{- toYaml .Values.nodeSelector | nindent 2 }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The chart's own small pods run unprivileged, as nobody, on a read-only root. */}}
+{{- define "dosh.helperContainerSecurity" -}}
+runAsNonRoot: true
+runAsUser: 65534
+runAsGroup: 65534
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* The annotations of a hook resource: (dict "hook" "test" "weight" "-5"). Deleted once its hooks succeeded. */}}
+{{- define "dosh.hookAnnotations" -}}
+helm.sh/hook: {{ .hook }}
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}
+
+{{/* The label selector of doshd's pods as a string (k=v,k=v), for the test and the uninstall hook. */}}
+{{- define "dosh.selectorString" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := (include "dosh.selectorLabels" . | fromYaml) -}}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
+{{/* The labels of the chart's own hook objects: (dict "ctx" . "component" "test"); never doshd's selector. */}}
+{{- define "dosh.hookLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "dosh.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: dosh
+{{- end -}}
