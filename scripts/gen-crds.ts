@@ -197,7 +197,7 @@ export function crdObjects(): Record<string, Json> {
       singular: 'session',
       shortNames: ['sess'],
       scope: 'Namespaced',
-      schema: rootSchema(Session, 'One login of a user on a DoSH login node: written by the session helper, reconciled by that node\'s doshd.'),
+      schema: rootSchema(Session, 'One login of a user on a DoSH login node: made by that node\'s doshd when a login asks for it, and reconciled by it.'),
       columns: [
         { name: 'User', type: 'string', jsonPath: '.spec.user' },
         { name: 'Node', type: 'string', jsonPath: '.spec.node' },

@@ -87,8 +87,8 @@ build_doshd() {
   cat >"$r/usr/local/bin/doshd" <<'SH'
 #!/bin/sh
 # doshd in a container (made by scripts/lib/build-doshd-image.sh): node with its own copy of the libraries it was
-# built against. The session helper on the host writes the host name as each session's node: doshd must use the
-# same, from $DOSH_NODE or else the host's /etc/hostname mounted at /run/host/hostname.
+# built against. doshd names the sessions it makes and its containers after its node: the host's name, as a systemd
+# doshd would, from $DOSH_NODE or else the host's /etc/hostname mounted at /run/host/hostname.
 set -e
 node=${DOSH_NODE:-}
 if [ -z "$node" ] && [ -s /run/host/hostname ]; then node=$(head -n1 /run/host/hostname); fi

@@ -25,7 +25,7 @@
 # the API server at https://127.0.0.1:PORT; there is no kube-proxy (the `kubernetes` Service has no endpoints), so
 # pods on the bridge do not reach it. Images come from no registry: the pause image is built locally, others are
 # imported (`import`).
-# The node is named after the host (lower-case `hostname`, or $DOSH_K8S_NODE), as the session helper names it.
+# The node is named after the host (lower-case `hostname`, or $DOSH_K8S_NODE), as a doshd on the host names its node.
 # `--apiserver-only` starts etcd and kube-apiserver alone (custom resources, namespaces, RBAC; no node, nothing
 # changed on the host): the fleet tests use that.
 #

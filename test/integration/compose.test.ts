@@ -42,7 +42,7 @@ test('docker-compose config validates compose.yaml, and the file is what docs/IN
   assert.equal(d.privileged, true);
   assert.equal(d.image, 'dosh/doshd:local');
   const vols: string[] = d.volumes;
-  for (const v of ['/run/dosh:/run/dosh:rw', '/var/run/docker.sock:/var/run/docker.sock:rw', '/etc/dosh:/etc/dosh:ro', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '/etc/passwd:/etc/passwd:ro']) assert.ok(vols.includes(v), `${v} in ${vols}`);
+  for (const v of ['/run/dosh:/run/dosh:rw', '/var/run/docker.sock:/var/run/docker.sock:rw', '/etc/dosh:/etc/dosh:ro', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '/etc:/etc:ro']) assert.ok(vols.includes(v), `${v} in ${vols}`);
   assert.ok(d.command.includes('--store=/run/dosh') && d.command.includes('--config=/etc/dosh/dosh.conf'));
   assert.deepEqual(d.ports, ['127.0.0.1:9469:9469/tcp'], 'metrics only on the host loopback');
   assert.ok(cfg.services.prometheus.volumes.some((v: string) => v.endsWith('/deploy/prometheus/dosh-alerts.yml:/etc/prometheus/dosh-alerts.yml:ro')));
