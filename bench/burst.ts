@@ -132,7 +132,7 @@ function sessionFiles(): Set<string> {
   }
 }
 
-/** Pending -> Ready (doshd) and Ready -> Running (helper) of the sessions a burst created, and the status of failed ones. */
+/** Pending -> Ready (doshd) and Ready -> Running (the relay starts the exec) of the sessions a burst created, and the status of failed ones. */
 function recordPhases(kind: Kind, before: Set<string>, b: Burst): void {
   const p = (phases[kind] ??= { pendingToReady: [], readyToRunning: [] });
   for (const f of [...sessionFiles()].filter((n) => !before.has(n))) {
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   removeUserContainers();
   quiet(`docker rm -f ${FLOOR} ${RUNS.join(' ')}`);
   docker('run', '-d', '--name', FLOOR, '--init', BUSYBOX, 'sleep', '2147483647');
-  // Warm-up, not measured: one login (the helper's bundle in the page cache), one exec, one run.
+  // Warm-up, not measured: one login (the relay in the page cache), one exec, one run.
   await run('su', ['-', SAME, '-c', 'true']);
   docker('exec', FLOOR, 'true');
   docker('run', '-d', '--name', RUNS[0], '--init', BUSYBOX, 'true');
@@ -255,7 +255,7 @@ function report(load0: number[], load1: number[], doshdWarnings: string[]): void
   console.log('');
   console.log("Where a DoSH login waited (from the sessions' own timestamps; p50 / p95 / max):");
   console.log('');
-  console.log('| burst | session written -> Ready (doshd) | Ready -> Running (helper starts the exec) |');
+  console.log('| burst | session written -> Ready (doshd) | Ready -> Running (the relay starts the exec) |');
   console.log('|---|---|---|');
   for (const k of ['usersCold', 'usersWarm', 'sameCold', 'sameWarm'] as Kind[]) {
     const p = phases[k];

@@ -4,8 +4,8 @@
 //     first every user's first session, cold: her container is created, then every user's second one, warm), (c) idle
 //     with all sessions open (BENCH_IDLE_S = 30 s), (c') the same after restarting doshd with the test harness's
 //     0.5 s resync (the rest runs with doshd's own default, 5 s), (d) idle once every session has ended. Beside it, in
-//     the same windows: the session helpers' CPU (all of them), dockerd + containerd's, and the host's.
-//   - Per session, every host process the login adds below `su` (sudo while it stays, the Node.js session helper,
+//     the same windows: the login relays' CPU (all of them), dockerd + containerd's, and the host's.
+//   - Per session, every host process the login adds below `su` (the login relay,
 //     anything else): RSS and PSS (PSS is the fair figure: the node binary's pages are shared by every helper and
 //     doshd), anonymous and file-backed PSS, mean and max; the shell the login runs in the container, apart.
 //   - Per user: her container's containerd-shim and its main process (docker-init and the policy's /bin/sh).
@@ -59,10 +59,10 @@ const cliSessions: Sess[] = [];
 // ----------------------------------------------------------------------------------------------- measurement windows
 
 let doshd: Doshd | undefined;
-const windows = new Windows(() => doshd!.pid, helperPids);
+const windows = new Windows(() => doshd!.pid, relayPids);
 
-/** Helper processes of all DoSH sessions still open (their pid from the process tree below each session's su). */
-function helperPids(): number[] {
+/** Relay processes of all DoSH sessions still open (their pid from the process tree below each session's su). */
+function relayPids(): number[] {
   const t = procTable();
   return sessions.filter((s) => !s.closed && s.child.pid).flatMap((s) => belowSu(t, s.child.pid!).map((p) => p.pid));
 }
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
   const ended = ourStoreSessions();
   const phases: Record<string, number> = {};
   for (const s of ended) phases[`${s.status.phase}${s.status.reason ? ` (${s.status.reason})` : ''}`] = (phases[`${s.status.phase}${s.status.reason ? ` (${s.status.reason})` : ''}`] ?? 0) + 1;
-  const helpersLeft = helperPids().length;
+  const relaysLeft = relayPids().length;
   await windows.idle('(d) idle, every session ended', 10);
   const logB = doshd.logText();
 
@@ -342,7 +342,7 @@ async function main(): Promise<void> {
   out();
   out(`- Shells: ${sessions.filter((s) => s.marked).length}/${sessions.length} DoSH sessions answered as their user in their user's container (uid and hostname = container short id checked); ${cliSessions.filter((s) => s.marked).length + (one.marked ? 1 : 0)}/${cliSessions.length + 1} docker CLI sessions answered.`);
   out(`- Store: ${storeCheck}; after doshd's restart ${afterRestart} Running.`);
-  out(`- Closing: \`exit\` sent to the ${openAtClose} sessions still open; ${sessions.filter((s) => s.marked && s.closed?.code === 0).length} of the ${sessions.filter((s) => s.marked).length} that had logged in ended with status 0 (\`script -e\`) within ${(closeMs / 1000).toFixed(1)} s; sessions in the store 3 s later: ${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; helper processes left: ${helpersLeft}.`);
+  out(`- Closing: \`exit\` sent to the ${openAtClose} sessions still open; ${sessions.filter((s) => s.marked && s.closed?.code === 0).length} of the ${sessions.filter((s) => s.marked).length} that had logged in ended with status 0 (\`script -e\`) within ${(closeMs / 1000).toFixed(1)} s; sessions in the store 3 s later: ${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; helper processes left: ${relaysLeft}.`);
   const warnings = [...logA.split('\n'), ...logB.split('\n')].filter((l) => /"level":"(warn|error|fatal)"/.test(l));
   out(`- doshd warnings/errors in its log: ${warnings.length}${warnings.length ? ` (first 10 below)` : ''}.`);
   for (const l of warnings.slice(0, 10)) out(`    ${l}`);

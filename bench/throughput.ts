@@ -7,13 +7,13 @@
 // TTY: output throughput through a real pseudo-terminal. `script -qfec CMD /dev/null` allocates a pty pair, runs CMD
 // with the slave as its controlling terminal (stdin, stdout, stderr), and copies everything read from the master to
 // its own stdout, a pipe read here. CMD is `su - USER -c 'stty raw -echo; head -c 209715200 /dev/zero'` for DoSH
-// (the helper sees a terminal, asks the engine for a TTY exec and relays the container's pty to the host's pty) and
+// (the relay sees a terminal, doshd makes a TTY exec, and the relay carries the container's pty to the host's pty) and
 // `docker exec -it -u UID:GID CONTAINER sh -c 'stty raw -echo; head -c 209715200 /dev/zero'` for the docker CLI, and
 // the same shell line straight on the host for the ceiling of the script+pty path. `stty raw` turns output
 // post-processing off in the container's pty; zero bytes contain no newline, so no ONLCR translation can change the
 // count anywhere; the bytes are counted here and every zero byte must arrive. Both go through the same two ptys
-// (container + host) and the same `script`, so the ratio is the relay's cost (the helper's Node relay against the
-// docker CLI's Go relay).
+// (container + host) and the same `script`, so the ratio is the relay's cost (DoSH's C relay against the docker
+// CLI's Go relay).
 //
 // Throughput is 200 MiB over the time from spawn to exit (a login's start-up included) and, in a second column, over
 // the time from the first output byte to the last (streaming only). BENCH_ROUNDS (default 3) rounds, interleaved;

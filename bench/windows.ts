@@ -1,4 +1,4 @@
-// bench/scale's measurement windows: over each phase of the run, the CPU of doshd, of the session helpers and of the
+// bench/scale's measurement windows: over each phase of the run, the CPU of doshd, of the login relays and of the
 // engine (% of one core) and the host's busy share, and doshd's memory and descriptors at the end (with the peak of
 // its memory over the window); printed as each closes and, at the end, as one markdown table.
 import { sleep } from '../test/e2e/harness.ts';
@@ -9,7 +9,7 @@ export interface Window {
   label: string;
   wallMs: number;
   doshdCpu: number;
-  helpersCpu: number;
+  relaysCpu: number;
   engineCpu: number;
   hostBusy: number;
   doshd: Mem;
@@ -24,14 +24,14 @@ export const loginStats = (n: number, okMs: number[]): Window['logins'] => ({ n,
 export class Windows {
   readonly closed: Window[] = [];
 
-  /** doshdPid and helperPids are asked at each reading: doshd may be restarted, sessions come and go. */
+  /** doshdPid and relayPids are asked at each reading: doshd may be restarted, sessions come and go. */
   constructor(
     private readonly doshdPid: () => number,
-    private readonly helperPids: () => number[],
+    private readonly relayPids: () => number[],
   ) {}
 
   open() {
-    return cpuWindow({ doshd: () => ticksOf(this.doshdPid()), helpers: () => sumTicks(this.helperPids()), engine: engineTicks });
+    return cpuWindow({ doshd: () => ticksOf(this.doshdPid()), relays: () => sumTicks(this.relayPids()), engine: engineTicks });
   }
 
   /** doshd's memory now (zero if it is gone). */
@@ -47,7 +47,7 @@ export class Windows {
       label,
       wallMs: cpu.wallMs,
       doshdCpu: cpu.doshd,
-      helpersCpu: cpu.helpers,
+      relaysCpu: cpu.relays,
       engineCpu: cpu.engine,
       hostBusy: cpu.host,
       doshd: m,
@@ -56,7 +56,7 @@ export class Windows {
       logins,
     };
     this.closed.push(w);
-    console.error(`  ${label}: ${(w.wallMs / 1000).toFixed(1)} s, doshd ${w.doshdCpu.toFixed(1)}% CPU, RSS ${mib(m.rss)}, PSS ${mib(m.pss)} MiB; helpers ${w.helpersCpu.toFixed(1)}%, engine ${w.engineCpu.toFixed(1)}%, host ${w.hostBusy.toFixed(0)}% busy${logins ? `; ${logins.ok}/${logins.n} logged in, p50 ${logins.p50.toFixed(0)} ms, max ${logins.max.toFixed(0)} ms` : ''}`);
+    console.error(`  ${label}: ${(w.wallMs / 1000).toFixed(1)} s, doshd ${w.doshdCpu.toFixed(1)}% CPU, RSS ${mib(m.rss)}, PSS ${mib(m.pss)} MiB; relays ${w.relaysCpu.toFixed(1)}%, engine ${w.engineCpu.toFixed(1)}%, host ${w.hostBusy.toFixed(0)}% busy${logins ? `; ${logins.ok}/${logins.n} logged in, p50 ${logins.p50.toFixed(0)} ms, max ${logins.max.toFixed(0)} ms` : ''}`);
     return w;
   }
 
@@ -74,11 +74,11 @@ export class Windows {
   /** Every closed window, one row each, as a markdown table. */
   table(): string[] {
     return [
-      '| phase | wall | logins (ok / n, p50, max: spawn → shell answers) | doshd CPU | doshd RSS | doshd PSS | doshd fds | helpers CPU | engine CPU | host busy |',
+      '| phase | wall | logins (ok / n, p50, max: spawn → shell answers) | doshd CPU | doshd RSS | doshd PSS | doshd fds | relays CPU | engine CPU | host busy |',
       '|---|---|---|---|---|---|---|---|---|---|',
       ...this.closed.map((w) => {
         const l = w.logins ? `${w.logins.ok}/${w.logins.n}, ${w.logins.p50.toFixed(0)} ms, ${w.logins.max.toFixed(0)} ms` : '';
-        return `| ${w.label} | ${(w.wallMs / 1000).toFixed(1)} s | ${l} | ${w.doshdCpu.toFixed(1)}% | ${mib(w.doshd.rss)} MiB (${mib(w.doshdMax.rss)}) | ${mib(w.doshd.pss)} MiB (${mib(w.doshdMax.pss)}) | ${w.fds} | ${w.helpersCpu.toFixed(1)}% | ${w.engineCpu.toFixed(1)}% | ${w.hostBusy.toFixed(0)}% |`;
+        return `| ${w.label} | ${(w.wallMs / 1000).toFixed(1)} s | ${l} | ${w.doshdCpu.toFixed(1)}% | ${mib(w.doshd.rss)} MiB (${mib(w.doshdMax.rss)}) | ${mib(w.doshd.pss)} MiB (${mib(w.doshdMax.pss)}) | ${w.fds} | ${w.relaysCpu.toFixed(1)}% | ${w.engineCpu.toFixed(1)}% | ${w.hostBusy.toFixed(0)}% |`;
       }),
     ];
   }

@@ -188,6 +188,7 @@ static int deliver(struct state *s, const uint8_t *p, size_t n) {
 static void stream_ended(struct state *s) {
   if (s->stream_ended) return;
   s->stream_ended = 1;
+  trace("stream ended");
   restore_terminal(s);
   send_stream_end(s, MSG_STREAM_END);
 }
@@ -199,6 +200,7 @@ static int on_control(struct state *s, const struct wmsg *m) {
   uint32_t code;
   if (m->type == MSG_NOTICE && wire_bytes(m, F_MESSAGE, &p, &n) == 0) say_text(p, n);
   if (m->type == MSG_EXIT) {
+    trace("exit status from doshd");
     restore_terminal(s);
     if (wire_bytes(m, F_MESSAGE, &p, &n) == 0) say_text(p, n);
     return wire_u32(m, F_EXIT_CODE, &code) == 0 && code < 256 ? (int)code : EXIT_UNKNOWN;
