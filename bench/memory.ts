@@ -38,13 +38,15 @@ const children = (pid: number): number[] =>
 const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 const descendants = (pid: number): number[] => children(pid).flatMap((c) => [c, ...descendants(c)]);
 
-/** The first process named NAME under ROOT (breadth first), or undefined. */
-function find(root: number, name: string): number | undefined {
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
+/** The first process named NAME under ROOT (breadth first) whose arguments include ARG when given, or undefined. */
+function find(root: number, name: string, arg?: string): number | undefined {
   const todo = [root];
   while (todo.length) {
     const p = todo.shift()!;
     try {
-      if (p !== root && comm(p) === name) return p;
+      if (p !== root && comm(p) === name && (!arg || cmdline(p).includes(arg))) return p;
       todo.push(...children(p));
     } catch {
       // gone
@@ -55,8 +57,8 @@ function find(root: number, name: string): number | undefined {
 
 const open: ChildProcess[] = [];
 
-/** N terminals running CMD, each kept open (stdin held), until each has a process named READY under it. */
-async function sessions(cmd: string, ready: string): Promise<number[]> {
+/** N terminals running CMD, each kept open (stdin held), until each has a process named READY (with ARG) under it. */
+async function sessions(cmd: string, ready: string, arg?: string): Promise<number[]> {
   const roots: ChildProcess[] = [];
   for (let i = 0; i < N; i++) {
     const c = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH, TERM: 'xterm' } });
@@ -64,7 +66,7 @@ async function sessions(cmd: string, ready: string): Promise<number[]> {
     open.push(c);
   }
   return until(`${N} × ${ready} under "${cmd}"`, () => {
-    const found = roots.map((r) => find(r.pid!, ready));
+    const found = roots.map((r) => find(r.pid!, ready, arg));
     return found.every((p) => p !== undefined) ? (found as number[]) : undefined;
   }, 120_000);
 }
@@ -118,7 +120,8 @@ async function main(): Promise<void> {
 
   if (withOriginal) {
     sh(`TERM=dumb su - ${ORIG} -c true`);
-    const oDocker = await sessions(`su - ${ORIG}`, 'docker');
+    // Its docker CLI's `exec` (it runs `docker inspect` first).
+    const oDocker = await sessions(`su - ${ORIG}`, 'docker', 'exec');
     await new Promise((r) => setTimeout(r, 2000));
     // Below su: sudo, the shell2docker bash, its docker CLI.
     const suOf = (p: number): number => {

@@ -1,5 +1,5 @@
 // The embedded store: one JSON file per object in a root-only directory, like systemd-logind's /run/systemd/sessions.
-// Writes are atomic (temp file, fsync, rename), updates are compare-and-swap on resourceVersion under a short
+// Writes are atomic (temp file, then rename), updates are compare-and-swap on resourceVersion under a short
 // per-object lock file, and a file that fails to parse is quarantined, never fatal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,8 +28,10 @@ export interface StoreOptions {
   /** How long to wait for another writer's lock before calling it a conflict. */
   lockWaitMs?: number;
   /**
-   * fsync each object before it is renamed into place (default true). The session helper turns it off: it runs
-   * under Node's permission model, which forbids fsync, and its object never outlives the login it describes.
+   * fsync each object before it is renamed into place (default false). The store is runtime state, as logind's
+   * /run/systemd/sessions is: no process crash can tear an object (rename is atomic either way), and what an OS crash
+   * could tear on a disk-backed /run describes logins that ended with it (a torn file is quarantined when read). On a
+   * disk, an fsync per write was a third of doshd's time in a login flood (BENCHMARKS.md).
    */
   fsync?: boolean;
 }
@@ -57,7 +59,7 @@ export class DirStore<T extends StoredObject> {
     this.random = opts.random ?? realRandom;
     this.log = opts.log ?? (() => {});
     this.lockWaitMs = opts.lockWaitMs ?? 2000;
-    this.fsync = opts.fsync ?? true;
+    this.fsync = opts.fsync ?? false;
   }
 
   /** Creates the directories root-only; refuses a store that another user could write into. */

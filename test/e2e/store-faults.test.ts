@@ -24,13 +24,14 @@ let doshd: Doshd;
 let mounted = false;
 let helperConfBackup: { data: Buffer; mode: number } | undefined;
 
-const isMountpoint = (p: string) => spawnSync('mountpoint', ['-q', p]).status === 0;
+/** Whether this file's own small tmpfs is on top of the store (the test setup may have put another tmpfs under it). */
+const ours = () => spawnSync('findmnt', ['-n', '-o', 'SOURCE', '--target', STORE], { encoding: 'utf8' }).stdout.trim().split('\n').pop() === 'dtq-store';
 
 function umountStore(): void {
-  for (let i = 0; i < 20 && isMountpoint(STORE); i++) {
+  for (let i = 0; i < 20 && ours(); i++) {
     if (spawnSync('umount', [STORE]).status !== 0) spawnSync('sleep', ['0.2']);
   }
-  if (isMountpoint(STORE)) spawnSync('umount', ['-l', STORE]);
+  if (ours()) spawnSync('umount', ['-l', STORE]);
 }
 
 /** mount -o remount,MODE of the store; a remount,ro waits out a writer that has a file open (EBUSY). */
@@ -50,7 +51,7 @@ before(async () => {
   addUser(U);
   removeContainersOf(U);
   stopAnyDoshd(); // the doshd of the real store, which the mount is about to hide
-  if (isMountpoint(STORE)) umountStore(); // left by an earlier run that was killed
+  umountStore(); // one left by an earlier run that was killed
   mkdirSync(STORE, { recursive: true, mode: 0o700 });
   sh(`mount -t tmpfs -o size=1m,mode=0700 dtq-store ${STORE}`);
   mounted = true;
