@@ -40,15 +40,15 @@ test('a file\'s needs: its header line; an unknown need is an error naming the f
 });
 
 test('steps run after what they depend on, each once', () => {
-  assert.deepEqual(ordered(['sshd']), ['dosh', 'sshd']);
-  assert.deepEqual(ordered(['debian', 'sshd', 'busybox', 'dosh']), ['docker', 'busybox', 'debian', 'dosh', 'sshd']);
+  assert.deepEqual(ordered(['sshd']), ['store', 'dosh', 'sshd']);
+  assert.deepEqual(ordered(['debian', 'sshd', 'busybox', 'dosh']), ['docker', 'busybox', 'debian', 'store', 'dosh', 'sshd']);
 });
 
 test('a unit file needs nothing set up; the transfer test its images, DoSH, sshd and rsync; the fleet test the API server', () => {
   const unit = makePlan(ROOT, ['controller/gc.test.ts']);
   assert.deepEqual([unit.steps, unit.tools.size, unit.files.unit], [[], 0, ['controller/gc.test.ts']]);
   const transfer = makePlan(ROOT, ['test/e2e/transfer.test.ts']);
-  assert.deepEqual(transfer.steps, ['docker', 'debian', 'dosh', 'sshd']);
+  assert.deepEqual(transfer.steps, ['docker', 'debian', 'store', 'dosh', 'sshd']);
   assert.equal(transfer.tools.get('rsync'), 'rsync');
   assert.equal(transfer.tools.get('sftp'), 'openssh-client');
   assert.ok(!transfer.steps.includes('k8s'), 'no Kubernetes for a file that does not use it');
