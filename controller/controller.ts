@@ -53,6 +53,7 @@ export class Controller {
     const housekeeping = this.housekeepingLoop(signal);
     await Promise.all([...workers, housekeeping]);
     unwatch();
+    this.d.events.flush();
   }
 
   enqueueSession(key: string): void {

@@ -158,3 +158,23 @@ test('the cap counts the events an earlier doshd left in the store', async () =>
   assert.equal(store.list().length, 90);
   assert.ok(store.list().some((e) => e.involvedObject.name === 'new'));
 });
+
+test('repeats are written at most once a second per event; the count in between is written by the next sweep or flush', async () => {
+  const { store, rec, clock } = setup();
+  const writes = () => store.list()[0].count;
+  rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  assert.equal(writes(), 2, 'the first repeat is written at once');
+  for (let i = 0; i < 100; i++) rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  assert.equal(writes(), 2, 'repeats within the second are counted in memory');
+  await clock.advance(1000);
+  rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  assert.equal(writes(), 103, 'the first repeat after a second writes the whole count');
+  rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  rec.sweep(clock.now());
+  assert.equal(writes(), 104, 'a sweep writes what is pending');
+  rec.record(ANN, 'Warning', 'RateLimited', 'too fast');
+  rec.flush();
+  assert.equal(writes(), 105, 'a flush writes what is pending');
+  assert.equal(store.list()[0].lastTimestamp, new Date(clock.now()).toISOString());
+});

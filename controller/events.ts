@@ -18,6 +18,8 @@ export interface EventSink {
   record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): void;
   /** Deletes events past their time to live, and all but the newest per object; never throws. */
   sweep(now: number): void;
+  /** Writes the repeats counted in memory but not yet stored; never throws. */
+  flush(): void;
 }
 
 export interface EventRecorderOptions {
@@ -32,6 +34,8 @@ export interface EventRecorderOptions {
   aggregateWindowMs?: number;
   /** The most events kept in all (default 10,000); past it the oldest go, whatever they are about. */
   maxTotal?: number;
+  /** A repeat is written at most this often per event (default 1 s); the count in between is kept in memory. */
+  flushIntervalMs?: number;
 }
 
 const MAX_MESSAGE = 1024;
@@ -44,11 +48,16 @@ export class EventRecorder implements EventSink {
   private readonly maxPerObject: number;
   private readonly windowMs: number;
   private readonly maxTotal: number;
+  private readonly flushMs: number;
+  /** Repeats counted but not yet written, by event name; and when each event was last written. */
+  private readonly dirty = new Map<string, Event>();
+  private readonly writtenAt = new Map<string, number>();
 
   constructor(private readonly o: EventRecorderOptions) {
     this.maxPerObject = o.maxPerObject ?? 50;
     this.windowMs = o.aggregateWindowMs ?? 10 * 60_000;
     this.maxTotal = o.maxTotal ?? 10_000;
+    this.flushMs = o.flushIntervalMs ?? 1000;
   }
 
   record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): void {
@@ -56,13 +65,23 @@ export class EventRecorder implements EventSink {
       this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
     } catch (err) {
       // An event is worth less than the login it describes: a full or broken store must not fail the reconcile.
-      this.byObject = undefined;
+      this.forget();
       this.o.log.warn('could not record an event', { object: `${object.kind}/${object.name}`, reason, error: String(err) });
+    }
+  }
+
+  flush(): void {
+    try {
+      this.flushDirty(Infinity);
+    } catch (err) {
+      this.forget();
+      this.o.log.warn('could not record an event', { error: String(err) });
     }
   }
 
   sweep(now: number): void {
     try {
+      this.flushDirty(Infinity);
       const index = this.index();
       for (const [key, events] of index) {
         const kept: Event[] = [];
@@ -75,7 +94,7 @@ export class EventRecorder implements EventSink {
       }
       this.o.store.sweep(60_000);
     } catch (err) {
-      this.byObject = undefined;
+      this.forget();
       this.o.log.warn('could not sweep events', { error: String(err) });
     }
   }
@@ -88,8 +107,12 @@ export class EventRecorder implements EventSink {
     if (once && mine.some((e) => e.reason === reason)) return;
     const repeat = mine.find((e) => e.reason === reason && e.message === message && e.type === type && now - Date.parse(e.lastTimestamp) <= this.windowMs);
     if (repeat) {
-      const next = this.o.store.update({ ...repeat, count: repeat.count + 1, lastTimestamp: iso(now) });
+      // A user refused many times a second (a login flood) must not cost a store write per refusal: the count is
+      // kept here and written at most once a second per event, or by the next sweep.
+      const next = { ...repeat, count: repeat.count + 1, lastTimestamp: iso(now) };
       index.set(key, mine.map((e) => (e === repeat ? next : e)));
+      this.dirty.set(next.metadata.name, next);
+      this.flushDirty(now);
       return;
     }
     const created = this.create(object, type, reason, message, now);
@@ -98,6 +121,26 @@ export class EventRecorder implements EventSink {
     for (const old of all.slice(this.maxPerObject)) this.remove(old);
     index.set(key, all.slice(0, this.maxPerObject));
     if (this.total > this.maxTotal) this.trim(Math.floor(this.maxTotal * 0.9));
+  }
+
+  /** Writes the pending repeats of every event last written at least the flush interval before `now`. */
+  private flushDirty(now: number): void {
+    for (const [name, pending] of this.dirty) {
+      if (now - (this.writtenAt.get(name) ?? -Infinity) < this.flushMs) continue;
+      const stored = this.o.store.update(pending);
+      this.dirty.delete(name);
+      this.writtenAt.set(name, Number.isFinite(now) ? now : this.o.clock.now());
+      const key = objectKey(stored.involvedObject);
+      const events = this.byObject?.get(key);
+      if (events) this.byObject!.set(key, events.map((e) => (e.metadata.name === name ? stored : e)));
+    }
+  }
+
+  /** After a store error: re-read the store on the next call; counts not yet written are lost (they are only counts). */
+  private forget(): void {
+    this.byObject = undefined;
+    this.dirty.clear();
+    this.writtenAt.clear();
   }
 
   /** Deletes the oldest events, whatever they are about, down to `target` (a tenth under the cap: trimming is rare). */
@@ -118,6 +161,8 @@ export class EventRecorder implements EventSink {
   }
 
   private remove(e: Event): void {
+    this.dirty.delete(e.metadata.name);
+    this.writtenAt.delete(e.metadata.name);
     this.o.store.delete(e.metadata.name);
     this.total--;
   }

@@ -32,6 +32,11 @@ export class RecordingEvents implements EventSink {
     this.sweeps.push(now);
   }
 
+  flushes = 0;
+  flush(): void {
+    this.flushes++;
+  }
+
   /** One object's events as `TYPE REASON: MESSAGE`, oldest first. */
   of(object: string): string[] {
     return this.events.filter((e) => e.object === object).map((e) => `${e.type} ${e.reason}: ${e.message}`);
