@@ -18,6 +18,8 @@ export const LABEL_SESSION = 'dosh.io/session';
 
 /** On a session: a message for the logged-in user (doshctl drain writes it; the login path shows it on her terminal). */
 export const ANNOTATION_MESSAGE = 'dosh.io/message';
+/** On a Session resource: how many of the login's arguments it leaves out (they stay in the node's store). */
+export const ANNOTATION_ARGS_LEFT_OUT = 'dosh.io/args-left-out';
 /** On a generated CRD: what generated it. */
 export const ANNOTATION_GENERATED_BY = 'dosh.io/generated-by';
 

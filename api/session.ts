@@ -105,3 +105,30 @@ export type Session = z.infer<typeof Session>;
 export function isLive(s: Session): boolean {
   return LIVE_PHASES.includes(s.status.phase);
 }
+
+/** What an ended session, and a Session resource, keep of a command, in characters. */
+export const COMMAND_KEPT = 256;
+/** What a Session resource keeps of a live login's arguments, in bytes as JSON. */
+export const ARGS_MIRRORED = 4096;
+
+export function clipCommand(c: string): string {
+  return c.length > COMMAND_KEPT ? `${c.slice(0, COMMAND_KEPT - 1)}…` : c;
+}
+
+/**
+ * A session's spec as a Session resource holds it: the command clipped and the arguments cut to a few KiB. A login's
+ * arguments may take a MiB as stored; every watcher of the API server would get each copy, and each update of it.
+ * Returns how many arguments were left out (0: none).
+ */
+export function mirroredSpec(spec: SessionSpec): { spec: SessionSpec; argsLeftOut: number } {
+  let bytes = 2;
+  let kept = 0;
+  for (const a of spec.args) {
+    const b = Buffer.byteLength(JSON.stringify(a)) + 1;
+    if (bytes + b > ARGS_MIRRORED) break;
+    bytes += b;
+    kept++;
+  }
+  const command = spec.command === undefined ? undefined : clipCommand(spec.command);
+  return { spec: { ...spec, command, args: spec.args.slice(0, kept) }, argsLeftOut: spec.args.length - kept };
+}

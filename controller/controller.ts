@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { ANNOTATION_MESSAGE } from '../api/labels.ts';
 import { setCondition } from '../api/meta.ts';
-import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { clipCommand, COMMAND_KEPT, execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
 import type { EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { ConflictError } from '../lib/errors.ts';
@@ -239,7 +239,7 @@ export class Controller {
     // lives; the gate counts them). What remains says what ran: the first bytes of the command.
     fs.rmSync(this.d.relays.socketPath(s.metadata.name), { force: true });
     if (s.spec.args.length || (s.spec.command?.length ?? 0) > COMMAND_KEPT) {
-      await this.d.store.update({ ...s, spec: { ...s.spec, args: [], command: s.spec.command && clip(s.spec.command) } });
+      await this.d.store.update({ ...s, spec: { ...s.spec, args: [], command: s.spec.command && clipCommand(s.spec.command) } });
       return;
     }
     const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
@@ -307,7 +307,3 @@ export class Controller {
 
 /** How long a session whose relay never started its exec waits, after a doshd restart, for that relay to ask again. */
 const ADOPTION_WAIT_MS = 60_000;
-
-/** What an ended session keeps of its command (for doshctl and the events), in characters. */
-const COMMAND_KEPT = 256;
-const clip = (c: string) => (c.length > COMMAND_KEPT ? `${c.slice(0, COMMAND_KEPT - 1)}…` : c);

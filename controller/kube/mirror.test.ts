@@ -49,6 +49,24 @@ test('a local session is applied with its spec, labels and finalizer, then its s
   assert.deepEqual(kube.actions, [`status ${name} Ready`], 'a status change is only a status apply');
 });
 
+test('a resource holds a few KiB of a login\'s arguments and says how many it left out; the node keeps them all', async () => {
+  const { w, kube, mirror } = setup();
+  const big = '\x01'.repeat(100_000);
+  const s = w.login('ann', { mode: 'command', command: 'x'.repeat(1000), args: ['a', 'b', big, big] });
+  const name = `${s.metadata.name}.node1`;
+  await mirror.syncSession(s.metadata.name);
+  const o = kube.get(name)!;
+  const spec = o.spec as { args: string[]; command: string };
+  assert.deepEqual(spec.args, ['a', 'b']);
+  assert.equal(spec.command.length, 256);
+  assert.equal(o.metadata.annotations?.['dosh.io/args-left-out'], '2');
+  assert.ok(JSON.stringify(o).length < 8192, `the resource is small: ${JSON.stringify(o).length} bytes`);
+  assert.equal(w.store.get(s.metadata.name)!.spec.args.length, 4);
+  kube.actions = [];
+  await mirror.syncSession(s.metadata.name);
+  assert.deepEqual(kube.actions, [], 'a clipped spec compares equal: no apply on every resync');
+});
+
 test('a session collected on the node is released and deleted', async () => {
   const { w, kube, mirror } = setup();
   const s = w.login();

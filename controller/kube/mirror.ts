@@ -5,8 +5,8 @@
 // sits on the login path: with the API server down, logins go on and the mirror catches up.
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, SESSION_KIND } from '../../api/constants.ts';
-import { LABEL_NODE, LABEL_SESSION, LABEL_USER, SESSION_FINALIZER } from '../../api/labels.ts';
-import { isLive, type Session } from '../../api/session.ts';
+import { ANNOTATION_ARGS_LEFT_OUT, LABEL_NODE, LABEL_SESSION, LABEL_USER, SESSION_FINALIZER } from '../../api/labels.ts';
+import { isLive, mirroredSpec, type Session } from '../../api/session.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DirStore } from '../../store/dirstore.ts';
@@ -133,6 +133,7 @@ export class SessionMirror {
 
   private desired(local: Session): KubeObject {
     const { node, namespace } = this.d.options;
+    const { spec, argsLeftOut } = mirroredSpec(local.spec);
     return {
       apiVersion: API_VERSION,
       kind: SESSION_KIND,
@@ -143,8 +144,9 @@ export class SessionMirror {
         // Held only while the login lives: an ended session's resource can be deleted without this node (doshd
         // gone, uninstalled), and a namespace holding it can go.
         finalizers: isLive(local) ? [SESSION_FINALIZER] : [],
+        ...(argsLeftOut ? { annotations: { [ANNOTATION_ARGS_LEFT_OUT]: String(argsLeftOut) } } : {}),
       },
-      spec: plain(local.spec),
+      spec: plain(spec),
     };
   }
 
