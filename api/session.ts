@@ -77,6 +77,8 @@ export const SessionStatus = z.object({
   execId: z.string().optional(),
   execPid: z.number().int().positive().optional(),
   execPidStartTime: z.string().optional(),
+  /** The login's own cgroup (cgroup v2): what it started, escaped from its process tree or not, ends with it there. */
+  cgroup: z.string().optional(),
   readyAt: z.string().optional(),
   /** Hook scripts for this session's exec moments (preexec ran before Ready; exec runs once it ends). */
   hooks: z.object({ folder: z.string(), execDone: z.boolean().default(false) }).optional(),

@@ -140,6 +140,47 @@ test('an administrator delete ends the session', async () => {
   assert.equal(w.get(s.metadata.name).status.reason, 'Deleted');
 });
 
+test('ended by an administrator or by its lifetime, what the login left running (its cgroup) is killed after the grace; a hang-up or an exit leaves it, and a collected session removes its cgroup', async () => {
+  const w = new World({ killGraceMs: 5000 });
+  w.policyFor = () => basePolicy({ maxSessionSeconds: 3600 });
+  const run = async (end: (name: string) => Promise<void>) => {
+    const s = w.login();
+    await w.controller.syncSession(s.metadata.name);
+    w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Running', cgroup: `/cg/c/dosh-${s.metadata.name}` } }));
+    await end(s.metadata.name);
+    return s.metadata.name;
+  };
+  const deleted = await run(async (n) => {
+    w.store.mutate(n, (cur) => ({ ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date(w.clock.now()).toISOString() } }));
+    await w.controller.syncSession(n);
+  });
+  assert.equal(w.get(deleted).status.reason, 'Deleted');
+  assert.deepEqual(w.cgroups.actions, [], 'her processes get the grace period first');
+  await w.clock.advance(5000);
+  assert.deepEqual(w.cgroups.actions, [`kill /cg/c/dosh-${deleted}`]);
+
+  const hungUp = await run((n) => w.controller.endSessionNamed(n, 'ClientGone', 'the client went away (SIGHUP)'));
+  await w.clock.advance(5000);
+  assert.equal(w.get(hungUp).status.reason, 'ClientGone');
+  assert.deepEqual(w.cgroups.actions, [`kill /cg/c/dosh-${deleted}`], 'a hang-up leaves her nohup jobs');
+
+  const expired = await run(async (n) => {
+    await w.clock.advance(3600_000);
+    await w.controller.syncSession(n);
+  });
+  assert.equal(w.get(expired).status.reason, 'MaxLifetime');
+  await w.clock.advance(5000);
+  assert.deepEqual(w.cgroups.actions.at(-1), `kill /cg/c/dosh-${expired}`);
+
+  w.cgroups.actions = [];
+  await w.clock.advance(3600_000);
+  for (const n of [deleted, hungUp, expired]) {
+    await w.controller.syncSession(n);
+    await w.controller.syncSession(n);
+  }
+  assert.deepEqual(w.cgroups.actions.sort(), [deleted, expired, hungUp].map((n) => `remove /cg/c/dosh-${n}`).sort());
+});
+
 test('transient engine errors requeue with backoff; the session stays Pending', async () => {
   const w = new World();
   w.engine.down = true;

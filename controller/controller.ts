@@ -176,7 +176,7 @@ export class Controller {
     // Recorded first: the relay is answered with the reason when its stream ends, and tells the user.
     await this.finish(s, 'Failed', reason, message);
     if (reason === 'RelayGone') this.d.events.record(sessionRef(s), 'Warning', 'RelayGone', message);
-    await this.killLogin(s);
+    await this.killLogin(s, reason === 'Deleted' || reason === 'MaxLifetime');
     this.d.log.info('session ended', { session: s.metadata.name, user: s.spec.user, reason });
   }
 
@@ -198,8 +198,12 @@ export class Controller {
     }
   }
 
-  /** SIGHUP to every process of the login, SIGKILL to survivors after the grace period. */
-  private async killLogin(s: Session): Promise<void> {
+  /**
+   * SIGHUP to every process of the login, SIGKILL to survivors after the grace period. Ended by an administrator or
+   * by the policy (`all`), it also ends, after the grace, whatever left the login's process tree (its cgroup): a
+   * login that merely ends (her exit, a hang-up) leaves those to run on, as nohup jobs between logins are.
+   */
+  private async killLogin(s: Session, all = false): Promise<void> {
     let pid = s.status.execPid;
     let start = s.status.execPidStartTime;
     if (!pid && s.status.execId) {
@@ -208,9 +212,17 @@ export class Controller {
       pid = st?.pid || undefined;
       start = pid ? processStartTime(pid, this.d.proc) : undefined;
     }
-    if (pid && start && isSameProcessAlive(pid, start, this.d.proc)) {
-      void hangUpTree(pid, this.d.options.killGraceMs, (ms) => this.d.clock.sleep(ms, this.signal), this.d.proc);
-    }
+    const sleep = (ms: number) => this.d.clock.sleep(ms, this.signal);
+    const tree = pid && start && isSameProcessAlive(pid, start, this.d.proc) ? hangUpTree(pid, this.d.options.killGraceMs, sleep, this.d.proc) : sleep(this.d.options.killGraceMs);
+    const cgroup = s.status.cgroup;
+    if (!all || !cgroup) return void tree;
+    void tree.then(() => {
+      try {
+        this.d.cgroups.kill(cgroup);
+      } catch (e) {
+        this.d.log.warn('could not end what the login left running', { session: s.metadata.name, cgroup, error: String(e) });
+      }
+    });
   }
 
   private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<void> {
@@ -245,6 +257,7 @@ export class Controller {
     const ended = Date.parse(s.status.endedAt ?? s.metadata.creationTimestamp);
     const left = ended + this.d.options.endedRetentionMs - this.d.clock.now();
     if (left <= 0) {
+      if (s.status.cgroup) this.d.cgroups.remove(s.status.cgroup);
       this.d.store.delete(s.metadata.name);
       this.d.metrics.gcCollected.inc({ kind: 'session' });
       // Observed here, when the session is deleted, so that each session counts once; any session that reached Ready

@@ -64,6 +64,14 @@ export interface RelayPort {
   socketPath(name: string): string;
 }
 
+/** Ends what a login started, wherever it went in her container (lib/cgroup.ts; a recording fake in unit tests). */
+export interface LoginCgroups {
+  /** Kills every process in a login's cgroup; false where there is none. */
+  kill(dir: string): boolean;
+  /** Removes a login's cgroup once it is empty. */
+  remove(dir: string): boolean;
+}
+
 export interface ControllerOptions {
   node: string;
   workers: number;
@@ -81,6 +89,7 @@ export interface ControllerDeps {
   hooks: HookPort;
   events: EventSink;
   proc: ProcFs;
+  cgroups: LoginCgroups;
   clock: Clock;
   metrics: ControllerMetrics;
   log: Logger;

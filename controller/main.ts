@@ -5,6 +5,7 @@ import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
 import { realProcFs } from '../lib/proc.ts';
+import { SessionCgroups } from '../lib/cgroup.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
 import { idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic } from '../store/layout.ts';
 import { sessionStore } from '../store/sessions.ts';
@@ -69,7 +70,8 @@ async function main(): Promise<number> {
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
-  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, clock: realClock, log, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const cgroups = new SessionCgroups();
+  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, cgroups, clock: realClock, log, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
   const ac = new AbortController();
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
     events: eventRecorder,
     proc: realProcFs,
+    cgroups,
     clock: realClock,
     metrics,
     log,

@@ -4,8 +4,8 @@ import { hangUpTree, isSameProcessAlive, parseStat, processStartTime, processTre
 import { FakeProc } from '../test/fakes/proc.ts';
 
 test('parseStat counts fields after the last parenthesis, so odd process names cannot shift them', () => {
-  const s = parseStat('42 (a) b) c) S 7 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 123456 9 9');
-  assert.deepEqual(s, { state: 'S', ppid: 7, startTime: '123456' });
+  const s = parseStat('42 (a) b) c) S 7 0 33 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 123456 9 9');
+  assert.deepEqual(s, { state: 'S', ppid: 7, session: 33, startTime: '123456' });
   assert.equal(parseStat('garbage'), undefined);
 });
 
@@ -37,7 +37,7 @@ class ReusingProc extends FakeProc {
   reads = 0;
   override readStat(pid: number): string | undefined {
     const s = super.readStat(pid);
-    if (pid === 12 && ++this.reads === 1) this.procs.set(12, { ppid: 1, start: '9000', state: 'S' });
+    if (pid === 12 && ++this.reads === 1) this.procs.set(12, { ppid: 1, start: '9000', state: 'S', session: 0 });
     return s;
   }
 }

@@ -30,8 +30,10 @@ export const realProcFs: ProcFs = {
   },
 };
 
-interface Stat {
+export interface Stat {
   ppid: number;
+  /** The session id (setsid(2)). */
+  session: number;
   startTime: string;
   state: string;
 }
@@ -41,9 +43,9 @@ export function parseStat(stat: string): Stat | undefined {
   const end = stat.lastIndexOf(')');
   if (end < 0) return undefined;
   const fields = stat.slice(end + 2).split(' ');
-  // After comm: state(3) ppid(4) ... starttime(22) => indexes 0, 1, 19.
+  // After comm: state(3) ppid(4) pgrp(5) session(6) ... starttime(22) => indexes 0, 1, 3, 19.
   if (fields.length < 20) return undefined;
-  return { state: fields[0], ppid: Number(fields[1]), startTime: fields[19] };
+  return { state: fields[0], ppid: Number(fields[1]), session: Number(fields[3]), startTime: fields[19] };
 }
 
 export function parentPid(pid: number, fs: ProcFs = realProcFs): number | undefined {

@@ -10,7 +10,7 @@ async function running(w: World) {
   await w.controller.syncSession(s.metadata.name);
   const ready = w.get(s.metadata.name);
   const ended: string[] = [];
-  const ev = new SessionRelayEvents({ store: w.store, engine: w.engine, proc: w.proc, clock: w.clock, log: silentLogger, end: async (n, r, m) => void ended.push(`${n} ${r}: ${m}`) });
+  const ev = new SessionRelayEvents({ store: w.store, engine: w.engine, proc: w.proc, cgroups: w.cgroups, clock: w.clock, log: silentLogger, end: async (n, r, m) => void ended.push(`${n} ${r}: ${m}`) });
   return { s: ready, ev, ended, exec: w.engine.execs.get(ready.status.execId!)! };
 }
 
@@ -30,6 +30,22 @@ test('Started: the size goes to the engine at once, and Running is recorded with
   assert.equal(got.status.phase, 'Running');
   assert.equal(got.status.execPid, 9100);
   assert.equal(got.status.execPidStartTime, '91');
+  const init = (await w.engine.inspectContainer(s.status.container!.id)).pid;
+  assert.deepEqual(w.cgroups.actions, [`enclose ${s.metadata.name} 9100 init ${init}`], 'the exec gets its own cgroup, told her container\'s init');
+  assert.equal(got.status.cgroup, `/cg/c/dosh-${s.metadata.name}`);
+});
+
+test('Started on a host without cgroup v2: Running is recorded without a cgroup', async () => {
+  const w = new World();
+  w.cgroups.available = false;
+  const { s, ev, exec } = await running(w);
+  Object.assign(exec, { running: true, pid: 9100 });
+  w.proc.add(9100, '91');
+  ev.started(s.metadata.name, undefined);
+  for (let i = 0; i < 5; i++) await tick();
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.phase, 'Running');
+  assert.equal(got.status.cgroup, undefined);
 });
 
 test('the end of the stream: the exit status from the engine is recorded with the byte counts and answered; a signal passes only SIGINT and SIGQUIT', async () => {

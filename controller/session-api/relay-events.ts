@@ -18,6 +18,8 @@ export interface RelayEventsDeps {
   proc: ProcFs;
   clock: Clock;
   log: Logger;
+  /** Gives a login's exec its own cgroup (lib/cgroup.ts); undefined where the host cannot. */
+  cgroups: { enclose(session: string, exec: { pid: number; start: string }, init: { pid: number }): string | undefined };
   /** Ends a live session with a reason and hangs up its processes (the controller's endSessionNamed). */
   end(name: string, reason: EndReason | 'EngineRefused', message: string): Promise<void>;
 }
@@ -101,9 +103,21 @@ export class SessionRelayEvents implements RelayEvents {
     if (s.spec.tty && size) this.resize(name, size.rows, size.cols);
     // The engine answers the start before the process exists; its host pid is what doshd signals and hangs up.
     const proc = await this.execProcess(s.status.execId);
+    const cgroup = proc && s.status.container ? await this.enclose(name, proc, s.status.container.id) : undefined;
     this.record(name, (st) =>
-      st.phase === 'Ready' ? { ...st, phase: 'Running', execPid: proc?.pid, execPidStartTime: proc?.start, startedAt: iso(this.d.clock.now()) } : undefined,
+      st.phase === 'Ready' ? { ...st, phase: 'Running', execPid: proc?.pid, execPidStartTime: proc?.start, cgroup, startedAt: iso(this.d.clock.now()) } : undefined,
     );
+  }
+
+  private async enclose(name: string, exec: { pid: number; start: string }, container: string): Promise<string | undefined> {
+    try {
+      const init = await this.d.engine.inspectContainer(container);
+      return this.d.cgroups.enclose(name, exec, { pid: init.pid });
+    } catch (e) {
+      // The login runs on; only an administrator's end of it would miss what escaped its process tree.
+      this.d.log.warn('could not give the login its own cgroup', { session: name, error: String(e) });
+      return undefined;
+    }
   }
 
   private async execProcess(execId: string): Promise<{ pid: number; start: string } | undefined> {

@@ -3,8 +3,8 @@
 // needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, containerPids, doshctl, Doshd, removeContainersOf, storeSessions, su, until, endSuite } from './harness.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { addUser, BUSYBOX, containerPids, doshctl, Doshd, removeContainersOf, sleep, storeSessions, su, until, endSuite } from './harness.ts';
 
 const U = 'dta-amy';
 let doshd: Doshd;
@@ -39,6 +39,29 @@ test('doshctl get sessions shows a live login; delete session ends it and tells 
   await until('the sleep to end', () => containerPids(`dosh-${U}`, 'sleep 7171').length === 0);
   assert.equal(storeSessions().find((s) => s.metadata.name === name)?.status.reason, 'Deleted');
   assert.equal((await doshctl('delete', 'session', 'no-such-session')).code, 1);
+});
+
+test('an administrator\'s delete also ends what the login left running outside its tree (setsid, a subshell\'s background job, a trap that forks on SIGHUP); a login that ends by itself leaves such a job running', { timeout: 120_000 }, async () => {
+  const script = 'setsid sleep 7301 & (sleep 7302 &); trap "sleep 7303 &" HUP; echo started; sleep 7300; wait';
+  const login = spawn('su', ['-', U, '-c', script], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => login.on('close', r));
+  // Exactly `sleep N`: the login's own shell has them all in its command line.
+  const running = (n: number) => spawnSync('docker', ['top', `dosh-${U}`, '-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').some((l) => l.trim().replace(/^\d+\s+/, '') === `sleep ${n}`);
+  await until('the login and what it left to run', () => [7300, 7301, 7302].every(running) || undefined);
+  const live = storeSessions().find((x) => x.spec.user === U && x.status.phase === 'Running');
+  assert.ok(live, 'her session runs');
+  const json = JSON.parse((await doshctl('get', 'sessions', live.metadata.name, '-o', 'json')).stdout.toString());
+  assert.match(json.status.cgroup ?? '', new RegExp(`/dosh-${live.metadata.name}$`), 'the login has its own cgroup');
+  const del = await doshctl('delete', 'session', live.metadata.name);
+  assert.equal(del.code, 0, del.stderr);
+  await exited;
+  await until('every process the login started to end, in its tree or not', () => ![7300, 7301, 7302, 7303].some(running) || undefined, 20_000);
+
+  const quiet = await su(U, 'setsid sleep 7401 & echo left');
+  assert.equal(quiet.stdout.toString(), 'left\n', quiet.stderr);
+  await until('its job to start', () => running(7401) || undefined);
+  await sleep(3000);
+  assert.ok(running(7401), 'a login that ended by itself leaves its job running (as nohup jobs between logins are)');
 });
 
 test('cordon refuses new logins with the message the sysadmin chose; existing sessions go on; uncordon', async () => {

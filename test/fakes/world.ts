@@ -14,6 +14,7 @@ import { sessionStore } from '../../store/sessions.ts';
 import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
+import { FakeLoginCgroups } from './cgroups.ts';
 import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
 
@@ -102,6 +103,7 @@ export class World {
   clock = new FakeClock();
   engine = new FakeEngine();
   proc = new FakeProc();
+  cgroups = new FakeLoginCgroups();
   users = new Map<string, NssUser>([['ann', ANN]]);
   /** Set: every user lookup fails with it (NSS down, groups unresolved). */
   lookupError?: Error;
@@ -135,6 +137,7 @@ export class World {
       hooks: { run: async (folder, moment, args) => (this.hookCalls.push(`${moment} ${args.join(' ')}`), this.hookResult(moment)) },
       events: this.events,
       proc: this.proc,
+      cgroups: this.cgroups,
       clock: this.clock,
       metrics: this.metrics,
       log: silentLogger,
