@@ -10,15 +10,17 @@ import { FRAME_MAX, Msg } from '../../api/relay-protocol.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { RelayConnection } from './connection.ts';
 import { RelayLinks, type RelayEvents } from './links.ts';
+import { SocketPairs } from '../../test/fakes/socket-pair.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dosh-links-'));
-/** Every socket a test opened, closed at the end so that the test process can exit. */
+const sockets = new SocketPairs();
+/** Other sockets a test opened, closed at the end so that the test process can exit. */
 const opened: net.Socket[] = [];
 after(() => {
+  sockets.close();
   for (const s of opened) s.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-let seq = 0;
 
 class Recorder implements RelayEvents {
   calls: string[] = [];
@@ -52,14 +54,7 @@ class Recorder implements RelayEvents {
 
 /** A connected pair: doshd's RelayConnection and the relay's raw socket, with what the relay received. */
 async function pair(): Promise<{ conn: RelayConnection; relay: net.Socket; got: () => FrameReader[] }> {
-  const p = path.join(dir, `s${++seq}`);
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(p, () => r()));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const relay = net.connect(p);
-  const sock = await accepted;
-  opened.push(relay, sock);
-  server.close();
+  const { relay, doshd: sock } = await sockets.pair();
   let buf = Buffer.alloc(0);
   relay.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
   return { conn: new RelayConnection(sock), relay, got: () => splitFrames(buf, FRAME_MAX).frames.map((f) => new FrameReader(f)) };

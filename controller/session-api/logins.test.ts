@@ -3,7 +3,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { API_VERSION } from '../../api/constants.ts';
@@ -18,13 +17,14 @@ import { RelayConnection } from './connection.ts';
 import { Gate } from './gate.ts';
 import { RelayLinks, type RelayEvents } from './links.ts';
 import { LoginService } from './logins.ts';
+import { SocketPairs } from '../../test/fakes/socket-pair.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dosh-logins-'));
-const sockets: net.Socket[] = [];
+const sockets = new SocketPairs();
 let done = false;
 after(() => {
   done = true;
-  for (const s of sockets) s.destroy();
+  sockets.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -78,14 +78,7 @@ function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.
 
 /** Sends one login request as a relay would and returns doshd's answer. */
 async function login(service: LoginService, values: FieldValues = {}): Promise<FrameReader> {
-  const p = path.join(dir, `s${++seq}`);
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(p, () => r()));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const relay = net.connect(p);
-  const sock = await accepted;
-  sockets.push(relay, sock);
-  server.close();
+  const { relay, doshd: sock } = await sockets.pair();
   const conn = new RelayConnection(sock);
   let got = Buffer.alloc(0);
   const answer = new Promise<FrameReader>((resolve) =>
