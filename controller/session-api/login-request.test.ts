@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { encodeFrame, FrameReader, splitFrames, type FieldValues } from '../../api/relay-wire.ts';
 import { FRAME_MAX, Msg, RELAY_PROTOCOL_VERSION } from '../../api/relay-protocol.ts';
-import { BadRequest, readLoginRequest, sshClient, type RelayProcess } from './login-request.ts';
+import { BadRequest, procRelayProcess, readLoginRequest, sshClient, type RelayProcess } from './login-request.ts';
 
 const proc = (uid: number | undefined, start: string | null = '777'): RelayProcess => ({ realUid: () => uid, startTime: () => start ?? undefined, runs: () => true });
 const frame = (v: FieldValues) => new FrameReader(splitFrames(encodeFrame(Msg.Login, { Version: RELAY_PROTOCOL_VERSION, Uid: 1001, Gid: 1001, Pid: 4242, Argv0: '-dosh', ...v }), FRAME_MAX).frames[0]);
@@ -47,4 +50,20 @@ test('refused requests: another protocol version, a uid /proc does not confirm, 
   refused({ Uid: 0 }, proc(0), /root cannot log in/);
   refused({ Arg: ['--rcfile', 'x'] }, proc(1001), /--rcfile: invalid option/, 2);
   refused({ Arg: ['-c'] }, proc(1001), /-c: option requires an argument/, 2);
+});
+
+test('procRelayProcess.runs: the file the process runs, whichever path names it (real /proc: this test process)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dosh-runs-'));
+  try {
+    symlinkSync(process.execPath, path.join(dir, 'node-link'));
+    writeFileSync(path.join(dir, 'copy'), readFileSync(process.execPath).subarray(0, 16));
+    assert.equal(procRelayProcess.runs(process.pid, process.execPath), true);
+    assert.equal(procRelayProcess.runs(process.pid, path.join(dir, 'node-link')), true, 'a symlink to it');
+    assert.equal(procRelayProcess.runs(process.pid, path.join(dir, 'copy')), false, 'another file');
+    assert.equal(procRelayProcess.runs(process.pid, '/bin/sh'), false);
+    assert.equal(procRelayProcess.runs(process.pid, 'node'), false, 'a relative login shell names no file');
+    assert.equal(procRelayProcess.runs(2 ** 22 + 7, process.execPath), false, 'a process that is not there');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

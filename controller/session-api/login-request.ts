@@ -1,6 +1,6 @@
 // A relay's login request, read and checked: everything in it but the uid and pid is the user's own choice (argv,
 // TERM, LANG, her ssh client's variables), so it is bytes to validate, never to trust.
-import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { RELAY_PROTOCOL_VERSION } from '../../api/relay-protocol.ts';
 import { processStartTime } from '../../lib/proc.ts';
 import type { FrameReader } from '../../api/relay-wire.ts';
@@ -43,7 +43,7 @@ export interface RelayProcess {
   /** Real uid from /proc/PID/status, or undefined when the process is gone. */
   realUid(pid: number): number | undefined;
   startTime(pid: number): string | undefined;
-  /** Whether the process runs PROGRAM (both resolved: /proc/PID/exe against the path, symlinks followed). */
+  /** Whether the process runs PROGRAM: the file /proc/PID/exe is, found at PROGRAM in doshd's filesystem or the process's. */
   runs(pid: number, program: string): boolean;
 }
 
@@ -58,11 +58,23 @@ export const procRelayProcess: RelayProcess = {
   },
   startTime: (pid) => processStartTime(pid),
   runs(pid, program) {
+    if (!program.startsWith('/')) return false;
+    let exe: Stats;
     try {
-      return readlinkSync(`/proc/${pid}/exe`) === realpathSync(program);
+      exe = statSync(`/proc/${pid}/exe`);
     } catch {
       return false;
     }
+    // The same file, not the same path: a doshd in a container (the chart, compose) sees the host's login shell only
+    // through the relay's root, and a path there may name another file in its own image.
+    return [program, `/proc/${pid}/root${program}`].some((p) => {
+      try {
+        const st = statSync(p);
+        return st.dev === exe.dev && st.ino === exe.ino;
+      } catch {
+        return false;
+      }
+    });
   },
 };
 
