@@ -7,7 +7,8 @@
 import { setCondition } from '../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
-import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { commandLine } from '../policy/remote-command.ts';
 import { iso } from '../lib/clock.ts';
 import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { BUSY_RETRIES, ContainerBusyError, type UserContainers } from './containers.ts';
@@ -16,6 +17,7 @@ import { sessionRef } from './events.ts';
 import { planExec } from './exec-plan.ts';
 import { hookContext, type ControllerHooks } from './hook-runner.ts';
 import { hookArgs } from './hook-scripts.ts';
+import { planTransfer } from './transfer-plan.ts';
 
 /** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
 export const ENGINE_RETRIES = 5;
@@ -35,7 +37,7 @@ interface Done {
   exec?: { for: string; execId: string };
 }
 
-type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options'>;
+type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox'>;
 
 export class Admission {
   private done = new Map<string, Done>();
@@ -95,8 +97,11 @@ export class Admission {
       done.admitted = true;
     }
     const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
-    const plan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
-    const argv = execArgv(s.spec, plan.shell);
+    const shellPlan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
+    // A file transfer runs her image's program, or the toolbox's, or is refused saying why (transfer-plan.ts).
+    const transfer = await planTransfer(s.spec, user, container, { engine: this.d.engine, toolbox: this.d.options.toolboxDir ? (this.d.toolbox ?? (() => undefined)) : undefined });
+    const plan = transfer ? { ...shellPlan, shell: transfer.shell, tool: transfer.tool } : shellPlan;
+    const argv = commandLine(s.spec, plan);
     // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
     // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
     const target = `${container.id} ${JSON.stringify(plan)}`;
@@ -116,6 +121,7 @@ export class Admission {
       container: containerRef,
       exec: plan,
       execId: done.exec.execId,
+      notice: transfer?.notice,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,

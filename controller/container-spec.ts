@@ -1,7 +1,7 @@
 // The user's container, derived from her effective policy: identity and labels are forced here, after policy, so no
 // policy can change who the container runs as or hide it from doshd.
 import { createHash } from 'node:crypto';
-import { NETWORK_PREFIX } from '../api/constants.ts';
+import { NETWORK_PREFIX, TOOLBOX_MOUNT } from '../api/constants.ts';
 import { LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_NODE, LABEL_UID, LABEL_USER } from '../api/labels.ts';
 import type { EffectivePolicy, HostConfig, UserInfo } from '../api/policy.ts';
 import type { CreateBody } from '../engine/docker.ts';
@@ -21,9 +21,22 @@ export function containerName(policy: EffectivePolicy, user: UserInfo): string {
   return `${policy.prefixName}${user.name}`;
 }
 
-export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string): DesiredContainer {
+/** The host directories of DoSH's own mounts (api/constants.ts DOSH_MOUNT_ROOT), when doshd has them. */
+export interface DoshMounts {
+  /** The toolbox (controller/toolbox.ts): every container mounts it read-only. */
+  toolbox?: string;
+}
+
+export function doshMounts(options: { toolboxDir?: string }): DoshMounts {
+  return { toolbox: options.toolboxDir };
+}
+
+export function desiredContainer(policy: EffectivePolicy, user: UserInfo, node: string, mounts: DoshMounts = {}): DesiredContainer {
   const create = policy.create;
   const host: HostConfig = { ...create.HostConfig };
+  // DoSH's own, read-only: the policy may not mount anything under DOSH_MOUNT_ROOT (policy/mounts.ts).
+  const own = mounts.toolbox ? [{ Type: 'bind' as const, Source: mounts.toolbox, Target: TOOLBOX_MOUNT, ReadOnly: true }] : [];
+  if (own.length) host.Mounts = [...(host.Mounts ?? []), ...own];
   // Her own network instead of the default bridge (policy refuses networkPerUser together with --network).
   if (policy.networkPerUser) host.NetworkMode = userNetworkName(user.name);
   const supplementary = user.groups.filter((g) => g.gid !== user.gid).map((g) => String(g.gid));

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import { ANNOTATION_MESSAGE } from '../api/labels.ts';
 import { setCondition } from '../api/meta.ts';
-import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { commandLine } from '../policy/remote-command.ts';
 import type { EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { ConflictError } from '../lib/errors.ts';
@@ -230,7 +231,7 @@ export class Controller {
     const hooks = s.status.hooks;
     if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
       const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
-      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, execArgv(s.spec, s.status.exec.shell)), ctx);
+      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, commandLine(s.spec, s.status.exec)), ctx);
       await this.updateSessionStatus(s, { ...s.status, hooks: { ...hooks, execDone: true } });
       return;
     }

@@ -12,6 +12,7 @@ import type { Engine } from '../engine/docker.ts';
 import type { HookContext, HookMoment, HookResult } from './hook-scripts.ts';
 import type { EventSink } from './events.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
+import type { ToolboxManifest } from './toolbox.ts';
 
 /** The engine calls the controller makes (engine/docker.ts; test/fakes/engine.ts in unit tests). */
 export type EnginePort = Pick<
@@ -25,6 +26,8 @@ export type EnginePort = Pick<
   | 'containerProcesses'
   | 'createExec'
   | 'inspectExec'
+  | 'statPath'
+  | 'readFile'
   | 'inspectNetwork'
   | 'createNetwork'
   | 'connectNetwork'
@@ -66,6 +69,8 @@ export interface RelayPort {
 
 export interface ControllerOptions {
   node: string;
+  /** The host directory of DoSH's toolbox (controller/toolbox.ts), mounted read-only into every container; none without it. */
+  toolboxDir?: string;
   workers: number;
   resyncIntervalMs: number;
   endedRetentionMs: number;
@@ -88,6 +93,8 @@ export interface ControllerDeps {
   options: ControllerOptions;
   /** Told of every session after each housekeeping pass lists them (the login gate recounts what the store holds). */
   onHousekeeping?: (sessions: readonly Session[]) => void;
+  /** The toolbox in force (built at start from toolboxDir); undefined when it could not be built. */
+  toolbox?: () => ToolboxManifest | undefined;
   /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
   idleClocks?: IdleClocks;
 }

@@ -33,6 +33,7 @@ import { realRandom } from '../lib/clock.ts';
 import * as fs from 'node:fs';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
+import { buildToolbox, type ToolboxManifest } from './toolbox.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -66,6 +67,16 @@ async function main(): Promise<number> {
   const policy = new PolicySource(cfg.config, (f) => loadPolicyFile(f, policyIO), (p, u) => resolvePolicy(p, u, host), log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const users = new CachedDirectory(new NssDirectory(), 5_000, Date.now);
+  // The host's file-transfer programs for images that lack them: built before the first login is admitted.
+  let toolbox: ToolboxManifest | undefined;
+  if (cfg.toolbox) {
+    try {
+      toolbox = buildToolbox(cfg.toolbox);
+      log.info('toolbox ready', { dir: cfg.toolbox, version: toolbox.version, programs: Object.keys(toolbox.programs), missing: toolbox.missing });
+    } catch (e) {
+      log.error('could not build the toolbox: file transfers into images without their own programs are refused', { dir: cfg.toolbox, error: String(e) });
+    }
+  }
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
@@ -86,6 +97,7 @@ async function main(): Promise<number> {
     metrics,
     log,
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
+    toolbox: () => toolbox,
     relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
     onHousekeeping: (sessions) => {
       gate.account(sessions);
@@ -94,7 +106,7 @@ async function main(): Promise<number> {
         ac.abort();
       }
     },
-    options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
+    options: { node: cfg.node, toolboxDir: cfg.toolbox, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   const logins = new LoginService({
     store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,
@@ -117,7 +129,7 @@ async function main(): Promise<number> {
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
   const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
-  recordInstance(cfg.store, cfg.node, VERSION, new Date());
+  recordInstance(cfg.store, cfg.node, VERSION, new Date(), { toolbox: cfg.toolbox, recordings: cfg.recordings.dir, auditLog: cfg.audit?.file });
 
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.
   setMaxListeners(0, ac.signal);

@@ -123,6 +123,7 @@ export class LoginService {
     if (conn.isClosed) return; // the relay gave up (its user pressed ^C, or its timeout): the link ends the session
     const st = done?.status;
     if (st?.phase === 'Ready' && st.execId) {
+      if (st.notice) conn.send(Msg.Notice, { Message: st.notice });
       conn.send(Msg.Admit, { Session: name, ExecId: st.execId, EngineSocket: this.d.engineSocket, RelaySocket: this.d.relaySocket(name), Tty: s.spec.tty ? 1 : 0 });
     } else {
       conn.end(Msg.Refuse, { Message: st?.message ?? 'the session was removed before it started', ExitCode: 1 });

@@ -16,6 +16,7 @@ import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
 import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
+import type { ToolboxManifest } from '../../controller/toolbox.ts';
 
 /** Records events in order, with the real recorder's `once` rule (no aggregation, no store). */
 export class RecordingEvents implements EventSink {
@@ -107,6 +108,8 @@ export class World {
   metrics = new ControllerMetrics();
   events = new RecordingEvents();
   relays = new FakeRelays();
+  /** The toolbox doshd built (with options.toolboxDir set). */
+  toolbox: ToolboxManifest | undefined;
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
   store = sessionStore(this.root, { clock: this.clock });
   controller: Controller;
@@ -134,6 +137,7 @@ export class World {
       metrics: this.metrics,
       log: silentLogger,
       relays: this.relays,
+      toolbox: () => this.toolbox,
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }
