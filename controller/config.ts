@@ -6,8 +6,8 @@ import type { Level } from '../lib/log.ts';
 import { DEFAULT_STORE } from '../store/layout.ts';
 import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 import { ramInBytes } from '../policy/units.ts';
+import { DEFAULT_TOOLBOX } from '../api/toolbox.ts';
 
-export const DEFAULT_TOOLBOX = '/var/lib/dosh/toolbox';
 export const DEFAULT_AUDIT_LOG = '/var/log/dosh/audit.log';
 export const DEFAULT_RECORDINGS = '/var/log/dosh/recordings';
 

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOOLBOX_MOUNT } from '../api/constants.ts';
 import type { TransferTool } from '../api/session.ts';
+import { toolboxManifestFile, type ToolboxManifest } from '../api/toolbox.ts';
 import { elfInterpreter } from '../lib/elf.ts';
 import { SFTP_SERVER_PATHS } from '../policy/remote-command.ts';
 
@@ -24,25 +25,12 @@ export const HOST_PROGRAMS: Record<TransferTool, string[]> = {
   rsync: ['/usr/bin/rsync', '/bin/rsync'],
 };
 
-export interface ToolboxManifest {
-  /** The directory of this build under the toolbox directory (a digest of its files). */
-  version: string;
-  builtAt: string;
-  /** The dynamic loader the programs run with (under lib/), when they are dynamic. */
-  loader?: string;
-  /** Whether the loader takes --argv0 (glibc 2.33 and later): the program then sees its own name as argv[0]. */
-  argv0: boolean;
-  /** What the toolbox holds, and where each came from on the host. */
-  programs: Partial<Record<TransferTool, { from: string }>>;
-  /** What it lacks, and why (not installed on the host, a program DoSH would not copy). */
-  missing: Partial<Record<TransferTool, string>>;
-}
-
 export class ToolboxError extends Error {
   override name = 'ToolboxError';
 }
 
-export const manifestFile = (dir: string) => path.join(dir, 'current.json');
+export type { ToolboxManifest };
+const manifestFile = toolboxManifestFile;
 
 /** The manifest of the toolbox in force (written by doshd), or undefined. */
 export function readToolboxManifest(dir: string): ToolboxManifest | undefined {

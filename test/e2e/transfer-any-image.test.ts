@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, BUSYBOX, Doshd, endSuite, removeContainersOf, run, scpOpts, sessionsOf, sh, sha256File, ssh, sshCommand, until, type Result, type StoredSession } from './harness.ts';
+import { addUser, BUSYBOX, Doshd, doshctl, endSuite, removeContainersOf, run, scpOpts, sessionsOf, sh, sha256File, ssh, sshCommand, until, type Result, type StoredSession } from './harness.ts';
 
 const DISTROLESS = 'dosh-test/distroless-like:latest';
 const BB = 'dtx-bea';
@@ -150,4 +150,14 @@ test('the toolbox reaches no host path: paths resolve in her container, the tool
   assert.match(out, /Read-only file system[\s\S]*Read-only file system/);
   // And the mount is hers alone to read: no container sees another's files through it (the toolbox holds none).
   assert.equal(sh(`docker inspect -f '{{range .Mounts}}{{if eq .Destination "/.dosh/toolbox"}}{{.RW}} {{.Source}}{{end}}{{end}}' dosh-${BB}`).trim(), 'false /var/lib/dosh/toolbox');
+});
+
+test('doshctl policy check looks at the images: the toolbox serves busybox and the distroless image; an image not here is named', async () => {
+  const file = path.join(work, 'check.conf');
+  writeFileSync(file, `${POLICY}[user:dtx-nobody]\nCONTAINERIMAGE=dosh-test/not-here:1\n`);
+  const r = await doshctl('policy', 'check', file);
+  ok(r, 'policy check');
+  assert.match(r.stderr, /check\.conf:9: image dosh-test\/not-here:1 is not on this host/, r.stderr);
+  assert.doesNotMatch(r.stderr, /has no (sftp-server|scp|rsync)/, r.stderr);
+  assert.doesNotMatch(r.stderr, /cannot start/, r.stderr);
 });
