@@ -11,6 +11,7 @@ import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
 import type { HookContext, HookMoment, HookResult } from './hook-scripts.ts';
 import type { EventSink } from './events.ts';
+import type { AuditSink } from './audit-log.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
 import type { ToolboxManifest } from './toolbox.ts';
 
@@ -85,6 +86,8 @@ export interface ControllerDeps {
   cordon: Cordon;
   hooks: HookPort;
   events: EventSink;
+  /** The audit log (controller/audit-log.ts), written where the Ready, Refused and Ended events are recorded. */
+  audit?: AuditSink;
   proc: ProcFs;
   clock: Clock;
   metrics: ControllerMetrics;

@@ -14,8 +14,11 @@ import type { HookRun } from './hook-scripts.ts';
 
 /** What the controller records events through (a recording fake in unit tests). */
 export interface EventSink {
-  /** Never throws. With `once`, nothing is recorded if the object already has an event with this reason. */
-  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): void;
+  /**
+   * Never throws. With `once`, nothing is recorded if the object already has an event with this reason: false then
+   * (true otherwise, also when the store could not take it: the moment happened, and the audit log records it).
+   */
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): boolean;
   /** Deletes events past their time to live, and all but the newest per object; never throws. */
   sweep(now: number): void;
 }
@@ -51,13 +54,14 @@ export class EventRecorder implements EventSink {
     this.maxTotal = o.maxTotal ?? 10_000;
   }
 
-  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): void {
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): boolean {
     try {
-      this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
+      return this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
     } catch (err) {
       // An event is worth less than the login it describes: a full or broken store must not fail the reconcile.
       this.byObject = undefined;
       this.o.log.warn('could not record an event', { object: `${object.kind}/${object.name}`, reason, error: String(err) });
+      return true;
     }
   }
 
@@ -80,17 +84,17 @@ export class EventRecorder implements EventSink {
     }
   }
 
-  private recordOrThrow(object: InvolvedObject, type: EventType, reason: string, message: string, once: boolean): void {
+  private recordOrThrow(object: InvolvedObject, type: EventType, reason: string, message: string, once: boolean): boolean {
     const now = this.o.clock.now();
     const key = objectKey(object);
     const index = this.index();
     const mine = index.get(key) ?? [];
-    if (once && mine.some((e) => e.reason === reason)) return;
+    if (once && mine.some((e) => e.reason === reason)) return false;
     const repeat = mine.find((e) => e.reason === reason && e.message === message && e.type === type && now - Date.parse(e.lastTimestamp) <= this.windowMs);
     if (repeat) {
       const next = this.o.store.update({ ...repeat, count: repeat.count + 1, lastTimestamp: iso(now) });
       index.set(key, mine.map((e) => (e === repeat ? next : e)));
-      return;
+      return true;
     }
     const created = this.create(object, type, reason, message, now);
     this.total++;
@@ -98,6 +102,7 @@ export class EventRecorder implements EventSink {
     for (const old of all.slice(this.maxPerObject)) this.remove(old);
     index.set(key, all.slice(0, this.maxPerObject));
     if (this.total > this.maxTotal) this.trim(Math.floor(this.maxTotal * 0.9));
+    return true;
   }
 
   /** Deletes the oldest events, whatever they are about, down to `target` (a tenth under the cap: trimming is rare). */

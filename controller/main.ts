@@ -34,6 +34,7 @@ import * as fs from 'node:fs';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
 import { buildToolbox, type ToolboxManifest } from './toolbox.ts';
+import { AuditLog } from './audit-log.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -77,6 +78,9 @@ async function main(): Promise<number> {
       log.error('could not build the toolbox: file transfers into images without their own programs are refused', { dir: cfg.toolbox, error: String(e) });
     }
   }
+  const audit = cfg.audit
+    ? new AuditLog({ file: cfg.audit.file, node: cfg.node, maxBytes: cfg.audit.maxBytes, clock: realClock, log, onWrite: (event, ok) => metrics.auditRecords.inc({ event, result: ok ? 'written' : 'failed' }) })
+    : undefined;
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
@@ -92,6 +96,7 @@ async function main(): Promise<number> {
     cordon: new FileCordon(cfg.store),
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
     events: eventRecorder,
+    audit,
     proc: realProcFs,
     clock: realClock,
     metrics,
@@ -111,6 +116,7 @@ async function main(): Promise<number> {
   const logins = new LoginService({
     store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,
     refused: (reason) => metrics.refused.inc({ reason }),
+    audit,
     node: cfg.node,
     engineSocket: cfg.dockerSocket,
     relaySocket: (n) => relaySocketPath(cfg.store, n),
@@ -134,7 +140,11 @@ async function main(): Promise<number> {
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.
   setMaxListeners(0, ac.signal);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
-  process.on('SIGHUP', () => policy.reload());
+  // SIGHUP: the policy is read again, and the audit log opened again by its name (after a rotation).
+  process.on('SIGHUP', () => {
+    policy.reload();
+    audit?.reopen();
+  });
   log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });
   await Promise.all([controller.run(ac.signal), kube?.run(ac.signal)]);
   // The logins go on: each relay keeps its stream and waits for the next doshd to reattach.
@@ -142,6 +152,7 @@ async function main(): Promise<number> {
   api.close();
   policy.stop();
   server?.close();
+  audit?.close();
   log.info('doshd stopped');
   return 0;
 }

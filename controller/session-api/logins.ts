@@ -16,6 +16,7 @@ import type { DirStore } from '../../store/dirstore.ts';
 import type { RelayConnection } from './connection.ts';
 import type { RelayLinks } from './links.ts';
 import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } from './login-request.ts';
+import type { AuditRecord, AuditSink } from '../audit-log.ts';
 
 export interface Admission {
   enqueueSession(name: string): void;
@@ -48,6 +49,8 @@ export interface LoginDeps {
   events: EventSink;
   /** Counts a refusal made here, by reason (dosh_logins_refused_total). */
   refused: (reason: RefusalReason) => void;
+  /** Where those refusals are audited (no Session object records them). */
+  audit?: AuditSink;
   node: string;
   engineSocket: string;
   relaySocket: (session: string) => string;
@@ -70,12 +73,15 @@ export class LoginService {
       req = readLoginRequest(frame, this.d.proc);
     } catch (e) {
       if (!(e instanceof BadRequest)) throw e;
-      this.refuse(conn, 'BadRequest', e.message, e.code);
+      // The uid as the relay reported it (its getuid()): unchecked, since the request was not usable.
+      this.refuse(conn, 'BadRequest', e.message, e.code, { uid: safeU32(frame, 'Uid') });
       return;
     }
+    const who: Partial<AuditRecord> = { uid: req.uid, sshClient: req.sshClient, command: req.invocation.command?.slice(0, 256), tty: req.tty, mode: req.invocation.mode };
     const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
-    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message);
-    if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`);
+    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message, 1, who);
+    if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`, 1, who);
+    who.user = user.name;
     // Asked again after a doshd restart cut its first request short: the session that request made is this login's.
     const adopted = req.attempt > 1 ? this.adoptable(req) : undefined;
     if (adopted) {
@@ -87,7 +93,7 @@ export class LoginService {
       this.d.gate.charge(user.name);
     } catch (e) {
       if (!(e instanceof RefusedError)) throw e;
-      this.refuse(conn, e.reason, e.message);
+      this.refuse(conn, e.reason, e.message, 1, who);
       // One event on the user for what no session object records; the rate's message is the same every time, so a
       // flood aggregates into one event with a count.
       const message = e.reason === 'RateLimited' ? `logins of ${user.name} refused: started faster than this host allows` : e.message;
@@ -158,9 +164,18 @@ export class LoginService {
     });
   }
 
-  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1): void {
+  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1, who: Partial<AuditRecord> = {}): void {
     this.d.refused(reason);
     this.d.log.warn('login refused', { reason, message });
+    this.d.audit?.write({ event: 'refusal', ...who, reason, message });
     conn.end(Msg.Refuse, { Message: message, ExitCode: code });
+  }
+}
+
+function safeU32(f: FrameReader, name: 'Uid'): number | undefined {
+  try {
+    return f.u32(name);
+  } catch {
+    return undefined;
   }
 }

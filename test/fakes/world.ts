@@ -23,10 +23,11 @@ export class RecordingEvents implements EventSink {
   events: { type: string; reason: string; object: string; message: string }[] = [];
   sweeps: number[] = [];
 
-  record(o: { kind: string; name: string }, type: string, reason: string, message: string, opts: { once?: boolean } = {}): void {
+  record(o: { kind: string; name: string }, type: string, reason: string, message: string, opts: { once?: boolean } = {}): boolean {
     const object = `${o.kind}/${o.name}`;
-    if (opts.once && this.events.some((e) => e.object === object && e.reason === reason)) return;
+    if (opts.once && this.events.some((e) => e.object === object && e.reason === reason)) return false;
     this.events.push({ type, reason, object, message });
+    return true;
   }
 
   sweep(now: number): void {
@@ -108,6 +109,8 @@ export class World {
   metrics = new ControllerMetrics();
   events = new RecordingEvents();
   relays = new FakeRelays();
+  /** What the audit log was given, in order. */
+  audited: Record<string, unknown>[] = [];
   /** The toolbox doshd built (with options.toolboxDir set). */
   toolbox: ToolboxManifest | undefined;
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
@@ -132,6 +135,7 @@ export class World {
       cordon: { message: () => this.cordonMessage },
       hooks: { run: async (folder, moment, args) => (this.hookCalls.push(`${moment} ${args.join(' ')}`), this.hookResult(moment)) },
       events: this.events,
+      audit: { write: (r) => this.audited.push(r) },
       proc: this.proc,
       clock: this.clock,
       metrics: this.metrics,
