@@ -90,6 +90,8 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     declaredNetworks: [],
     networkPerUser: false,
     allowOtherShell: false,
+    forwardAgent: false,
+    recordSessions: false,
     provenance: {},
     ...over,
   };
