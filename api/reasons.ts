@@ -89,6 +89,8 @@ export const EVENT_REASONS = [
   'ContainerRecreated',
   'NetworkCreated',
   'GarbageCollected',
+  /** A session's recording stopped early or never started: a full disk, the per-user cap. */
+  'RecordingStopped',
 ] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];
 

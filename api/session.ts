@@ -30,6 +30,10 @@ export const SessionSpec = z.object({
   client: z.string().optional(),
   /** Her ssh client's address and port (from SSH_CONNECTION). */
   sshClient: z.string().max(64).optional(),
+  /** Her ssh client forwards an agent (`ssh -A`: SSH_AUTH_SOCK was set); the policy decides whether it reaches her container. */
+  agent: z.boolean().optional(),
+  /** Her terminal's size when she logged in (the recording's header). */
+  size: z.object({ rows: z.number().int().positive(), cols: z.number().int().positive() }).optional(),
 });
 export type SessionSpec = z.infer<typeof SessionSpec>;
 
@@ -80,6 +84,10 @@ export const SessionStatus = z.object({
   container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
   /** What the exec runs: decided by doshd from policy, never by the user. */
   exec: ExecPlan.optional(),
+  /** The socket (on the host, in doshd's agents directory) the relay binds for her container to reach her ssh agent. */
+  agentSocket: z.string().optional(),
+  /** The recording of this terminal session (RECORDSESSIONS): its file, the bytes it may take, and why it stopped early. */
+  recording: z.object({ file: z.string(), limit: z.number().int().nonnegative(), stopped: z.string().optional() }).optional(),
   /** A note for her terminal, shown as the login starts (a transfer program that will refuse to run, and why). */
   notice: z.string().max(1024).optional(),
   /** The exec doshd created from that plan; the relay only starts it. */

@@ -18,6 +18,8 @@ import { planExec } from './exec-plan.ts';
 import { hookContext, type ControllerHooks } from './hook-runner.ts';
 import { hookArgs } from './hook-scripts.ts';
 import { planTransfer } from './transfer-plan.ts';
+import { AGENT_MOUNT } from '../api/constants.ts';
+import { agentDir } from './container-spec.ts';
 
 /** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
 export const ENGINE_RETRIES = 5;
@@ -35,9 +37,11 @@ interface Done {
   preexecFor?: string;
   /** The exec created for this container and plan. */
   exec?: { for: string; execId: string };
+  /** The RecordingStopped event of a session her cap keeps from being recorded is recorded. */
+  recordingSkipped?: boolean;
 }
 
-type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox'>;
+type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox' | 'recordings'>;
 
 export class Admission {
   private done = new Map<string, Done>();
@@ -101,6 +105,12 @@ export class Admission {
     // A file transfer runs her image's program, or the toolbox's, or is refused saying why (transfer-plan.ts).
     const transfer = await planTransfer(s.spec, user, container, { engine: this.d.engine, toolbox: this.d.options.toolboxDir ? (this.d.toolbox ?? (() => undefined)) : undefined });
     const plan = transfer ? { ...shellPlan, shell: transfer.shell, tool: transfer.tool } : shellPlan;
+    // `ssh -A` with FORWARDAGENT: her container reaches her agent through a socket the relay binds in her agent
+    // directory (mounted at AGENT_MOUNT) and carries to her own SSH_AUTH_SOCK after the drop.
+    const agents = this.d.options.agentsDir;
+    const agentSocket = policy.forwardAgent && s.spec.agent && agents ? `${agentDir(agents, user.uid)}/${s.metadata.name}.sock` : undefined;
+    if (agentSocket) plan.env = [...plan.env, `SSH_AUTH_SOCK=${AGENT_MOUNT}/${s.metadata.name}.sock`];
+    const recording = policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined;
     const argv = commandLine(s.spec, plan);
     // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
     // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
@@ -122,12 +132,24 @@ export class Admission {
       exec: plan,
       execId: done.exec.execId,
       notice: transfer?.notice,
+      agentSocket,
+      recording,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
       conditions,
     };
     return { ready, user: user.name, container: container.name };
+  }
+
+  /** Where her terminal session is recorded, and how much it may take; none (an event says why) over her cap. */
+  private recordingPlan(s: Session, done: Done): SessionStatus['recording'] {
+    if (!this.d.recordings) return undefined;
+    const p = this.d.recordings.plan(s.spec.user, s.metadata.name);
+    if ('file' in p) return { file: p.file, limit: p.limit };
+    if (!done.recordingSkipped) this.d.events.record(sessionRef(s), 'Warning', 'RecordingStopped', `not recorded: ${p.skipped}`);
+    done.recordingSkipped = true;
+    return undefined;
   }
 
   private checkSessionLimit(s: Session, user: UserInfo, policy: EffectivePolicy): void {

@@ -11,7 +11,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { Session, SessionStatus } from '../api/session.ts';
 import { EngineFailedError, ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type Engine } from '../engine/docker.ts';
 import { NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
-import { desiredContainer, doshMounts, type DesiredContainer } from './container-spec.ts';
+import { desiredContainer, doshMounts, prepareDoshMounts, type DesiredContainer } from './container-spec.ts';
 import type { ControllerDeps } from './deps.ts';
 import { sessionRef, userRef } from './events.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
@@ -76,6 +76,7 @@ export class UserContainers {
       cur = undefined;
     }
     if (cur?.state !== 'running') {
+      prepareDoshMounts(doshMounts(this.d.options), policy, user);
       await ensureUserNetwork(this.d, policy, user, ref);
       await ensureDeclaredNetworks(this.d, policy, ref);
     }

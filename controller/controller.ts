@@ -247,6 +247,7 @@ export class Controller {
     // Over: its relay's socket goes, and so do her arguments (the store holds a login's arguments only while it
     // lives; the gate counts them). What remains says what ran: the first bytes of the command.
     fs.rmSync(this.d.relays.socketPath(s.metadata.name), { force: true });
+    if (s.status.agentSocket) fs.rmSync(s.status.agentSocket, { force: true });
     if (s.spec.args.length || (s.spec.command?.length ?? 0) > COMMAND_KEPT) {
       await this.d.store.update({ ...s, spec: { ...s.spec, args: [], command: s.spec.command && clip(s.spec.command) } });
       return;
@@ -310,6 +311,7 @@ export class Controller {
     await this.collector.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
+    this.d.recordings?.sweep(new Set(sessions.filter(isLive).map((s) => s.metadata.name)));
     this.d.onHousekeeping?.(sessions);
     this.d.events.sweep(this.d.clock.now());
   }

@@ -14,6 +14,7 @@ import type { EventSink } from './events.ts';
 import type { AuditSink } from './audit-log.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
 import type { ToolboxManifest } from './toolbox.ts';
+import type { Recordings } from './recordings.ts';
 
 /** The engine calls the controller makes (engine/docker.ts; test/fakes/engine.ts in unit tests). */
 export type EnginePort = Pick<
@@ -72,6 +73,8 @@ export interface ControllerOptions {
   node: string;
   /** The host directory of DoSH's toolbox (controller/toolbox.ts), mounted read-only into every container; none without it. */
   toolboxDir?: string;
+  /** Where each user's agent sockets live on the host (STORE/agents/UID), for FORWARDAGENT; none without it. */
+  agentsDir?: string;
   workers: number;
   resyncIntervalMs: number;
   endedRetentionMs: number;
@@ -96,6 +99,8 @@ export interface ControllerDeps {
   options: ControllerOptions;
   /** Told of every session after each housekeeping pass lists them (the login gate recounts what the store holds). */
   onHousekeeping?: (sessions: readonly Session[]) => void;
+  /** Where RECORDSESSIONS recordings go (controller/recordings.ts); none without it. */
+  recordings?: Pick<Recordings, 'plan' | 'sweep'>;
   /** The toolbox in force (built at start from toolboxDir); undefined when it could not be built. */
   toolbox?: () => ToolboxManifest | undefined;
   /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */

@@ -31,10 +31,12 @@ import { procRelayProcess } from './session-api/login-request.ts';
 import { DEFAULT_STORE_BOUNDS, Gate } from './session-api/gate.ts';
 import { realRandom } from '../lib/clock.ts';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
 import { buildToolbox, type ToolboxManifest } from './toolbox.ts';
 import { AuditLog } from './audit-log.ts';
+import { Recordings } from './recordings.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -81,10 +83,11 @@ async function main(): Promise<number> {
   const audit = cfg.audit
     ? new AuditLog({ file: cfg.audit.file, node: cfg.node, maxBytes: cfg.audit.maxBytes, clock: realClock, log, onWrite: (event, ok) => metrics.auditRecords.inc({ event, result: ok ? 'written' : 'failed' }) })
     : undefined;
+  const recordings = new Recordings(cfg.recordings, realClock, log);
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
-  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, clock: realClock, log, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
   const ac = new AbortController();
@@ -103,6 +106,7 @@ async function main(): Promise<number> {
     log,
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
     toolbox: () => toolbox,
+    recordings,
     relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
     onHousekeeping: (sessions) => {
       gate.account(sessions);
@@ -111,12 +115,13 @@ async function main(): Promise<number> {
         ac.abort();
       }
     },
-    options: { node: cfg.node, toolboxDir: cfg.toolbox, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
+    options: { node: cfg.node, toolboxDir: cfg.toolbox, agentsDir: path.join(cfg.store, 'agents'), workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   const logins = new LoginService({
     store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,
     refused: (reason) => metrics.refused.inc({ reason }),
     audit,
+    recordings,
     node: cfg.node,
     engineSocket: cfg.dockerSocket,
     relaySocket: (n) => relaySocketPath(cfg.store, n),

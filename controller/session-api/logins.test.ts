@@ -30,7 +30,7 @@ after(() => {
 
 const ANN: NssUser = { name: 'ann', uid: 1001, gid: 1001, home: '/home/ann', shell: '/usr/local/bin/dosh', groups: [{ name: 'ann', gid: 1001 }] };
 const RELAY_PID = 4242;
-const noEvents: RelayEvents = { started() {}, resize() {}, signal() {}, firstByte() {}, streamEnded: async () => ({ code: 0 }), hangUp() {}, startFailed() {}, lost() {} };
+const noEvents: RelayEvents = { started() {}, resize() {}, signal() {}, firstByte() {}, streamEnded: async () => ({ code: 0 }), hangUp() {}, startFailed() {}, lost() {}, recordingStopped() {} };
 
 let seq = 0;
 function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.status, phase: 'Ready', execId: 'e'.repeat(64) })) {

@@ -17,6 +17,8 @@ import type { RelayConnection } from './connection.ts';
 import type { RelayLinks } from './links.ts';
 import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } from './login-request.ts';
 import type { AuditRecord, AuditSink } from '../audit-log.ts';
+import { sessionRef } from '../events.ts';
+import type { Recordings } from '../recordings.ts';
 
 export interface Admission {
   enqueueSession(name: string): void;
@@ -51,6 +53,8 @@ export interface LoginDeps {
   refused: (reason: RefusalReason) => void;
   /** Where those refusals are audited (no Session object records them). */
   audit?: AuditSink;
+  /** Makes a recording's file when its login is answered (RECORDSESSIONS). */
+  recordings?: Pick<Recordings, 'create'>;
   node: string;
   engineSocket: string;
   relaySocket: (session: string) => string;
@@ -130,9 +134,37 @@ export class LoginService {
     const st = done?.status;
     if (st?.phase === 'Ready' && st.execId) {
       if (st.notice) conn.send(Msg.Notice, { Message: st.notice });
-      conn.send(Msg.Admit, { Session: name, ExecId: st.execId, EngineSocket: this.d.engineSocket, RelaySocket: this.d.relaySocket(name), Tty: s.spec.tty ? 1 : 0 });
+      const recording = st.recording && !st.recording.stopped && this.startRecording(done!, req) ? st.recording : undefined;
+      conn.send(Msg.Admit, {
+        Session: name,
+        ExecId: st.execId,
+        EngineSocket: this.d.engineSocket,
+        RelaySocket: this.d.relaySocket(name),
+        Tty: s.spec.tty ? 1 : 0,
+        AgentSocket: st.agentSocket,
+        Recording: recording?.file,
+        RecordLimit: recording ? BigInt(recording.limit) : undefined,
+      });
     } else {
       conn.end(Msg.Refuse, { Message: st?.message ?? 'the session was removed before it started', ExitCode: 1 });
+    }
+  }
+
+  /** The recording's file, with its header; false when it cannot be made (a full disk): recorded, and the login goes on. */
+  private startRecording(s: Session, req: LoginRequest): boolean {
+    if (!this.d.recordings || !s.status.recording) return false;
+    try {
+      this.d.recordings.create(s.status.recording.file, s, req.size);
+      return true;
+    } catch (e) {
+      const why = `the recording could not be made: ${(e as Error).message}`;
+      this.d.events.record(sessionRef(s), 'Warning', 'RecordingStopped', why);
+      try {
+        this.d.store.mutate(s.metadata.name, (cur) => (cur.status.recording ? { ...cur, status: { ...cur.status, recording: { ...cur.status.recording, stopped: why } } } : undefined));
+      } catch {
+        // the event says it; the status is only a convenience
+      }
+      return false;
     }
   }
 
@@ -159,6 +191,8 @@ export class LoginService {
         loginShell,
         client: req.ssh ? 'ssh' : undefined,
         sshClient: req.sshClient,
+        agent: req.agent || undefined,
+        size: req.size,
       },
       status: { phase: 'Pending', conditions: [] },
     });
