@@ -14,3 +14,6 @@ export const NETWORK_PREFIX = 'dosh-net-';
 export const DOSH_MOUNT_ROOT = '/.dosh';
 export const TOOLBOX_MOUNT = `${DOSH_MOUNT_ROOT}/toolbox`;
 export const AGENT_MOUNT = `${DOSH_MOUNT_ROOT}/agent`;
+
+/** Where doshd writes session recordings by default (--recordings), one root-only directory per user. */
+export const DEFAULT_RECORDINGS = '/var/log/dosh/recordings';

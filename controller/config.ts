@@ -7,9 +7,9 @@ import { DEFAULT_STORE } from '../store/layout.ts';
 import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
 import { ramInBytes } from '../policy/units.ts';
 import { DEFAULT_TOOLBOX } from '../api/toolbox.ts';
+import { DEFAULT_RECORDINGS } from '../api/constants.ts';
 
 export const DEFAULT_AUDIT_LOG = '/var/log/dosh/audit.log';
-export const DEFAULT_RECORDINGS = '/var/log/dosh/recordings';
 
 export interface DoshdConfig {
   store: string;

@@ -17,6 +17,7 @@ import { FakeProc } from './proc.ts';
 import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
 import type { ToolboxManifest } from '../../controller/toolbox.ts';
+import type { RecordingPlan } from '../../controller/recordings.ts';
 
 /** Records events in order, with the real recorder's `once` rule (no aggregation, no store). */
 export class RecordingEvents implements EventSink {
@@ -113,6 +114,8 @@ export class World {
   relays = new FakeRelays();
   /** What the audit log was given, in order. */
   audited: Record<string, unknown>[] = [];
+  /** Where a session's recording would go (RECORDSESSIONS), as doshd's Recordings plans it. */
+  recordingPlan: (user: string, session: string) => RecordingPlan = (u, n) => ({ file: `/var/log/dosh/recordings/${u}/${n}.cast`, limit: 1 << 30 });
   /** The toolbox doshd built (with options.toolboxDir set). */
   toolbox: ToolboxManifest | undefined;
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
@@ -144,6 +147,7 @@ export class World {
       log: silentLogger,
       relays: this.relays,
       toolbox: () => this.toolbox,
+      recordings: { plan: (u, n) => this.recordingPlan(u, n), sweep: () => {} },
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }
