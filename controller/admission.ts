@@ -103,7 +103,7 @@ export class Admission {
     const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
     const shellPlan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
     // A file transfer runs her image's program, or the toolbox's, or is refused saying why (transfer-plan.ts).
-    const transfer = await planTransfer(s.spec, user, container, { engine: this.d.engine, toolbox: this.d.options.toolboxDir ? (this.d.toolbox ?? (() => undefined)) : undefined });
+    const transfer = await planTransfer(s.spec, user, container, { engine: this.d.engine, toolbox: this.d.toolbox && (() => (this.d.options.toolboxDir ? this.d.toolbox?.() : undefined)) });
     const plan = transfer ? { ...shellPlan, shell: transfer.shell, tool: transfer.tool } : shellPlan;
     // `ssh -A` with FORWARDAGENT: her container reaches her agent through a socket the relay binds in her agent
     // directory (mounted at AGENT_MOUNT) and carries to her own SSH_AUTH_SOCK after the drop.

@@ -4,7 +4,7 @@ import { InvalidError, UnavailableError } from '../lib/errors.ts';
 import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
-import { realProcFs } from '../lib/proc.ts';
+import { realProcFs, sameOnHost } from '../lib/proc.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
 import { idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic } from '../store/layout.ts';
 import { sessionStore } from '../store/sessions.ts';
@@ -71,19 +71,24 @@ async function main(): Promise<number> {
   policy.start();
   const users = new CachedDirectory(new NssDirectory(), 5_000, Date.now);
   // The host's file-transfer programs for images that lack them: built before the first login is admitted.
+  // Mounted into users' containers only once it is built and is the host's own directory (a doshd in a container
+  // must have the host's DIR mounted at DIR: the engine mounts the host's path).
   let toolbox: ToolboxManifest | undefined;
   if (cfg.toolbox) {
     try {
       toolbox = buildToolbox(cfg.toolbox);
+      if (!sameOnHost(cfg.toolbox)) throw new Error(`${cfg.toolbox} is not the host's directory of that name (doshd runs in a container: mount the host's ${cfg.toolbox} there)`);
       log.info('toolbox ready', { dir: cfg.toolbox, version: toolbox.version, programs: Object.keys(toolbox.programs), missing: toolbox.missing });
     } catch (e) {
-      log.error('could not build the toolbox: file transfers into images without their own programs are refused', { dir: cfg.toolbox, error: String(e) });
+      toolbox = undefined;
+      log.error('no toolbox: file transfers into images without their own programs are refused', { dir: cfg.toolbox, error: String(e) });
     }
   }
   const audit = cfg.audit
     ? new AuditLog({ file: cfg.audit.file, node: cfg.node, maxBytes: cfg.audit.maxBytes, clock: realClock, log, onWrite: (event, ok) => metrics.auditRecords.inc({ event, result: ok ? 'written' : 'failed' }) })
     : undefined;
   const recordings = new Recordings(cfg.recordings, realClock, log);
+  recordings.check(sameOnHost);
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
@@ -105,7 +110,7 @@ async function main(): Promise<number> {
     metrics,
     log,
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
-    toolbox: () => toolbox,
+    toolbox: cfg.toolbox ? () => toolbox : undefined,
     recordings,
     relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
     onHousekeeping: (sessions) => {
@@ -115,7 +120,7 @@ async function main(): Promise<number> {
         ac.abort();
       }
     },
-    options: { node: cfg.node, toolboxDir: cfg.toolbox, agentsDir: path.join(cfg.store, 'agents'), workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
+    options: { node: cfg.node, toolboxDir: toolbox ? cfg.toolbox : undefined, agentsDir: path.join(cfg.store, 'agents'), workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   const logins = new LoginService({
     store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,

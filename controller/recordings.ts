@@ -25,6 +25,8 @@ const userDir = (user: string) => user.replace(/[/\0]/g, '_').replace(/^\.+$/, '
 
 export class Recordings {
   private lastSweep = 0;
+  /** Why recordings cannot be made on this host, once check() found it. */
+  private unusable: string | undefined;
 
   constructor(
     private readonly o: RecordingOptions,
@@ -32,8 +34,23 @@ export class Recordings {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * At start: the directory is made (root-only) and must be the host's own, since the relay on the host opens the
+   * recording by its path (a doshd in a container must have the host's directory mounted at that path).
+   */
+  check(sameOnHost: (dir: string) => boolean): void {
+    try {
+      fs.mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
+      if (!sameOnHost(this.o.dir)) this.unusable = `doshd's recordings directory ${this.o.dir} is not the host's (doshd runs in a container: mount the host's ${this.o.dir} there)`;
+    } catch (e) {
+      this.unusable = `doshd cannot make its recordings directory ${this.o.dir}: ${(e as Error).message}`;
+    }
+    if (this.unusable) this.log.error('sessions cannot be recorded', { why: this.unusable });
+  }
+
   /** Where a session's recording goes, and how much it may take. */
   plan(user: string, session: string): RecordingPlan {
+    if (this.unusable) return { skipped: this.unusable };
     const dir = path.join(this.o.dir, userDir(user));
     const used = this.bytesIn(dir);
     const left = this.o.userCapBytes - used;

@@ -146,7 +146,7 @@ export class World {
       metrics: this.metrics,
       log: silentLogger,
       relays: this.relays,
-      toolbox: () => this.toolbox,
+      toolbox: options.toolboxDir ? () => this.toolbox : undefined,
       recordings: { plan: (u, n) => this.recordingPlan(u, n), sweep: () => {} },
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
