@@ -92,6 +92,9 @@ async function main(): Promise<number> {
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
+  // Each user's agent sockets (FORWARDAGENT) go in agents/UID, which her container mounts; the parent is root's alone.
+  fs.mkdirSync(path.join(cfg.store, 'agents'), { recursive: true, mode: 0o700 });
+  fs.chmodSync(path.join(cfg.store, 'agents'), 0o700);
   const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
