@@ -4,6 +4,7 @@
 // store is remembered per session (by uid) and not done twice: the Admitted event is recorded once, and the preexec
 // hooks and the exec are reused while her container is the same. (Her login rate is charged before the session is
 // written: controller/session-api/gate.ts.)
+import * as path from 'node:path';
 import { setCondition } from '../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
@@ -20,6 +21,7 @@ import { hookArgs } from './hook-scripts.ts';
 import { planTransfer } from './transfer-plan.ts';
 import { AGENT_MOUNT } from '../api/constants.ts';
 import { agentDir } from './container-spec.ts';
+import { agentSocketPath } from './session-api/server.ts';
 
 /** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
 export const ENGINE_RETRIES = 5;
@@ -108,8 +110,8 @@ export class Admission {
     // `ssh -A` with FORWARDAGENT: her container reaches her agent through a socket the relay binds in her agent
     // directory (mounted at AGENT_MOUNT) and carries to her own SSH_AUTH_SOCK after the drop.
     const agents = this.d.options.agentsDir;
-    const agentSocket = policy.forwardAgent && s.spec.agent && agents ? `${agentDir(agents, user.uid)}/${s.metadata.name}.sock` : undefined;
-    if (agentSocket) plan.env = [...plan.env, `SSH_AUTH_SOCK=${AGENT_MOUNT}/${s.metadata.name}.sock`];
+    const agentSocket = policy.forwardAgent && s.spec.agent && agents ? agentSocketPath(agentDir(agents, user.uid), s.metadata.name) : undefined;
+    if (agentSocket) plan.env = [...plan.env, `SSH_AUTH_SOCK=${AGENT_MOUNT}/${path.basename(agentSocket)}`];
     const recording = policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined;
     const argv = commandLine(s.spec, plan);
     // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were

@@ -55,7 +55,10 @@ export class Recordings {
     const used = this.bytesIn(dir);
     const left = this.o.userCapBytes - used;
     if (left <= 1024) return { skipped: `${user}'s recordings already take ${used} bytes, her cap is ${this.o.userCapBytes} (--record-user-cap): not recorded until older ones expire (--record-retention)` };
-    return { file: path.join(dir, `${session}.cast`), limit: left };
+    const file = path.join(dir, `${session}.cast`);
+    // The relay takes a path of at most 511 bytes.
+    if (Buffer.byteLength(file) > 500) return { skipped: `the recording's path would be too long (--recordings ${this.o.dir})` };
+    return { file, limit: left };
   }
 
   /**

@@ -31,6 +31,8 @@ export const describeSession: Command = {
       `Container:    ${st.container ? `${st.container.name} (${st.container.id.slice(0, 12)}, image ${st.container.image})` : '<none>'}`,
       ...(st.exec ? [`Exec:         ${JSON.stringify(commandLine(s.spec, st.exec).map((a) => (a.length > 80 ? a.slice(0, 80) + '…' : a)))} as ${st.exec.user}${st.exec.tool ? ` (${st.exec.tool.name} from ${st.exec.tool.source === 'image' ? 'the image' : "DoSH's toolbox"})` : ''}`] : []),
       ...(st.execPid ? [`Exec PID:     ${st.execPid}`] : []),
+      ...(st.agentSocket ? [`Agent:        forwarded (ssh -A), through ${st.agentSocket}`] : []),
+      ...(st.recording ? [`Recording:    ${st.recording.file}${st.recording.stopped ? ` (stopped early: ${st.recording.stopped})` : ''}`] : []),
       ...(st.exitCode !== undefined ? [`Exit Code:    ${st.exitCode}`] : []),
       'Conditions:',
       '  Type    Status  Reason              Message',
