@@ -63,6 +63,10 @@ export const YamlSettings = z.strictObject({
   networkPerUser: z.boolean().optional(),
   /** Like dosh.conf's ALLOWOTHERSHELL: accounts whose login shell is not DoSH's may log in through it. */
   allowOtherShell: z.boolean().optional(),
+  /** Like dosh.conf's FORWARDAGENT: a login with `ssh -A` reaches her ssh agent from inside her container. */
+  forwardAgent: z.boolean().optional(),
+  /** Like dosh.conf's RECORDSESSIONS: her terminal sessions are recorded (asciicast v2) where she cannot read them. */
+  recordSessions: z.boolean().optional(),
   allowUnsafeDockerParametersIUnderstandTheRisk: z.boolean().optional(),
 });
 export type YamlSettings = z.infer<typeof YamlSettings>;

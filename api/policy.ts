@@ -158,6 +158,10 @@ export const EffectivePolicy = z.object({
   networkPerUser: z.boolean().default(false),
   /** Accounts whose login shell is not DoSH's may log in through it (by default they are refused: NotDoshShell). */
   allowOtherShell: z.boolean().default(false),
+  /** A login with `ssh -A` gets SSH_AUTH_SOCK in her container, reaching her own agent for that login's length. */
+  forwardAgent: z.boolean().default(false),
+  /** Her terminal sessions are recorded (asciicast v2) into doshd's root-only recordings directory. */
+  recordSessions: z.boolean().default(false),
   /** One entry per unsafe setting this user's policy used (with its location), to log at login. */
   unsafe: z.array(z.string()),
   create: ContainerCreate,

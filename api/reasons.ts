@@ -43,6 +43,8 @@ export const REFUSAL_REASONS = [
   'ContainerRemoving',
   /** Her container is dead (it cannot start) and the engine would not remove it. */
   'ContainerDead',
+  /** A file transfer (sftp, scp, rsync) needs a program neither her image nor DoSH's toolbox can run for it. */
+  'TransferUnavailable',
   /** The login request itself is unusable: bad shell options, root, a relay of another release (nothing is written). */
   'BadRequest',
   /** Her command and arguments take more room as stored than one login may (nothing is written). */
@@ -87,6 +89,8 @@ export const EVENT_REASONS = [
   'ContainerRecreated',
   'NetworkCreated',
   'GarbageCollected',
+  /** A session's recording stopped early or never started: a full disk, the per-user cap. */
+  'RecordingStopped',
 ] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];
 

@@ -36,6 +36,8 @@ export const Msg = {
   Who: 9,
   /** The engine refused to start the exec (the message is the engine's). */
   StartFailed: 10,
+  /** The relay stopped recording the session (a full disk, the size its user may have): why, and what it recorded. */
+  RecordingStopped: 11,
 
   /** The login is admitted: start this exec on this engine socket. */
   Admit: 64,
@@ -82,6 +84,18 @@ export const Field = {
   RelaySocket: { tag: 23, kind: 'bytes' },
   /** Login: 1, or more when the relay asks again because doshd went away before answering (the session may exist). */
   Attempt: { tag: 24, kind: 'u32' },
+  /** Login: 1 when her ssh client forwards an agent (SSH_AUTH_SOCK is set). The path stays with the relay. */
+  Agent: { tag: 25, kind: 'u32' },
+  /** Admit: where the relay binds, while root, the socket her container reaches her agent through (doshd's agents
+   * directory), then hands it to her uid; after the drop it carries each connection to her own SSH_AUTH_SOCK. */
+  AgentSocket: { tag: 26, kind: 'bytes' },
+  /** Admit: the recording doshd made (root-only, its asciicast header written): the relay opens it while root and
+   * appends her terminal's output to it after the drop. */
+  Recording: { tag: 27, kind: 'bytes' },
+  /** Admit: the most bytes the relay may append to the recording (what is left of her cap). */
+  RecordLimit: { tag: 28, kind: 'u64' },
+  /** RecordingStopped: the bytes appended before it stopped. */
+  Recorded: { tag: 29, kind: 'u64' },
 } as const;
 export type FieldName = keyof typeof Field;
 

@@ -30,6 +30,10 @@ export const SessionSpec = z.object({
   client: z.string().optional(),
   /** Her ssh client's address and port (from SSH_CONNECTION). */
   sshClient: z.string().max(64).optional(),
+  /** Her ssh client forwards an agent (`ssh -A`: SSH_AUTH_SOCK was set); the policy decides whether it reaches her container. */
+  agent: z.boolean().optional(),
+  /** Her terminal's size when she logged in (the recording's header). */
+  size: z.object({ rows: z.number().int().positive(), cols: z.number().int().positive() }).optional(),
 });
 export type SessionSpec = z.infer<typeof SessionSpec>;
 
@@ -38,19 +42,26 @@ export type SessionPhase = z.infer<typeof SessionPhase>;
 
 export const LIVE_PHASES: readonly SessionPhase[] = ['Pending', 'Ready', 'Running'];
 
+/** The file transfers DoSH serves in any image (policy/remote-command.ts recognises them). */
+export const TRANSFER_TOOLS = ['sftp-server', 'scp', 'rsync'] as const;
+export type TransferTool = (typeof TRANSFER_TOOLS)[number];
+
 /**
  * What the exec runs, without her arguments (the spec holds those once): the container's shell, the environment and
- * the identity. execArgv() puts the two together.
+ * the identity. execArgv() puts the two together. A file transfer may run without a shell: `tool` says which program
+ * and whose (her image's, or DoSH's toolbox from the host), and `shell` is then that program's command line before
+ * the command's own words (policy/remote-command.ts's commandLine() splits them from the spec).
  */
 export const ExecPlan = z.object({
   shell: z.array(z.string()).min(1),
+  tool: z.object({ name: z.enum(TRANSFER_TOOLS), source: z.enum(['image', 'toolbox']) }).optional(),
   env: z.array(z.string()),
   user: z.string(),
   workingDir: z.string().optional(),
 });
 export type ExecPlan = z.infer<typeof ExecPlan>;
 
-/** The exec's command line: the shell invoked the way bash would be for the same arguments. */
+/** The exec's command line: the shell invoked the way bash would be for the same arguments (a plan without a `tool`). */
 export function execArgv(spec: Pick<SessionSpec, 'mode' | 'login' | 'command' | 'args'>, shell: readonly string[]): string[] {
   const login = spec.login ? ['-l'] : [];
   switch (spec.mode) {
@@ -73,6 +84,12 @@ export const SessionStatus = z.object({
   container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
   /** What the exec runs: decided by doshd from policy, never by the user. */
   exec: ExecPlan.optional(),
+  /** The socket (on the host, in doshd's agents directory) the relay binds for her container to reach her ssh agent. */
+  agentSocket: z.string().optional(),
+  /** The recording of this terminal session (RECORDSESSIONS): its file, the bytes it may take, and why it stopped early. */
+  recording: z.object({ file: z.string(), limit: z.number().int().nonnegative(), stopped: z.string().optional() }).optional(),
+  /** A note for her terminal, shown as the login starts (a transfer program that will refuse to run, and why). */
+  notice: z.string().max(1024).optional(),
   /** The exec doshd created from that plan; the relay only starts it. */
   execId: z.string().optional(),
   execPid: z.number().int().positive().optional(),

@@ -11,6 +11,8 @@ export interface CliContext {
   engine: () => Engine;
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Standard output as it is, unfiltered: for what the command makes safe itself (a recording's replay). */
+  raw: (s: string) => void;
   now: () => number;
   /** Every doshctl command (cli/commands/index.ts), for the commands that list them (completion). */
   commands: readonly Command[];

@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     engine: () => new Engine(DEFAULT_DOCKER_SOCKET),
     out: (s) => process.stdout.write(terminalSafe(s)),
     err: (s) => process.stderr.write(terminalSafe(s)),
+    raw: (s) => process.stdout.write(s),
     now: Date.now,
     commands: COMMANDS,
   });

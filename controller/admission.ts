@@ -4,10 +4,12 @@
 // store is remembered per session (by uid) and not done twice: the Admitted event is recorded once, and the preexec
 // hooks and the exec are reused while her container is the same. (Her login rate is charged before the session is
 // written: controller/session-api/gate.ts.)
+import * as path from 'node:path';
 import { setCondition } from '../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
-import { execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { commandLine } from '../policy/remote-command.ts';
 import { iso } from '../lib/clock.ts';
 import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
 import { BUSY_RETRIES, ContainerBusyError, type UserContainers } from './containers.ts';
@@ -16,6 +18,10 @@ import { sessionRef } from './events.ts';
 import { planExec } from './exec-plan.ts';
 import { hookContext, type ControllerHooks } from './hook-runner.ts';
 import { hookArgs } from './hook-scripts.ts';
+import { planTransfer } from './transfer-plan.ts';
+import { AGENT_MOUNT } from '../api/constants.ts';
+import { agentDir } from './container-spec.ts';
+import { agentSocketPath } from './session-api/server.ts';
 
 /** Backoff steps (50 ms doubling, ~1.5 s) a login waits for an unreachable engine before it is refused. */
 export const ENGINE_RETRIES = 5;
@@ -33,9 +39,11 @@ interface Done {
   preexecFor?: string;
   /** The exec created for this container and plan. */
   exec?: { for: string; execId: string };
+  /** The RecordingStopped event of a session her cap keeps from being recorded is recorded. */
+  recordingSkipped?: boolean;
 }
 
-type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options'>;
+type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox' | 'recordings'>;
 
 export class Admission {
   private done = new Map<string, Done>();
@@ -95,8 +103,17 @@ export class Admission {
       done.admitted = true;
     }
     const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
-    const plan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
-    const argv = execArgv(s.spec, plan.shell);
+    const shellPlan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
+    // A file transfer runs her image's program, or the toolbox's, or is refused saying why (transfer-plan.ts).
+    const transfer = await planTransfer(s.spec, user, container, { engine: this.d.engine, toolbox: this.d.toolbox && (() => (this.d.options.toolboxDir ? this.d.toolbox?.() : undefined)) });
+    const plan = transfer ? { ...shellPlan, shell: transfer.shell, tool: transfer.tool } : shellPlan;
+    // `ssh -A` with FORWARDAGENT: her container reaches her agent through a socket the relay binds in her agent
+    // directory (mounted at AGENT_MOUNT) and carries to her own SSH_AUTH_SOCK after the drop.
+    const agents = this.d.options.agentsDir;
+    const agentSocket = policy.forwardAgent && s.spec.agent && agents ? agentSocketPath(agentDir(agents, user.uid), s.metadata.name) : undefined;
+    if (agentSocket) plan.env = [...plan.env, `SSH_AUTH_SOCK=${AGENT_MOUNT}/${path.basename(agentSocket)}`];
+    const recording = policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined;
+    const argv = commandLine(s.spec, plan);
     // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
     // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
     const target = `${container.id} ${JSON.stringify(plan)}`;
@@ -116,12 +133,25 @@ export class Admission {
       container: containerRef,
       exec: plan,
       execId: done.exec.execId,
+      notice: transfer?.notice,
+      agentSocket,
+      recording,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
       conditions,
     };
     return { ready, user: user.name, container: container.name };
+  }
+
+  /** Where her terminal session is recorded, and how much it may take; none (an event says why) over her cap. */
+  private recordingPlan(s: Session, done: Done): SessionStatus['recording'] {
+    if (!this.d.recordings) return undefined;
+    const p = this.d.recordings.plan(s.spec.user, s.metadata.name);
+    if ('file' in p) return { file: p.file, limit: p.limit };
+    if (!done.recordingSkipped) this.d.events.record(sessionRef(s), 'Warning', 'RecordingStopped', `not recorded: ${p.skipped}`);
+    done.recordingSkipped = true;
+    return undefined;
   }
 
   private checkSessionLimit(s: Session, user: UserInfo, policy: EffectivePolicy): void {

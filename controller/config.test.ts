@@ -11,18 +11,26 @@ test('defaults, and the legacy /etc/dosh.conf when only that exists', () => {
   assert.deepEqual(r.config.metricsAddress, { host: '127.0.0.1', port: 9469 });
   assert.equal(r.config.eventTtlMs, 3600_000);
   assert.equal(r.config.maxEvents, 10_000);
+  assert.equal(r.config.toolbox, '/var/lib/dosh/toolbox');
+  assert.deepEqual(r.config.audit, { file: '/var/log/dosh/audit.log', maxBytes: 0 });
+  assert.deepEqual(r.config.recordings, { dir: '/var/log/dosh/recordings', retentionMs: 30 * 86400_000, userCapBytes: 1 << 30 });
+  const off = parseDoshdArgs(['--toolbox', '', '--audit-log', '']);
+  assert.deepEqual(off.kind === 'run' && [off.config.toolbox, off.config.audit], [undefined, undefined], '"" turns them off');
+  assert.throws(() => parseDoshdArgs(['--record-user-cap', 'lots']), /--record-user-cap: expected a size/);
+  assert.throws(() => parseDoshdArgs(['--record-retention', '1w']), /--record-retention: expected seconds or a duration/);
   const legacy = parseDoshdArgs([], (p) => p === '/etc/dosh.conf');
   assert.equal(legacy.kind === 'run' && legacy.config.config, '/etc/dosh.conf');
 });
 
 test('every flag parses, and --help documents every flag', () => {
-  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--max-events', '500', '--kill-grace', '1', '--login-rate', '2.5', '--login-burst', '7', '--log-level', 'debug', '--log-format', 'json'];
+  const argv = ['--store', '/s', '--config', '/c.yaml', '--metrics-address', '[::1]:9000', '--docker-socket', '/d.sock', '--node', 'n1', '--workers', '2', '--resync-interval', '0.5', '--ended-retention', '0', '--event-ttl', '600', '--max-events', '500', '--kill-grace', '1', '--login-rate', '2.5', '--login-burst', '7', '--log-level', 'debug', '--log-format', 'json', '--toolbox', '/tb', '--audit-log', '/a.log', '--audit-max-size', '10M', '--recordings', '/rec', '--record-retention', '7d', '--record-user-cap', '2G'];
   const r = parseDoshdArgs(argv);
   assert.equal(r.kind, 'run');
   if (r.kind !== 'run') return;
   assert.deepEqual(r.config, {
     store: '/s', config: '/c.yaml', metricsAddress: { host: '::1', port: 9000 }, dockerSocket: '/d.sock', node: 'n1', workers: 2,
     resyncIntervalMs: 500, endedRetentionMs: 0, eventTtlMs: 600_000, maxEvents: 500, killGraceMs: 1000, loginRate: { perSecond: 2.5, burst: 7 }, logLevel: 'debug', logFormat: 'json', kube: undefined,
+    toolbox: '/tb', audit: { file: '/a.log', maxBytes: 10 << 20 }, recordings: { dir: '/rec', retentionMs: 7 * 86400_000, userCapBytes: 2 * 2 ** 30 },
   });
   for (const a of argv.filter((x) => x.startsWith('--'))) assert.ok(DOSHD_HELP.includes(a), `${a} documented`);
   assert.deepEqual(parseDoshdArgs(['--metrics-address', '']).kind === 'run' && (parseDoshdArgs(['--metrics-address', '']) as { config: { metricsAddress: unknown } }).config.metricsAddress, undefined);

@@ -5,6 +5,11 @@ import { parseArgs } from 'node:util';
 import type { Level } from '../lib/log.ts';
 import { DEFAULT_STORE } from '../store/layout.ts';
 import { DEFAULT_DOCKER_SOCKET } from '../engine/docker.ts';
+import { ramInBytes } from '../policy/units.ts';
+import { DEFAULT_TOOLBOX } from '../api/toolbox.ts';
+import { DEFAULT_RECORDINGS } from '../api/constants.ts';
+
+export const DEFAULT_AUDIT_LOG = '/var/log/dosh/audit.log';
 
 export interface DoshdConfig {
   store: string;
@@ -19,6 +24,12 @@ export interface DoshdConfig {
   maxEvents: number;
   killGraceMs: number;
   loginRate: { perSecond: number; burst: number };
+  /** The toolbox of the host's file-transfer programs (controller/toolbox.ts); undefined: none. */
+  toolbox: string | undefined;
+  /** The audit log (controller/audit-log.ts); undefined: none. maxBytes 0: rotated by the administrator's logrotate. */
+  audit: { file: string; maxBytes: number } | undefined;
+  /** Session recordings (RECORDSESSIONS): where, kept how long, and how much per user. */
+  recordings: { dir: string; retentionMs: number; userCapBytes: number };
   logLevel: Level;
   logFormat: 'json' | 'text' | 'auto';
   /** Kubernetes mode: mirror sessions to Session resources and take the cluster's DoshPolicy. */
@@ -50,6 +61,17 @@ Flags:
   --login-rate PER_SECOND     logins a user may start per second once her burst is spent; more are refused with
                               a message (default 10; 0 turns the limit off)
   --login-burst N             logins a user may start at once (default 60)
+  --toolbox DIR               where doshd copies the host's sftp-server, scp and rsync with their libraries at start,
+                              mounted read-only into every container so that file transfers work in any image
+                              (default ${DEFAULT_TOOLBOX}; "" disables it)
+  --audit-log FILE            one JSON line per login start, refusal and end (default ${DEFAULT_AUDIT_LOG};
+                              "" disables it); reopened when it is moved (logrotate) and on SIGHUP
+  --audit-max-size BYTES      rotate the audit log to FILE.1 past this size (1G, 100M...; default 0: never, leave it
+                              to logrotate)
+  --recordings DIR            where recorded terminal sessions go (RECORDSESSIONS; default ${DEFAULT_RECORDINGS})
+  --record-retention SECONDS  how long a recording is kept (30d, 12h...; default 30d)
+  --record-user-cap BYTES     the most one user's recordings may take (default 1G); past it her sessions are not
+                              recorded (an event says so) until old ones expire
   --log-level LEVEL           debug, info, warn or error (default info)
   --log-format FORMAT         json, text or auto: text on a terminal, json otherwise (default auto)
   --version                   print the version and exit
@@ -83,6 +105,12 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         'kill-grace': { type: 'string' },
         'login-rate': { type: 'string' },
         'login-burst': { type: 'string' },
+        toolbox: { type: 'string' },
+        'audit-log': { type: 'string' },
+        'audit-max-size': { type: 'string' },
+        recordings: { type: 'string' },
+        'record-retention': { type: 'string' },
+        'record-user-cap': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         kubeconfig: { type: 'string' },
@@ -115,6 +143,25 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
   for (const k of ['kube-namespace', 'kube-resync']) if (!kubeMode && str(k) !== undefined) throw new UsageError(`--${k}: only with --kubeconfig or --in-cluster`);
   const namespace = str('kube-namespace') ?? 'dosh-system';
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new UsageError(`--kube-namespace: expected a namespace name (lowercase letters, digits, "-"), got ${JSON.stringify(namespace)}`);
+  const bytes = (k: string, def: number) => {
+    const v = str(k);
+    if (v === undefined) return def;
+    const n = /^\d+$/.test(v) ? Number(v) : ramInBytes(v);
+    if (n === null || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${k}: expected a size in bytes (1G, 512M, 1048576), got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const seconds = (k: string, def: number) => {
+    const v = str(k);
+    if (v === undefined) return def;
+    const m = /^(\d+)([smhd]?)$/.exec(v);
+    if (!m) throw new UsageError(`--${k}: expected seconds or a duration (90s, 30m, 12h, 30d), got ${JSON.stringify(v)}`);
+    return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]];
+  };
+  const optionalPath = (k: string, def: string) => {
+    const v = str(k) ?? def;
+    return v === '' ? undefined : absolute(k, v);
+  };
+  const auditFile = optionalPath('audit-log', DEFAULT_AUDIT_LOG);
   const config = str('config') ?? (!fileExists('/etc/dosh/dosh.conf') && fileExists('/etc/dosh.conf') ? '/etc/dosh.conf' : '/etc/dosh/dosh.conf');
   return {
     kind: 'run',
@@ -131,6 +178,9 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       maxEvents: Math.floor(num('max-events', 10_000, 100)),
       killGraceMs: num('kill-grace', 5, 0) * 1000,
       loginRate: { perSecond: num('login-rate', 10, 0), burst: Math.floor(num('login-burst', 60, 1)) },
+      toolbox: optionalPath('toolbox', DEFAULT_TOOLBOX),
+      audit: auditFile ? { file: auditFile, maxBytes: bytes('audit-max-size', 0) } : undefined,
+      recordings: { dir: absolute('recordings', str('recordings') ?? DEFAULT_RECORDINGS), retentionMs: seconds('record-retention', 30 * 86400) * 1000, userCapBytes: bytes('record-user-cap', 2 ** 30) },
       logLevel: level as Level,
       logFormat: format as DoshdConfig['logFormat'],
       kube: kubeMode

@@ -11,7 +11,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { Session, SessionStatus } from '../api/session.ts';
 import { EngineFailedError, ImageNotFoundError, NetworkNotFoundError, type ContainerInfo, type Engine } from '../engine/docker.ts';
 import { NotFoundError, RefusedError, UnavailableError } from '../lib/errors.ts';
-import { desiredContainer, type DesiredContainer } from './container-spec.ts';
+import { desiredContainer, doshMounts, prepareDoshMounts, type DesiredContainer } from './container-spec.ts';
 import type { ControllerDeps } from './deps.ts';
 import { sessionRef, userRef } from './events.ts';
 import { ControllerHooks, hookContext } from './hook-runner.ts';
@@ -62,7 +62,7 @@ export class UserContainers {
    * rollout. Throws RefusedError for what she must be told, ContainerBusyError for a state that should pass.
    */
   async ensure(policy: EffectivePolicy, user: UserInfo, s: Session | undefined): Promise<UserContainer> {
-    const want = desiredContainer(policy, user, this.d.options.node);
+    const want = desiredContainer(policy, user, this.d.options.node, doshMounts(this.d.options));
     const ref = s ? sessionRef(s) : userRef(user.name);
     let cur = await this.d.engine.inspectContainer(want.name).catch((e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)));
     if (cur) checkOwner(cur, want.name, user, this.d.log);
@@ -76,6 +76,7 @@ export class UserContainers {
       cur = undefined;
     }
     if (cur?.state !== 'running') {
+      prepareDoshMounts(doshMounts(this.d.options), policy, user);
       await ensureUserNetwork(this.d, policy, user, ref);
       await ensureDeclaredNetworks(this.d, policy, ref);
     }

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import { ANNOTATION_MESSAGE } from '../api/labels.ts';
 import { setCondition } from '../api/meta.ts';
-import { clipCommand, COMMAND_KEPT, execArgv, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { clipCommand, COMMAND_KEPT, isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { commandLine } from '../policy/remote-command.ts';
 import type { EndReason, RefusalReason, SessionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { ConflictError } from '../lib/errors.ts';
@@ -18,6 +19,7 @@ import { endedMessage, sessionRef } from './events.ts';
 import { hookArgs, type HookContext } from './hook-scripts.ts';
 import { ControllerHooks } from './hook-runner.ts';
 import { collectNetworks } from './networks.ts';
+import { sessionAudit } from './audit-log.ts';
 
 export class Controller {
   readonly queue: WorkQueue;
@@ -30,6 +32,8 @@ export class Controller {
   readonly collector: ContainerCollector;
   private readonly rollout: PolicyRollout;
   private readonly admission: Admission;
+  /** Ended sessions (by uid) whose end this doshd has written to the audit log. */
+  private readonly endAudited = new Set<string>();
   /** Logins waiting for their session to leave Pending (the session API answers its relay then). */
   private readonly waiting = new Map<string, ((err?: unknown) => void)[]>();
 
@@ -157,11 +161,12 @@ export class Controller {
     const v = await this.admission.admit(s, this.queue.retries(s.metadata.name));
     if ('refused' in v) return this.refuse(s, v.refused, v.message);
     // A ConflictError here requeues the session: admission then reuses what it did (no second exec, hook or event).
-    await this.updateSessionStatus(s, v.ready);
+    const ready = await this.updateSessionStatus(s, v.ready);
     this.admission.forget(s.metadata.name);
     const ms = Date.parse(v.ready.readyAt!) - Date.parse(s.metadata.creationTimestamp);
     this.d.metrics.loginLatency.observe(ms / 1000);
     this.d.events.record(sessionRef(s), 'Normal', 'Ready', `container ${v.container} is running; ready ${ms} ms after the login started`);
+    this.d.audit?.write(sessionAudit('start', ready, this.d.clock.now()));
     this.d.log.info('session ready', { session: s.metadata.name, user: v.user, container: v.container });
   }
 
@@ -169,7 +174,8 @@ export class Controller {
     this.d.metrics.refused.inc({ reason });
     this.d.log.warn('login refused', { session: s.metadata.name, user: s.spec.user, reason, message });
     this.d.events.record(sessionRef(s), 'Warning', 'Refused', `login of ${s.spec.user} refused (${reason}): ${message}`);
-    await this.finish(s, 'Failed', reason, message);
+    const refused = await this.finish(s, 'Failed', reason, message);
+    this.d.audit?.write(sessionAudit('refusal', refused, this.d.clock.now()));
   }
 
   private async endSession(s: Session, reason: EndReason, message: string): Promise<void> {
@@ -225,9 +231,9 @@ export class Controller {
     });
   }
 
-  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<void> {
+  private async finish(s: Session, phase: 'Failed' | 'Succeeded', reason: SessionReason, message: string): Promise<Session> {
     const now = iso(this.d.clock.now());
-    await this.updateSessionStatus(s, {
+    return this.updateSessionStatus(s, {
       ...s.status,
       phase,
       reason,
@@ -238,18 +244,23 @@ export class Controller {
   }
 
   private async syncEnded(s: Session): Promise<void> {
-    // Refused logins were never Ready: their Refused event says it all.
-    if (s.status.readyAt) this.d.events.record(sessionRef(s), 'Normal', 'Ended', endedMessage(s), { once: true });
+    // Refused logins were never Ready: their Refused event (and audit line) says it all. The end is recorded once: the
+    // event's `once`, and while the events store cannot take it, the sessions audited in this run.
+    if (s.status.readyAt && this.d.events.record(sessionRef(s), 'Normal', 'Ended', endedMessage(s), { once: true }) && !this.endAudited.has(s.metadata.uid)) {
+      this.endAudited.add(s.metadata.uid);
+      this.d.audit?.write(sessionAudit('end', s, this.d.clock.now()));
+    }
     const hooks = s.status.hooks;
     if (hooks && !hooks.execDone && s.status.exec && s.status.container) {
       const ctx: HookContext = { user: s.spec.user, uid: s.spec.uid, gid: s.spec.gid, groups: [], session: s.metadata.name, containerId: s.status.container.id, containerName: s.status.container.name, image: s.status.container.image };
-      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, execArgv(s.spec, s.status.exec.shell)), ctx);
+      await this.hookRunner.run(hooks.folder, 'exec', hookArgs('exec', s.status.container.name, commandLine(s.spec, s.status.exec)), ctx);
       await this.updateSessionStatus(s, { ...s.status, hooks: { ...hooks, execDone: true } });
       return;
     }
     // Over: its relay's socket goes, and so do her arguments (the store holds a login's arguments only while it
     // lives; the gate counts them). What remains says what ran: the first bytes of the command.
     fs.rmSync(this.d.relays.socketPath(s.metadata.name), { force: true });
+    if (s.status.agentSocket) fs.rmSync(s.status.agentSocket, { force: true });
     if (s.spec.args.length || (s.spec.command?.length ?? 0) > COMMAND_KEPT) {
       await this.d.store.update({ ...s, spec: { ...s.spec, args: [], command: s.spec.command && clipCommand(s.spec.command) } });
       return;
@@ -259,6 +270,7 @@ export class Controller {
     if (left <= 0) {
       if (s.status.cgroup) this.d.cgroups.remove(s.status.cgroup);
       this.d.store.delete(s.metadata.name);
+      this.endAudited.delete(s.metadata.uid);
       this.d.metrics.gcCollected.inc({ kind: 'session' });
       // Observed here, when the session is deleted, so that each session counts once; any session that reached Ready
       // (a short command can end before the helper records Running).
@@ -313,6 +325,7 @@ export class Controller {
     await this.collector.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
+    this.d.recordings?.sweep(new Set(sessions.filter(isLive).map((s) => s.metadata.name)));
     this.d.onHousekeeping?.(sessions);
     this.d.events.sweep(this.d.clock.now());
   }

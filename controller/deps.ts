@@ -11,7 +11,10 @@ import type { DirStore } from '../store/dirstore.ts';
 import type { Engine } from '../engine/docker.ts';
 import type { HookContext, HookMoment, HookResult } from './hook-scripts.ts';
 import type { EventSink } from './events.ts';
+import type { AuditSink } from './audit-log.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
+import type { ToolboxManifest } from './toolbox.ts';
+import type { Recordings } from './recordings.ts';
 
 /** The engine calls the controller makes (engine/docker.ts; test/fakes/engine.ts in unit tests). */
 export type EnginePort = Pick<
@@ -25,6 +28,8 @@ export type EnginePort = Pick<
   | 'containerProcesses'
   | 'createExec'
   | 'inspectExec'
+  | 'statPath'
+  | 'readFile'
   | 'inspectNetwork'
   | 'createNetwork'
   | 'connectNetwork'
@@ -74,6 +79,10 @@ export interface LoginCgroups {
 
 export interface ControllerOptions {
   node: string;
+  /** The host directory of DoSH's toolbox (controller/toolbox.ts), mounted read-only into every container; none without it. */
+  toolboxDir?: string;
+  /** Where each user's agent sockets live on the host (STORE/agents/UID), for FORWARDAGENT; none without it. */
+  agentsDir?: string;
   workers: number;
   resyncIntervalMs: number;
   endedRetentionMs: number;
@@ -88,6 +97,8 @@ export interface ControllerDeps {
   cordon: Cordon;
   hooks: HookPort;
   events: EventSink;
+  /** The audit log (controller/audit-log.ts), written where the Ready, Refused and Ended events are recorded. */
+  audit?: AuditSink;
   proc: ProcFs;
   cgroups: LoginCgroups;
   clock: Clock;
@@ -97,6 +108,10 @@ export interface ControllerDeps {
   options: ControllerOptions;
   /** Told of every session after each housekeeping pass lists them (the login gate recounts what the store holds). */
   onHousekeeping?: (sessions: readonly Session[]) => void;
+  /** Where RECORDSESSIONS recordings go (controller/recordings.ts); none without it. */
+  recordings?: Pick<Recordings, 'plan' | 'sweep'>;
+  /** The toolbox in force (built at start from toolboxDir); undefined when it could not be built. */
+  toolbox?: () => ToolboxManifest | undefined;
   /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
   idleClocks?: IdleClocks;
 }

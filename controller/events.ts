@@ -14,8 +14,11 @@ import type { HookRun } from './hook-scripts.ts';
 
 /** What the controller records events through (a recording fake in unit tests). */
 export interface EventSink {
-  /** Never throws. With `once`, nothing is recorded if the object already has an event with this reason. */
-  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): void;
+  /**
+   * Never throws. With `once`, nothing is recorded if the object already has an event with this reason: false then
+   * (true otherwise, also when the store could not take it: the moment happened, and the audit log records it).
+   */
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts?: { once?: boolean }): boolean;
   /** Deletes events past their time to live, and all but the newest per object; never throws. */
   sweep(now: number): void;
   /** Writes the repeats counted in memory but not yet stored; never throws. */
@@ -60,13 +63,14 @@ export class EventRecorder implements EventSink {
     this.flushMs = o.flushIntervalMs ?? 1000;
   }
 
-  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): void {
+  record(object: InvolvedObject, type: EventType, reason: EventReason, message: string, opts: { once?: boolean } = {}): boolean {
     try {
-      this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
+      return this.recordOrThrow(object, type, reason, truncate(message), opts.once ?? false);
     } catch (err) {
       // An event is worth less than the login it describes: a full or broken store must not fail the reconcile.
       this.forget();
       this.o.log.warn('could not record an event', { object: `${object.kind}/${object.name}`, reason, error: String(err) });
+      return true;
     }
   }
 
@@ -99,12 +103,12 @@ export class EventRecorder implements EventSink {
     }
   }
 
-  private recordOrThrow(object: InvolvedObject, type: EventType, reason: string, message: string, once: boolean): void {
+  private recordOrThrow(object: InvolvedObject, type: EventType, reason: string, message: string, once: boolean): boolean {
     const now = this.o.clock.now();
     const key = objectKey(object);
     const index = this.index();
     const mine = index.get(key) ?? [];
-    if (once && mine.some((e) => e.reason === reason)) return;
+    if (once && mine.some((e) => e.reason === reason)) return false;
     const repeat = mine.find((e) => e.reason === reason && e.message === message && e.type === type && now - Date.parse(e.lastTimestamp) <= this.windowMs);
     if (repeat) {
       // A user refused many times a second (a login flood) must not cost a store write per refusal: the count is
@@ -113,7 +117,7 @@ export class EventRecorder implements EventSink {
       index.set(key, mine.map((e) => (e === repeat ? next : e)));
       this.dirty.set(next.metadata.name, next);
       this.flushDirty(now);
-      return;
+      return true;
     }
     const created = this.create(object, type, reason, message, now);
     this.total++;
@@ -121,6 +125,7 @@ export class EventRecorder implements EventSink {
     for (const old of all.slice(this.maxPerObject)) this.remove(old);
     index.set(key, all.slice(0, this.maxPerObject));
     if (this.total > this.maxTotal) this.trim(Math.floor(this.maxTotal * 0.9));
+    return true;
   }
 
   /** Writes the pending repeats of every event last written at least the flush interval before `now`. */

@@ -4,7 +4,7 @@ import { processStartTime } from '../lib/proc.ts';
 import { controllerFile, writeJsonFileAtomic, type ControllerRecord } from '../store/layout.ts';
 
 /** Records this process as the store's doshd. */
-export function recordInstance(store: string, node: string, version: string, now: Date): void {
-  const record: ControllerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', node, version, startedAt: now.toISOString() };
+export function recordInstance(store: string, node: string, version: string, now: Date, paths: Pick<ControllerRecord, 'toolbox' | 'recordings' | 'auditLog'> = {}): void {
+  const record: ControllerRecord = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', node, version, startedAt: now.toISOString(), ...paths };
   writeJsonFileAtomic(controllerFile(store), record);
 }

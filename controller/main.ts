@@ -4,7 +4,7 @@ import { InvalidError, UnavailableError } from '../lib/errors.ts';
 import { setMaxListeners } from 'node:events';
 import { realClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
-import { realProcFs } from '../lib/proc.ts';
+import { realProcFs, sameOnHost } from '../lib/proc.ts';
 import { SessionCgroups } from '../lib/cgroup.ts';
 import { CachedDirectory, NssDirectory } from '../lib/users.ts';
 import { idleClocksFile, policyStatusFile, readJsonFile, writeJsonFileAtomic } from '../store/layout.ts';
@@ -32,8 +32,12 @@ import { procRelayProcess } from './session-api/login-request.ts';
 import { DEFAULT_STORE_BOUNDS, Gate } from './session-api/gate.ts';
 import { realRandom } from '../lib/clock.ts';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { VERSION } from '../lib/version.ts';
 import { runHooks } from './hook-scripts.ts';
+import { buildToolbox, type ToolboxManifest } from './toolbox.ts';
+import { AuditLog } from './audit-log.ts';
+import { Recordings } from './recordings.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -67,11 +71,33 @@ async function main(): Promise<number> {
   const policy = new PolicySource(cfg.config, (f) => loadPolicyFile(f, policyIO), (p, u) => resolvePolicy(p, u, host), log, metrics, Date.now, (st) => writeJsonFileAtomic(policyStatusFile(cfg.store), st));
   policy.start();
   const users = new CachedDirectory(new NssDirectory(), 5_000, Date.now);
+  // The host's file-transfer programs for images that lack them: built before the first login is admitted.
+  // Mounted into users' containers only once it is built and is the host's own directory (a doshd in a container
+  // must have the host's DIR mounted at DIR: the engine mounts the host's path).
+  let toolbox: ToolboxManifest | undefined;
+  if (cfg.toolbox) {
+    try {
+      toolbox = buildToolbox(cfg.toolbox);
+      if (!sameOnHost(cfg.toolbox)) throw new Error(`${cfg.toolbox} is not the host's directory of that name (doshd runs in a container: mount the host's ${cfg.toolbox} there)`);
+      log.info('toolbox ready', { dir: cfg.toolbox, version: toolbox.version, programs: Object.keys(toolbox.programs), missing: toolbox.missing });
+    } catch (e) {
+      toolbox = undefined;
+      log.error('no toolbox: file transfers into images without their own programs are refused', { dir: cfg.toolbox, error: String(e) });
+    }
+  }
+  const audit = cfg.audit
+    ? new AuditLog({ file: cfg.audit.file, node: cfg.node, maxBytes: cfg.audit.maxBytes, clock: realClock, log, onWrite: (event, ok) => metrics.auditRecords.inc({ event, result: ok ? 'written' : 'failed' }) })
+    : undefined;
+  const recordings = new Recordings(cfg.recordings, realClock, log);
+  recordings.check(sameOnHost);
   const eventRecorder = new EventRecorder({ store: events, clock: realClock, log, host: cfg.node, ttlMs: cfg.eventTtlMs, maxTotal: cfg.maxEvents });
   // The logins' control channels: what their relays report is recorded by doshd (relay-events.ts).
   fs.mkdirSync(relaysDir(cfg.store), { recursive: true, mode: 0o700 });
+  // Each user's agent sockets (FORWARDAGENT) go in agents/UID, which her container mounts; the parent is root's alone.
+  fs.mkdirSync(path.join(cfg.store, 'agents'), { recursive: true, mode: 0o700 });
+  fs.chmodSync(path.join(cfg.store, 'agents'), 0o700);
   const cgroups = new SessionCgroups();
-  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, cgroups, clock: realClock, log, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
   const ac = new AbortController();
@@ -83,12 +109,15 @@ async function main(): Promise<number> {
     cordon: new FileCordon(cfg.store),
     hooks: { run: (folder, moment, args, ctx) => runHooks(folder, moment, args, ctx) },
     events: eventRecorder,
+    audit,
     proc: realProcFs,
     cgroups,
     clock: realClock,
     metrics,
     log,
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
+    toolbox: cfg.toolbox ? () => toolbox : undefined,
+    recordings,
     relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
     onHousekeeping: (sessions) => {
       gate.account(sessions);
@@ -97,11 +126,13 @@ async function main(): Promise<number> {
         ac.abort();
       }
     },
-    options: { node: cfg.node, workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
+    options: { node: cfg.node, toolboxDir: toolbox ? cfg.toolbox : undefined, agentsDir: path.join(cfg.store, 'agents'), workers: cfg.workers, resyncIntervalMs: cfg.resyncIntervalMs, endedRetentionMs: cfg.endedRetentionMs, killGraceMs: cfg.killGraceMs },
   });
   const logins = new LoginService({
     store, users, proc: procRelayProcess, links, admission: controller, gate, clock: realClock, random: realRandom, log, events: eventRecorder,
     refused: (reason) => metrics.refused.inc({ reason }),
+    audit,
+    recordings,
     node: cfg.node,
     engineSocket: cfg.dockerSocket,
     relaySocket: (n) => relaySocketPath(cfg.store, n),
@@ -120,12 +151,16 @@ async function main(): Promise<number> {
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
   const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
-  recordInstance(cfg.store, cfg.node, VERSION, new Date());
+  recordInstance(cfg.store, cfg.node, VERSION, new Date(), { toolbox: cfg.toolbox, recordings: cfg.recordings.dir, auditLog: cfg.audit?.file });
 
   // Every delayed requeue and the housekeeping sleep listen on it; they are removed as they fire, so no limit applies.
   setMaxListeners(0, ac.signal);
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => ac.abort());
-  process.on('SIGHUP', () => policy.reload());
+  // SIGHUP: the policy is read again, and the audit log opened again by its name (after a rotation).
+  process.on('SIGHUP', () => {
+    policy.reload();
+    audit?.reopen();
+  });
   log.info('doshd started', { version: VERSION, node: cfg.node, store: cfg.store, config: cfg.config, metrics: cfg.metricsAddress });
   await Promise.all([controller.run(ac.signal), kube?.run(ac.signal)]);
   // The logins go on: each relay keeps its stream and waits for the next doshd to reattach.
@@ -133,6 +168,7 @@ async function main(): Promise<number> {
   api.close();
   policy.stop();
   server?.close();
+  audit?.close();
   log.info('doshd stopped');
   return 0;
 }

@@ -8,7 +8,7 @@ import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason } from '../api/reasons.ts';
 import { iso } from '../lib/clock.ts';
 import { LABEL_HASH, LABEL_MANAGED, LABEL_NODE, LABEL_USER } from '../api/labels.ts';
-import { desiredContainer } from './container-spec.ts';
+import { desiredContainer, doshMounts } from './container-spec.ts';
 import type { ControllerDeps } from './deps.ts';
 
 /** Containers recreated at once: enough to use the engine's parallelism, few enough to leave logins their share. */
@@ -31,7 +31,7 @@ export class PolicyRollout {
   private async markOutdatedSessions(): Promise<void> {
     const byUser = new Map<string, Session[]>();
     for (const s of this.d.store.list()) {
-      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node) {
+      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node, doshMounts(this.d.options)) {
         byUser.set(s.spec.user, [...(byUser.get(s.spec.user) ?? []), s]);
       }
     }
@@ -39,7 +39,7 @@ export class PolicyRollout {
       try {
         const user = await this.d.users.lookup(name);
         if (!user) continue;
-        const want = desiredContainer(this.d.policy.resolve(user), user, this.d.options.node);
+        const want = desiredContainer(this.d.policy.resolve(user), user, this.d.options.node, doshMounts(this.d.options));
         for (const s of sessions) {
           const c = await this.d.engine.inspectContainer(s.status.container!.id).catch(() => undefined);
           if (!c) continue;
@@ -76,7 +76,7 @@ export class PolicyRollout {
           const user = await this.d.users.lookup(name);
           if (!user) continue;
           const policy = this.d.policy.resolve(user);
-          if (c.labels[LABEL_HASH] === desiredContainer(policy, user, this.d.options.node).hash) continue;
+          if (c.labels[LABEL_HASH] === desiredContainer(policy, user, this.d.options.node, doshMounts(this.d.options)).hash) continue;
           // A login admitted meanwhile is fine: ensureContainer never replaces a container one of her sessions uses.
           await this.recreate(policy, user);
           recreated++;

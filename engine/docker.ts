@@ -49,7 +49,22 @@ export interface ContainerInfo {
   startedAt: string;
   /** The container's main command: for a DoSH container, the shell of the policy it was created with. */
   cmd: string[];
+  /** Its environment (the image's and the create body's): where its PATH is. */
+  env: string[];
 }
+
+/** What is at a path inside a container, symlinks followed within the container (the engine resolves them there). */
+export interface PathStat {
+  kind: 'file' | 'directory' | 'other';
+  /** Permission bits. */
+  mode: number;
+}
+
+/** Go's os.FileMode bits, as the engine reports a path's mode (bitwise in 32 bits: the directory bit is the sign bit). */
+const GO_DIR = 1 << 31;
+const GO_SYMLINK = 1 << 27;
+/** ModeType: directory, symlink, named pipe, socket, device, character device, irregular. */
+const GO_TYPE = GO_DIR | GO_SYMLINK | (1 << 25) | (1 << 24) | (1 << 26) | (1 << 21) | (1 << 19);
 
 export interface ContainerSummary {
   id: string;
@@ -112,6 +127,16 @@ export type CreateBody = Omit<ContainerCreate, 'HostConfig'> & {
   StopSignal?: string;
   User?: string;
 };
+
+/** The contents of a tar's first entry when it is a regular file of at most `max` bytes (ustar: size in octal at 124). */
+export function firstTarFile(tar: Buffer, max: number): Buffer | undefined {
+  if (tar.length < 512) return undefined;
+  const type = String.fromCharCode(tar[156]);
+  if (type !== '0' && type !== '\0') return undefined;
+  const size = parseInt(tar.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || 'x', 8);
+  if (!Number.isSafeInteger(size) || size > max || tar.length < 512 + size) return undefined;
+  return tar.subarray(512, 512 + size);
+}
 
 /** The network an engine message says is missing ("network NAME not found"), if it names one. */
 function missingNetworkIn(message: string): string | undefined {
@@ -176,7 +201,59 @@ export class Engine {
       pid: c.State.Pid,
       startedAt: c.State.StartedAt,
       cmd: c.Config.Cmd ?? [],
+      env: c.Config.Env ?? [],
     };
+  }
+
+  /**
+   * What is at PATH in a container (HEAD /containers/ID/archive: the engine resolves the path in the container's
+   * filesystem and mounts, never the host's); undefined when nothing is there. A symlink is followed: the engine
+   * gives its target resolved within the container.
+   */
+  async statPath(containerId: string, path: string): Promise<PathStat | undefined> {
+    for (let hops = 0, p = path; hops < 2; hops++) {
+      let res: { headers: Record<string, string | string[] | undefined>; resume?: () => void };
+      try {
+        res = await this.call('stat_path', `stat ${p} in container ${containerId}`, async () => (await this.client()).getContainer(containerId).infoArchive({ path: p }));
+      } catch (e) {
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      }
+      res.resume?.();
+      const raw = res.headers['x-docker-container-path-stat'];
+      const st = JSON.parse(Buffer.from(String(raw ?? ''), 'base64').toString('utf8') || '{}') as { mode?: number; linkTarget?: string };
+      const mode = Number(st.mode ?? 0);
+      if ((mode & GO_SYMLINK) !== 0) {
+        if (!st.linkTarget) return undefined;
+        p = st.linkTarget;
+        continue;
+      }
+      return { kind: (mode & GO_DIR) !== 0 ? 'directory' : (mode & GO_TYPE) === 0 ? 'file' : 'other', mode: mode & 0o777 };
+    }
+    return undefined;
+  }
+
+  /**
+   * A small regular file of a container (GET /containers/ID/archive: a tar holding it, read from the container's
+   * filesystem and mounts), or undefined when it is missing, not a regular file, or larger than `max` bytes.
+   */
+  async readFile(containerId: string, path: string, max = 1 << 20): Promise<Buffer | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.call('read_file', `read ${path} in container ${containerId}`, async () => (await this.client()).getContainer(containerId).getArchive({ path }));
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+    const chunks: Buffer[] = [];
+    let got = 0;
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      chunks.push(c);
+      got += c.length;
+      if (got > max + 1024) break;
+    }
+    (stream as unknown as { destroy?: () => void }).destroy?.();
+    return firstTarFile(Buffer.concat(chunks), max);
   }
 
   async listContainers(label: string): Promise<ContainerSummary[]> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hangUpTree, isSameProcessAlive, parseStat, processStartTime, processTree } from './proc.ts';
+import { hangUpTree, isSameProcessAlive, parseStat, processStartTime, processTree, sameOnHost } from './proc.ts';
 import { FakeProc } from '../test/fakes/proc.ts';
 
 test('parseStat counts fields after the last parenthesis, so odd process names cannot shift them', () => {
@@ -72,4 +72,9 @@ test('a child that started before its parent is a reused parent pid, not a desce
   p.add(11, '300', 10);
   p.add(12, '200', 11);
   assert.deepEqual(processTree(10, p), [10, 11]);
+});
+
+test('sameOnHost: a directory that exists is the host\'s when pid 1 sees it there (or cannot be asked); a missing one is not', () => {
+  assert.equal(sameOnHost('/'), true);
+  assert.equal(sameOnHost('/nonexistent-dosh-dir'), false);
 });

@@ -1,6 +1,6 @@
 // Reading /proc: process identity (pid + start time) and process trees, used to tell a live helper from a reused pid
 // and to end the processes of a login in its container (docker exec has no kill API).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 
 export interface ProcFs {
   readStat(pid: number): string | undefined;
@@ -132,4 +132,26 @@ export function hangUpTree(root: number, graceMs: number, sleep: (ms: number) =>
   return sleep(graceMs).then(() => {
     for (const p of procs) signalIfSame(p, 'SIGKILL', fs);
   });
+}
+
+/**
+ * Whether `dir` is the very directory the host's init (pid 1, whose root is the host's: doshd runs with the host's
+ * pid namespace wherever it runs) sees at that path: what the engine, a relay or a container's bind mount on the host
+ * will find there. False for a doshd in a container whose directory is its own (not the host's mounted at that path).
+ * When pid 1's root cannot be looked at (no ptrace access to it: a sandbox), the configuration is trusted.
+ */
+export function sameOnHost(dir: string): boolean {
+  let mine;
+  try {
+    mine = statSync(dir);
+  } catch {
+    return false;
+  }
+  try {
+    const host = statSync(`/proc/1/root${dir}`);
+    return mine.dev === host.dev && mine.ino === host.ino;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM';
+  }
 }

@@ -35,7 +35,7 @@ const kvLine = fc.oneof(
   fc.constantFrom('INHERIT=true', 'INHERIT=false', 'INHERIT=false'),
   fc.constantFrom('RUNSCRIPTS=true', 'DEBUG=true', 'VERBOSE=true', 'RUNCOMMANDS=false', 'PREFIXNAME=c-', 'PREFIXNAME=x$UID-'),
   fc.constantFrom('LOGFILE=', 'LOGFILE=/var/log/$USER.log', 'SCRIPTSFOLDER=/etc/dosh/s', 'SCRIPTSFOLDER='),
-  fc.constantFrom('IDLETIMEOUT=0', 'IDLETIMEOUT=1h', 'MAXSESSIONS=2', 'MAXSESSIONSECONDS=90', 'NETWORKPERUSER=true', 'NETWORKPERUSER=false', 'ALLOWOTHERSHELL=true', 'ALLOWOTHERSHELL=false'),
+  fc.constantFrom('IDLETIMEOUT=0', 'IDLETIMEOUT=1h', 'MAXSESSIONS=2', 'MAXSESSIONSECONDS=90', 'NETWORKPERUSER=true', 'NETWORKPERUSER=false', 'ALLOWOTHERSHELL=true', 'ALLOWOTHERSHELL=false', 'FORWARDAGENT=true', 'RECORDSESSIONS=true', 'RECORDSESSIONS=false'),
   fc.constantFrom(...UNSAFE_FLAGS).map((f) => `${OPT}=true\nDOCKERPARAMETERS=${f}`),
 );
 const section = fc.oneof(fc.constantFrom(...USERS).map((u) => `[user:${u}]`), fc.constantFrom(...GROUPS).map((g) => `[group:${g}]`));

@@ -8,7 +8,7 @@ import { templateText } from './template.ts';
 import type { Block, CompiledPolicy, Setting } from './types.ts';
 import type { YamlRule } from '../api/dosh-yaml.ts';
 
-const ORDER: Setting['key'][] = ['inherit', 'image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'dockerParameters'];
+const ORDER: Setting['key'][] = ['inherit', 'image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'dockerParameters'];
 
 export function convertLegacyToYaml(legacy: CompiledPolicy): string {
   if (legacy.format !== 'legacy') fail({ file: legacy.mainFile, line: 1 }, 'this policy is already a dosh.yaml');
@@ -88,6 +88,8 @@ function setField(r: YamlRule, s: Setting): void {
     case 'runCommands':
     case 'networkPerUser':
     case 'allowOtherShell':
+    case 'forwardAgent':
+    case 'recordSessions':
       r[s.key] = s.bool;
       break;
     case 'idleTimeoutSeconds':

@@ -3,7 +3,7 @@
 import { Collector, normalizeCap } from './collector.ts';
 import { parseGpus } from './gpus.ts';
 import { hostPathProblem } from './host-path.ts';
-import { mountExposes, parseDevice, parseMount, parseVolume } from './mounts.ts';
+import { mountExposes, parseDevice, parseMount, parseVolume, reservedTarget } from './mounts.ts';
 import { canonicalIP, extraHost } from './net-addr.ts';
 import type { FlagOcc } from './types.ts';
 import { PolicyError } from './errors.ts';
@@ -123,6 +123,8 @@ export const FLAG_SPECS: FlagSpec[] = [
       const i = v.indexOf(':');
       const p = i === -1 ? v : v.slice(0, i);
       if (!path.posix.isAbsolute(p)) bad(occ, `tmpfs path must be absolute: ${JSON.stringify(p)}`);
+      const reserved = reservedTarget(p);
+      if (reserved) bad(occ, reserved);
       c.tmpfs[p] = i === -1 ? '' : v.slice(i + 1);
       c.at('HostConfig.Tmpfs', occ);
     },

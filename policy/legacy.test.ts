@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { memoryIO } from './io.ts';
 import { loadLegacyPolicy } from './legacy.ts';
 import { resolvePolicy } from './resolve.ts';
+import { loadYamlPolicy } from './yaml.ts';
 import { loadText, MAIN, resolveText, throwsAt, user } from './testkit.ts';
 
 test('comments, blanks, CRLF and a value containing = are read like the original', () => {
@@ -203,4 +204,18 @@ test('ALLOWOTHERSHELL: false by default, set per section (a group of admins whos
   assert.equal(bob.allowOtherShell, true);
   assert.deepEqual(bob.provenance.allowOtherShell, { file: MAIN, line: 2, section: 'group:admins' });
   assert.throws(() => loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'ALLOWOTHERSHELL=yes\n' })), /ALLOWOTHERSHELL must be true or false/);
+});
+
+test('FORWARDAGENT and RECORDSESSIONS: false by default, set per section, in dosh.yaml too, with provenance', () => {
+  const text = 'RECORDSESSIONS=true\n[group:devs]\nFORWARDAGENT=true\n[user:carol]\nRECORDSESSIONS=false\n';
+  const p = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: text }));
+  const alice = resolvePolicy(p, user('alice'));
+  assert.deepEqual([alice.forwardAgent, alice.recordSessions], [false, true]);
+  const bob = resolvePolicy(p, user('bob', ['devs']));
+  assert.equal(bob.forwardAgent, true);
+  assert.deepEqual(bob.provenance.forwardAgent, { file: MAIN, line: 3, section: 'group:devs' });
+  assert.equal(resolvePolicy(p, user('carol')).recordSessions, false);
+  for (const k of ['FORWARDAGENT', 'RECORDSESSIONS']) assert.throws(() => loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: `${k}=1\n` })), new RegExp(`${k} must be true or false`));
+  const y = loadYamlPolicy('/etc/dosh.yaml', memoryIO({ '/etc/dosh.yaml': 'version: 1\ndefaults: { recordSessions: true }\nrules:\n  - match: { groups: [devs] }\n    forwardAgent: true\n' }));
+  assert.deepEqual([resolvePolicy(y, user('bob', ['devs'])).forwardAgent, resolvePolicy(y, user('bob', ['devs'])).recordSessions, resolvePolicy(y, user('alice')).forwardAgent], [true, true, false]);
 });

@@ -1,6 +1,7 @@
 // Volume, mount, tmpfs and device values, parsed the way the docker CLI parses them, and the host paths and devices a
 // mount would expose (which policy/host-path.ts judges).
 import * as path from 'node:path';
+import { DOSH_MOUNT_ROOT } from '../api/constants.ts';
 import type { Mount } from '../api/policy.ts';
 import { readCsvRecord } from './csv.ts';
 import { ramInBytes, parseGoBool } from './units.ts';
@@ -15,17 +16,25 @@ export interface VolumeSpec {
   target: string;
 }
 
+/** Why a mount target is not the policy's to use (DoSH's own mounts live there), or undefined. */
+export function reservedTarget(target: string): string | undefined {
+  const t = path.posix.normalize(target).replace(/\/+$/, '');
+  return t === DOSH_MOUNT_ROOT || t.startsWith(`${DOSH_MOUNT_ROOT}/`) ? `${DOSH_MOUNT_ROOT} is reserved for DoSH's own mounts (its toolbox and agent sockets): cannot mount at ${JSON.stringify(target)}` : undefined;
+}
+
 /** `-v [SOURCE:]TARGET[:MODE]`; returns an error message string when invalid. */
 export function parseVolume(spec: string): VolumeSpec | string {
   const parts = spec.split(':');
   if (parts.length > 3) return `too many ':' in volume ${JSON.stringify(spec)} (expected [SOURCE:]TARGET[:OPTIONS])`;
   if (parts.length === 1) {
     if (!path.posix.isAbsolute(spec)) return `volume target must be an absolute path: ${JSON.stringify(spec)}`;
-    return { kind: 'anonymous', source: '', target: spec };
+    return reservedTarget(spec) ?? { kind: 'anonymous', source: '', target: spec };
   }
   const [source, target, mode] = parts;
   if (!path.posix.isAbsolute(target)) return `volume target must be an absolute path: ${JSON.stringify(target)}`;
   if (path.posix.normalize(target) === '/') return 'volume target cannot be /';
+  const reserved = reservedTarget(target);
+  if (reserved) return reserved;
   if (mode !== undefined) {
     const opts = mode.split(',');
     for (const o of opts) if (!MODES.has(o)) return `unknown volume option ${JSON.stringify(o)} (known: ${[...MODES].join(', ')})`;
@@ -139,6 +148,8 @@ export function parseMount(value: string): Mount | string {
   }
   if (m.Target === '') return 'target is required';
   if (!path.posix.isAbsolute(m.Target)) return `mount target must be an absolute path: ${JSON.stringify(m.Target)}`;
+  const reserved = reservedTarget(m.Target);
+  if (reserved) return reserved;
   if (vol && m.Type !== 'volume') return `cannot mix 'volume-*' options with mount type '${m.Type}'`;
   if (bind && m.Type !== 'bind') return `cannot mix 'bind-*' options with mount type '${m.Type}'`;
   if (tmpfs && m.Type !== 'tmpfs') return `cannot mix 'tmpfs-*' options with mount type '${m.Type}'`;

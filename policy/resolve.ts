@@ -26,6 +26,8 @@ export const DEFAULTS = {
   runCommands: true,
   networkPerUser: false,
   allowOtherShell: false,
+  forwardAgent: false,
+  recordSessions: false,
   inherit: true,
 } as const;
 
@@ -46,6 +48,8 @@ interface State {
   runCommands: Valued<boolean>;
   networkPerUser: Valued<boolean>;
   allowOtherShell: Valued<boolean>;
+  forwardAgent: Valued<boolean>;
+  recordSessions: Valued<boolean>;
   inherit: Valued<boolean>;
   flags: FlagOcc[];
   conf: string;
@@ -68,6 +72,8 @@ function initialState(): State {
     runCommands: d<boolean>(DEFAULTS.runCommands),
     networkPerUser: d<boolean>(DEFAULTS.networkPerUser),
     allowOtherShell: d<boolean>(DEFAULTS.allowOtherShell),
+    forwardAgent: d<boolean>(DEFAULTS.forwardAgent),
+    recordSessions: d<boolean>(DEFAULTS.recordSessions),
     inherit: d<boolean>(DEFAULTS.inherit),
     flags: [],
     conf: '',
@@ -161,7 +167,7 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
 
   const provenance: EffectivePolicy['provenance'] = {};
   const put = (k: string, o: Origin) => (provenance[k] = { file: o.file, line: o.line, section: o.section });
-  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell'] as const) {
+  for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions'] as const) {
     put(k, st[k].o);
   }
   put('dockerParameters', provFlags.o ?? BUILTIN);
@@ -182,6 +188,8 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
     runCommands: st.runCommands.v,
     networkPerUser: st.networkPerUser.v,
     allowOtherShell: st.allowOtherShell.v,
+    forwardAgent: st.forwardAgent.v,
+    recordSessions: st.recordSessions.v,
     unsafe: c.unsafeUsed,
     create,
     dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),

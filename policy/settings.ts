@@ -8,7 +8,7 @@ import { expand, parseTemplate, PROBE_VARS } from './template.ts';
 import type { Setting } from './types.ts';
 import { parseSeconds } from './units.ts';
 
-export const BOOL_KEYS = { INHERIT: 'inherit', RUNSCRIPTS: 'runScripts', DEBUG: 'debug', VERBOSE: 'verbose', RUNCOMMANDS: 'runCommands', NETWORKPERUSER: 'networkPerUser', ALLOWOTHERSHELL: 'allowOtherShell' } as const;
+export const BOOL_KEYS = { INHERIT: 'inherit', RUNSCRIPTS: 'runScripts', DEBUG: 'debug', VERBOSE: 'verbose', RUNCOMMANDS: 'runCommands', NETWORKPERUSER: 'networkPerUser', ALLOWOTHERSHELL: 'allowOtherShell', FORWARDAGENT: 'forwardAgent', RECORDSESSIONS: 'recordSessions' } as const;
 export const TEXT_KEYS = { CONTAINERIMAGE: 'image', PREFIXNAME: 'prefixName', LOGFILE: 'logFile', SCRIPTSFOLDER: 'scriptsFolder' } as const;
 export const NUM_KEYS = { IDLETIMEOUT: 'idleTimeoutSeconds', MAXSESSIONSECONDS: 'maxSessionSeconds', MAXSESSIONS: 'maxSessionsPerUser' } as const;
 

@@ -87,3 +87,88 @@ export function splitWords(text: string, where: SplitWhere): Word[] {
   endWord();
   return words;
 }
+
+/**
+ * A command line as sshd hands it to a login shell (`SHELL -c COMMAND`), split into the words a POSIX shell would
+ * run it with, when it holds nothing but words: blanks, '…', "…", backslashes, a leading `~` or `~/` (her home). Any
+ * other shell syntax (a pipe, `;`, a redirection, `$`, a backquote, a wildcard, a brace, a comment, an assignment, a
+ * newline) needs a shell to mean anything: `unsupported` says which, and `words` holds the words complete before it.
+ * No shell runs these words: doshd executes them directly (a file transfer served without one, controller/transfer-plan.ts).
+ */
+export function commandWords(text: string, home: string): { words: string[]; unsupported?: string } {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quoted = false;
+  const stop = (why: string) => ({ words, unsupported: why });
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const atStart = !inWord;
+    if (c === ' ' || c === '\t') {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = quoted = false;
+      continue;
+    }
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) return stop('an unbalanced quote');
+      cur += text.slice(i + 1, end);
+      i = end;
+      quoted = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === '$' || text[j] === '`') return stop('an expansion ($ or `) inside double quotes');
+        if (text[j] === '\\' && j + 1 < text.length && '$`"\\\n'.includes(text[j + 1])) {
+          if (text[j + 1] !== '\n') cur += text[j + 1];
+          j++;
+        } else cur += text[j];
+      }
+      if (j >= text.length) return stop('an unbalanced quote');
+      i = j;
+      quoted = true;
+    } else if (c === '\\') {
+      if (i + 1 >= text.length) return stop('a trailing backslash');
+      i++;
+      // A backslash-newline joins lines; between words it is nothing at all.
+      if (text[i] === '\n') continue;
+      cur += text[i];
+      quoted = true;
+    } else if (c === '~' && atStart) {
+      if (i + 1 < text.length && !' \t/'.includes(text[i + 1])) return stop('a tilde expansion of another user (~NAME)');
+      cur += home;
+    } else {
+      const why =
+        SPECIAL[c] ??
+        (c === '#' && atStart ? 'a comment (#)' : undefined) ??
+        (c === '!' && atStart && words.length === 0 ? 'a negation (!)' : undefined) ??
+        (c === '=' && words.length === 0 && !quoted && /^[A-Za-z_][A-Za-z0-9_]*$/.test(cur) ? 'a variable assignment' : undefined);
+      if (why) return stop(why);
+      cur += c;
+    }
+    inWord = true;
+  }
+  if (inWord) words.push(cur);
+  if (words.length === 0) return stop('no command');
+  return { words };
+}
+
+/** Unquoted characters that give a command line a meaning only a shell can carry out, wherever they stand. */
+const SPECIAL: Record<string, string> = {
+  '|': 'a pipe or list (|, ||)',
+  '&': 'a list or background job (&, &&)',
+  ';': 'a command list (;)',
+  '<': 'a redirection',
+  '>': 'a redirection',
+  '(': 'a subshell',
+  ')': 'a subshell',
+  $: 'an expansion ($)',
+  '`': 'a command substitution (`)',
+  '*': 'a wildcard',
+  '?': 'a wildcard',
+  '[': 'a wildcard',
+  '{': 'a brace expansion',
+  '}': 'a brace expansion',
+  '\n': 'more than one command (a newline)',
+};

@@ -27,7 +27,7 @@ export type Setting =
   | { key: 'image' | 'prefixName' | 'logFile' | 'scriptsFolder'; tpl: Template; origin: Origin }
   | { key: 'command'; words: Word[]; origin: Origin }
   | { key: 'dockerParameters'; flags: FlagOcc[]; origin: Origin }
-  | { key: 'inherit' | 'runScripts' | 'debug' | 'verbose' | 'runCommands' | 'networkPerUser' | 'allowOtherShell'; bool: boolean; origin: Origin }
+  | { key: 'inherit' | 'runScripts' | 'debug' | 'verbose' | 'runCommands' | 'networkPerUser' | 'allowOtherShell' | 'forwardAgent' | 'recordSessions'; bool: boolean; origin: Origin }
   | { key: 'idleTimeoutSeconds' | 'maxSessionSeconds' | 'maxSessionsPerUser'; num: number; origin: Origin }
   | { key: 'conf'; include: string; origin: Origin };
 

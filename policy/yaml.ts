@@ -98,7 +98,7 @@ function compileBlock(src: YamlSource, io: PolicyIO, s: YamlSettings, at: YamlPa
   if (s.logFile !== undefined) text('logFile', s.logFile ?? '', ['logFile']);
   if (s.hooks?.scriptsFolder !== undefined) text('scriptsFolder', s.hooks.scriptsFolder ?? '', ['hooks', 'scriptsFolder']);
   if (s.hooks?.runScripts !== undefined) settings.push({ key: 'runScripts', bool: s.hooks.runScripts, origin: origin(['hooks', 'runScripts']) });
-  for (const k of ['debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell'] as const) if (s[k] !== undefined) settings.push({ key: k, bool: s[k], origin: origin([k]) });
+  for (const k of ['debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions'] as const) if (s[k] !== undefined) settings.push({ key: k, bool: s[k], origin: origin([k]) });
   if (s.idleTimeout !== undefined) seconds('idleTimeoutSeconds', s.idleTimeout, 'idleTimeout');
   if (s.maxSessionSeconds !== undefined) seconds('maxSessionSeconds', s.maxSessionSeconds, 'maxSessionSeconds');
   if (s.maxSessionsPerUser !== undefined) settings.push({ key: 'maxSessionsPerUser', num: s.maxSessionsPerUser, origin: origin(['maxSessionsPerUser']) });

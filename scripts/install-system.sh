@@ -59,9 +59,16 @@ else
   install -o root -g root -m 0600 etc/dosh.conf /etc/dosh/dosh.conf
 fi
 
+# doshd's own directories outside the store (it makes them too, with these modes, when they are missing): the toolbox
+# of the host's file-transfer programs it builds at start (read by every user's container, through a read-only mount),
+# and the audit log and session recordings, root's alone.
+install -d -o root -g root -m 0755 /var/lib/dosh /var/lib/dosh/toolbox
+install -d -o root -g root -m 0700 /var/log/dosh /var/log/dosh/recordings
+[ -e /var/log/dosh/audit.log ] || install -o root -g root -m 0600 /dev/null /var/log/dosh/audit.log
+
 grep -qxF "$PREFIX/bin/dosh" /etc/shells 2>/dev/null || echo "$PREFIX/bin/dosh" >>/etc/shells
 
 install -d -o root -g root -m 0755 /etc/systemd/system
 install -o root -g root -m 0644 etc/doshd.service /etc/systemd/system/doshd.service
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl daemon-reload; fi
-say "installed: $PREFIX/bin/dosh (setuid root) $PREFIX/bin/doshd $PREFIX/bin/doshctl /etc/dosh"
+say "installed: $PREFIX/bin/dosh (setuid root) $PREFIX/bin/doshd $PREFIX/bin/doshctl /etc/dosh /var/lib/dosh /var/log/dosh"

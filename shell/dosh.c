@@ -22,12 +22,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "conf.h"
 #include "dosh.h"
 
 /* What survives of the environment she chose: passed to doshd as bytes, never interpreted here. */
 struct taken_env {
   const char *term, *lang, *ssh_connection;
+  /* Her agent's socket (sshd's, for `ssh -A`): only ever opened after the drop, as her. */
+  const char *auth_sock;
 };
 
 /* A copy of one variable before the environment is cleared (at most 4 KiB; longer is dropped). */
@@ -129,6 +132,7 @@ static size_t login_frame(uint8_t **out, int argc, char **argv, const struct tak
   if (env->lang) wb_bytes(&b, F_LANG, env->lang, strlen(env->lang));
   if (env->ssh_connection) wb_bytes(&b, F_SSH_CONNECTION, env->ssh_connection, strlen(env->ssh_connection));
   wb_u32(&b, F_TTY, (uint32_t)tty);
+  if (env->auth_sock) wb_u32(&b, F_AGENT, 1);
   struct winsize ws;
   for (int fd = 0; fd < 3; fd++) {
     if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
@@ -147,7 +151,19 @@ struct admitted {
   char engine[108];
   char relay_socket[108];
   int tty;
+  char agent_socket[108]; /* empty: no agent forwarding */
+  char recording[512];    /* empty: not recorded */
+  uint64_t record_limit;
 };
+
+/* An optional text field: 0 absent (out empty), 1 present, -1 malformed. */
+static int opt_str(const struct wmsg *m, uint8_t tag, char *out, size_t cap) {
+  const uint8_t *p;
+  size_t n;
+  out[0] = 0;
+  if (wire_bytes(m, tag, &p, &n) != 0) return 0;
+  return wire_str(m, tag, out, cap) == 0 ? 1 : -1;
+}
 
 struct request {
   int argc;
@@ -224,7 +240,8 @@ static int request_login(const struct conf *c, int sigfd, const struct request *
         if (m.type == MSG_ADMIT) {
           if (wire_str(&m, F_SESSION, a->session, sizeof a->session) || wire_str(&m, F_EXEC_ID, a->exec_id, sizeof a->exec_id) ||
               wire_str(&m, F_ENGINE_SOCKET, a->engine, sizeof a->engine) || wire_str(&m, F_RELAY_SOCKET, a->relay_socket, sizeof a->relay_socket) ||
-              wire_u32(&m, F_TTY, &v)) {
+              wire_u32(&m, F_TTY, &v) || opt_str(&m, F_AGENT_SOCKET, a->agent_socket, sizeof a->agent_socket) < 0 ||
+              opt_str(&m, F_RECORDING, a->recording, sizeof a->recording) < 0 || (a->recording[0] && wire_u64(&m, F_RECORD_LIMIT, &a->record_limit))) {
             close(fd);
             say("login failed: doshd sent an incomplete answer");
             return EXIT_FAILED;
@@ -247,8 +264,8 @@ static int request_login(const struct conf *c, int sigfd, const struct request *
 int main(int argc, char **argv) {
   trace("relay started");
   priv_sanitize();
-  static char term[4097], lang[4097], sshc[4097];
-  struct taken_env env = {keep("TERM", term, sizeof term), keep("LANG", lang, sizeof lang), keep("SSH_CONNECTION", sshc, sizeof sshc)};
+  static char term[4097], lang[4097], sshc[4097], sock[108];
+  struct taken_env env = {keep("TERM", term, sizeof term), keep("LANG", lang, sizeof lang), keep("SSH_CONNECTION", sshc, sizeof sshc), keep("SSH_AUTH_SOCK", sock, sizeof sock)};
   clearenv();
   struct conf conf;
   if (load_conf(&conf) != 0 || store_safe(conf.store) != 0) return EXIT_MISCONFIGURED;
@@ -283,11 +300,24 @@ int main(int argc, char **argv) {
   }
   trace("exec started");
 
+  /* While root, in doshd's root-only directories: the recording is opened (her output is appended after the drop),
+   * the agent socket of her container bound and given to her. Neither fails the login. */
+  static struct recorder rec = {.fd = -1};
+  if (a.recording[0] && a.tty && rec_open(&rec, a.recording, a.record_limit) != 0) report_recording_stopped(a.ctl, &rec);
+  int afd = -1;
+  if (a.agent_socket[0] && env.auth_sock && (afd = agent_listen(a.agent_socket, uid, gid)) < 0) say("ssh agent not forwarded: cannot listen on %s: %s", a.agent_socket, strerror(errno));
+
   if (priv_drop(uid, gid) != 0) {
     say("login failed: cannot drop root privileges: %s", strerror(errno));
     return EXIT_MISCONFIGURED;
   }
   trace("root dropped");
+  char why[160];
+  if (afd >= 0 && agent_usable(env.auth_sock, uid, why, sizeof why) != 0) {
+    say("ssh agent not forwarded: %s", why);
+    close(afd);
+    afd = -1;
+  }
   /* Her login program going away (a dropped ssh connection sends no signal: sshd's session process just exits) is a
    * hang-up. Set after the drop, which clears it, and checked once for a parent that went before it was set. */
   prctl(PR_SET_PDEATHSIG, SIGHUP, 0, 0, 0);
@@ -296,6 +326,7 @@ int main(int argc, char **argv) {
 
   struct relay_args r = {
       .efd = efd, .ctl = a.ctl, .lfd = lfd, .sigfd = sigfd, .tty = a.tty, .session = a.session, .exec_id = a.exec_id, .exit_wait_ms = conf.login_timeout_ms, .early = early, .early_len = early_len,
+      .afd = afd, .auth_sock = env.auth_sock, .rec = &rec,
   };
   return relay_run(&r);
 }

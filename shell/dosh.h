@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "protocol.h"
+#include "record.h"
 #include "wire.h"
 
 /* Where the relay's settings live: root-owned, not writable by others (compiled in; test builds point elsewhere). */
@@ -71,7 +72,14 @@ struct relay_args {
   unsigned exit_wait_ms;
   const uint8_t *early;
   size_t early_len;
+  /* The agent socket her container connects to (-1: no forwarding) and her own agent's socket. */
+  int afd;
+  const char *auth_sock;
+  /* The session recording (fd -1: not recording). */
+  struct recorder *rec;
 };
+/* Tells doshd the recording stopped (why, and the bytes it holds). */
+void report_recording_stopped(int ctl, const struct recorder *r);
 /* Relays until the command ends or the client goes away; returns the relay's exit status. */
 int relay_run(struct relay_args *a);
 

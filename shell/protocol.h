@@ -16,6 +16,7 @@
 #define MSG_REATTACH 8
 #define MSG_WHO 9
 #define MSG_START_FAILED 10
+#define MSG_RECORDING_STOPPED 11
 #define MSG_ADMIT 64
 #define MSG_REFUSE 65
 #define MSG_NOTICE 66
@@ -46,6 +47,11 @@
 #define F_NODE 22 /* bytes */
 #define F_RELAY_SOCKET 23 /* bytes */
 #define F_ATTEMPT 24 /* u32 */
+#define F_AGENT 25 /* u32 */
+#define F_AGENT_SOCKET 26 /* bytes */
+#define F_RECORDING 27 /* bytes */
+#define F_RECORD_LIMIT 28 /* u64 */
+#define F_RECORDED 29 /* u64 */
 
 #define EXIT_FAILED 1
 #define EXIT_MISCONFIGURED 126

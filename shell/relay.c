@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "demux.h"
 #include "dosh.h"
 
@@ -73,9 +74,24 @@ static void ctl_u32(struct state *s, uint8_t type, uint8_t tag, uint32_t v) {
   ctl_send(s, &b);
 }
 
+void report_recording_stopped(int ctl, const struct recorder *r) {
+  uint8_t buf[256];
+  struct wbuf b;
+  wb_init(&b, buf, sizeof buf, MSG_RECORDING_STOPPED);
+  wb_bytes(&b, F_MESSAGE, r->why, strlen(r->why));
+  wb_u64(&b, F_RECORDED, r->written);
+  if (ctl >= 0) (void)send_frame(ctl, &b);
+}
+
+/* A recording that stops (a full disk, her cap) is reported once; the login goes on. */
+static void recorded(struct state *s, int rc) {
+  if (rc != 0) report_recording_stopped(s->ctl, s->a->rec);
+}
+
 static void send_resize(struct state *s) {
   struct winsize ws;
   if (!s->a->tty || winsize(&ws) != 0) return;
+  if (s->a->rec->fd >= 0) recorded(s, rec_resize(s->a->rec, ws.ws_col, ws.ws_row));
   uint8_t buf[64];
   struct wbuf b;
   wb_init(&b, buf, sizeof buf, MSG_RESIZE);
@@ -172,6 +188,7 @@ static int deliver(struct state *s, const uint8_t *p, size_t n) {
   if (s->a->tty) {
     if (write_all(1, p, n) != 0) return -1;
     s->bytes_out += n;
+    if (s->a->rec->fd >= 0) recorded(s, rec_output(s->a->rec, p, n));
   } else {
     struct out o = {.failed = 0, .payload = 0};
     o.n[0] = o.n[1] = 0;
@@ -189,6 +206,7 @@ static void stream_ended(struct state *s) {
   if (s->stream_ended) return;
   s->stream_ended = 1;
   trace("stream ended");
+  rec_close(s->a->rec);
   restore_terminal(s);
   send_stream_end(s, MSG_STREAM_END);
 }
@@ -246,8 +264,8 @@ int relay_run(struct relay_args *a) {
   if (a->early_len && deliver(s, a->early, a->early_len) != 0) return hang_up(s, SIGPIPE);
   long exit_deadline = 0;
   for (;;) {
-    struct pollfd p[5] = {
-        {s->stream_ended ? -1 : a->efd, POLLIN, 0}, {s->ctl, POLLIN, 0}, {a->lfd, POLLIN, 0}, {a->sigfd, POLLIN, 0}, {s->notify[0], POLLIN, 0},
+    struct pollfd p[6] = {
+        {s->stream_ended ? -1 : a->efd, POLLIN, 0}, {s->ctl, POLLIN, 0}, {a->lfd, POLLIN, 0}, {a->sigfd, POLLIN, 0}, {s->notify[0], POLLIN, 0}, {a->afd, POLLIN, 0},
     };
     int timeout = -1;
     if (s->stream_ended) {
@@ -258,7 +276,8 @@ int relay_run(struct relay_args *a) {
       }
       timeout = (int)left;
     }
-    if (poll(p, 5, timeout) < 0 && errno != EINTR) return EXIT_FAILED;
+    if (poll(p, 6, timeout) < 0 && errno != EINTR) return EXIT_FAILED;
+    if (a->afd >= 0 && p[5].revents) agent_accept(a->afd, a->auth_sock);
     if (p[0].revents) {
       ssize_t n = recv(a->efd, buf, sizeof buf, 0);
       if (n > 0) {

@@ -138,6 +138,14 @@ int wire_u32(const struct wmsg *m, uint8_t tag, uint32_t *out) {
   return 0;
 }
 
+int wire_u64(const struct wmsg *m, uint8_t tag, uint64_t *out) {
+  const uint8_t *p;
+  size_t n;
+  if (wire_bytes(m, tag, &p, &n) != 0 || n != 8) return -1;
+  *out = ((uint64_t)get32(p) << 32) | get32(p + 4);
+  return 0;
+}
+
 int wire_str(const struct wmsg *m, uint8_t tag, char *out, size_t cap) {
   const uint8_t *p;
   size_t n;

@@ -38,6 +38,7 @@ int wire_valid(const struct wmsg *m);
 /* The first field with this tag. Return 0 when found and well formed, -1 when missing or of the wrong size. */
 int wire_u32(const struct wmsg *m, uint8_t tag, uint32_t *out);
 int wire_bytes(const struct wmsg *m, uint8_t tag, const uint8_t **p, size_t *n);
+int wire_u64(const struct wmsg *m, uint8_t tag, uint64_t *out);
 
 /* Copies a bytes field into a NUL-terminated string of at most cap-1 bytes; -1 when missing, too long, or holding a
  * NUL byte. */

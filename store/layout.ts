@@ -10,6 +10,10 @@ export interface ControllerRecord {
   node: string;
   version: string;
   startedAt: string;
+  /** Where this doshd keeps what doshctl reads beside the store: its toolbox, recordings and audit log (when it has them). */
+  toolbox?: string;
+  recordings?: string;
+  auditLog?: string;
 }
 
 /** What doshd publishes about the policy in force (policyStatusFile), for `doshctl policy status`. */

@@ -1,6 +1,6 @@
 import type { Command } from '../context.ts';
 import { CliError } from '../context.ts';
-import { execArgv } from '../../api/session.ts';
+import { commandLine } from '../../policy/remote-command.ts';
 import { age } from '../format.ts';
 import { describeEvents } from './events.ts';
 
@@ -29,8 +29,10 @@ export const describeSession: Command = {
       `Phase:        ${st.phase}${st.reason ? ` (${st.reason})` : ''}`,
       ...(st.message ? [`Message:      ${st.message}`] : []),
       `Container:    ${st.container ? `${st.container.name} (${st.container.id.slice(0, 12)}, image ${st.container.image})` : '<none>'}`,
-      ...(st.exec ? [`Exec:         ${JSON.stringify(execArgv(s.spec, st.exec.shell).map((a) => (a.length > 80 ? a.slice(0, 80) + '…' : a)))} as ${st.exec.user}`] : []),
+      ...(st.exec ? [`Exec:         ${JSON.stringify(commandLine(s.spec, st.exec).map((a) => (a.length > 80 ? a.slice(0, 80) + '…' : a)))} as ${st.exec.user}${st.exec.tool ? ` (${st.exec.tool.name} from ${st.exec.tool.source === 'image' ? 'the image' : "DoSH's toolbox"})` : ''}`] : []),
       ...(st.execPid ? [`Exec PID:     ${st.execPid}`] : []),
+      ...(st.agentSocket ? [`Agent:        forwarded (ssh -A), through ${st.agentSocket}`] : []),
+      ...(st.recording ? [`Recording:    ${st.recording.file}${st.recording.stopped ? ` (stopped early: ${st.recording.stopped})` : ''}`] : []),
       ...(st.exitCode !== undefined ? [`Exit Code:    ${st.exitCode}`] : []),
       'Conditions:',
       '  Type    Status  Reason              Message',

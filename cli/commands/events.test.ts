@@ -27,6 +27,7 @@ function setup() {
     engine: () => { throw new Error('not used'); },
     out: (s) => void out.push(s),
     err: (s) => void err.push(s),
+    raw: (s) => void out.push(s),
     now: () => clock.now(),
     commands: [],
   });

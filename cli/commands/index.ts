@@ -13,5 +13,6 @@ import { drain } from './drain.ts';
 import { policyCheck, policyConvert, policyExplain, policyStatus } from './policy.ts';
 import { version } from './version.ts';
 import { completion } from './completion.ts';
+import { logsSession } from './logs.ts';
 
-export const COMMANDS: Command[] = [getSessions, getContainers, getNetworks, describeSession, describeUser, deleteSession, topUsers, events, cordon, uncordon, drain, policyCheck, policyExplain, policyConvert, policyStatus, version, completion];
+export const COMMANDS: Command[] = [getSessions, getContainers, getNetworks, describeSession, describeUser, deleteSession, logsSession, topUsers, events, cordon, uncordon, drain, policyCheck, policyExplain, policyConvert, policyStatus, version, completion];

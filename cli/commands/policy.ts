@@ -1,32 +1,51 @@
 import type { CliContext, Command } from '../context.ts';
 import { CliError } from '../context.ts';
 import { convertLegacyToYaml, explain, formatExplain, loadPolicyFile, nodeHostFs, PolicyError, type CompiledPolicy } from '../../policy/index.ts';
-import { policyStatusFile, readJsonFile, type PolicyStatus } from '../../store/layout.ts';
+import { controllerFile, policyStatusFile, readJsonFile, type ControllerRecord, type PolicyStatus } from '../../store/layout.ts';
+import { DEFAULT_TOOLBOX, toolboxManifestFile, type ToolboxManifest } from '../../api/toolbox.ts';
+import { engineLook, imageWarnings } from './policy-images.ts';
 import { NssDirectory } from '../../lib/users.ts';
 
 const DEFAULT_CONFIG = '/etc/dosh/dosh.conf';
 
 export const policyCheck: Command = {
   path: ['policy', 'check'],
-  usage: 'doshctl policy check [FILE...]',
-  summary: 'validate policy files without applying them (exit 1 on error)',
+  usage: 'doshctl policy check [FILE...] [--no-images]',
+  summary: 'validate policy files without applying them (exit 1 on error), and look at their images on this host',
+  flags: { 'no-images': { type: 'boolean', help: "do not look at the policy's images on this host's Docker engine" } },
   async run(ctx) {
     const files = ctx.args.length ? ctx.args : [DEFAULT_CONFIG];
     let bad = 0;
+    let engineDown: string | undefined;
     for (const f of files) {
+      let p: CompiledPolicy;
       try {
-        const p = loadPolicyFile(f);
+        p = loadPolicyFile(f);
         ctx.out(`${f}: ok (${p.files.length} file${p.files.length === 1 ? '' : 's'} read)\n`);
         for (const w of p.warnings) ctx.err(`${f}: warning: ${w}\n`);
       } catch (e) {
         if (!(e instanceof PolicyError)) throw new CliError(`${f}: ${(e as Error).message}`);
         ctx.err(`${e.message}\n`);
         bad++;
+        continue;
+      }
+      if (ctx.flags['no-images'] || engineDown) continue;
+      try {
+        for (const w of await imageWarnings(p, engineLook(ctx.engine()), toolboxOf(ctx.storeRoot))) ctx.err(`${f}: warning: ${w}\n`);
+      } catch (e) {
+        engineDown = (e as Error).message;
       }
     }
+    if (engineDown) ctx.err(`note: the images were not looked at: the Docker engine did not answer (${engineDown}); run as root on a login node, or pass --no-images\n`);
     return bad ? 1 : 0;
   },
 };
+
+/** The toolbox the store's doshd uses (its record names it), or the default one. */
+function toolboxOf(store: string): { dir: string; manifest: ToolboxManifest | undefined } {
+  const dir = readJsonFile<ControllerRecord>(controllerFile(store))?.toolbox ?? DEFAULT_TOOLBOX;
+  return { dir, manifest: readJsonFile<ToolboxManifest>(toolboxManifestFile(dir)) };
+}
 
 export const policyExplain: Command = {
   path: ['policy', 'explain'],

@@ -58,6 +58,7 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
   readonly housekeepingPasses = new Counter({ name: 'dosh_housekeeping_passes_total', help: 'Housekeeping passes ended (--resync-interval): every session re-checked, idle containers and networks collected.', registers: [this.registry] });
+  readonly auditRecords = new Counter({ name: 'dosh_audit_records_total', help: 'Audit log records by event (start, refusal, end) and result (written, failed).', labelNames: ['event', 'result'], registers: [this.registry] });
   readonly policyReloads = new Counter({ name: 'dosh_policy_reloads_total', help: 'Policy reloads by result.', labelNames: ['result'], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

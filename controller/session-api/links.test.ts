@@ -50,6 +50,9 @@ class Recorder implements RelayEvents {
   lost(name: string, why: string) {
     this.calls.push(`lost ${name}: ${why}`);
   }
+  recordingStopped(name: string, why: string, bytes: bigint) {
+    this.calls.push(`recordingStopped ${name} ${bytes}: ${why}`);
+  }
 }
 
 /** A connected pair: doshd's RelayConnection and the relay's raw socket, with what the relay received. */

@@ -20,6 +20,8 @@ export interface RelayEvents {
   streamEnded(name: string, bytes: { in: bigint; out: bigint }, execId: string | undefined): Promise<{ code: number; message?: string }>;
   hangUp(name: string, signal: number): void;
   startFailed(name: string, message: string): void;
+  /** The relay stopped recording the session (a full disk, her cap): why, and the bytes the recording holds. */
+  recordingStopped(name: string, message: string, recorded: bigint): void;
   /** The channel closed without an exit: the relay is gone (killed, crashed) unless doshd closed it itself. */
   lost(name: string, why: string): void;
 }
@@ -130,6 +132,8 @@ export class RelayLinks {
         case Msg.StartFailed:
           link.ending = true;
           return this.events.startFailed(name, f.bytes('Message')?.toString('utf8').slice(0, 2000) ?? 'the engine refused to start the exec');
+        case Msg.RecordingStopped:
+          return this.events.recordingStopped(name, f.bytes('Message')?.toString('utf8').slice(0, 500) ?? 'the recording stopped', f.u64('Recorded') ?? 0n);
         case Msg.StreamEnd:
           return this.answerExit(name, link, f);
         case Msg.Reattach:

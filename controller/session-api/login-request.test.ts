@@ -11,7 +11,7 @@ const proc = (uid: number | undefined, start: string | null = '777'): RelayProce
 const frame = (v: FieldValues) => new FrameReader(splitFrames(encodeFrame(Msg.Login, { Version: RELAY_PROTOCOL_VERSION, Uid: 1001, Gid: 1001, Pid: 4242, Argv0: '-dosh', ...v }), FRAME_MAX).frames[0]);
 
 test('a login request becomes what the session records: her uid, the relay, the shell invocation as bash reads it', () => {
-  const r = readLoginRequest(frame({ Arg: ['-c', 'echo hi', 'x'], Term: 'xterm-256color', Lang: 'fr_FR.UTF-8', Tty: 1, Rows: 40, Cols: 120, SshConnection: '10.0.0.7 51234 10.0.0.1 22' }), proc(1001));
+  const r = readLoginRequest(frame({ Arg: ['-c', 'echo hi', 'x'], Term: 'xterm-256color', Lang: 'fr_FR.UTF-8', Tty: 1, Rows: 40, Cols: 120, SshConnection: '10.0.0.7 51234 10.0.0.1 22', Agent: 1 }), proc(1001));
   assert.deepEqual(r, {
     uid: 1001,
     gid: 1001,
@@ -25,7 +25,9 @@ test('a login request becomes what the session records: her uid, the relay, the 
     size: { rows: 40, cols: 120 },
     ssh: true,
     sshClient: '10.0.0.7 51234',
+    agent: true,
   });
+  assert.equal(readLoginRequest(frame({ Arg: ['-c', 'x'] }), proc(1001)).agent, false, 'no agent without the field');
 });
 
 test('what she chose is cleaned, never trusted: TERM and LANG that are not names, a made-up SSH_CONNECTION, bytes that are not UTF-8', () => {

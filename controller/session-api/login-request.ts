@@ -25,6 +25,8 @@ export interface LoginRequest {
   ssh: boolean;
   /** Her ssh client's address and port, from SSH_CONNECTION, when it is well formed. */
   sshClient?: string;
+  /** Her ssh client forwards an agent (the relay has SSH_AUTH_SOCK; the path stays with it). */
+  agent: boolean;
 }
 
 /** A request that cannot become a session; `code` is the relay's exit status (2: bad arguments, like bash). */
@@ -116,6 +118,7 @@ export function readLoginRequest(f: FrameReader, proc: RelayProcess): LoginReque
     size,
     ssh: f.bytes('SshConnection') !== undefined,
     sshClient: sshClient(text(f.bytes('SshConnection'))),
+    agent: f.u32('Agent') === 1,
   };
 }
 

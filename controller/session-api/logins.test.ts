@@ -30,7 +30,7 @@ after(() => {
 
 const ANN: NssUser = { name: 'ann', uid: 1001, gid: 1001, home: '/home/ann', shell: '/usr/local/bin/dosh', groups: [{ name: 'ann', gid: 1001 }] };
 const RELAY_PID = 4242;
-const noEvents: RelayEvents = { started() {}, resize() {}, signal() {}, firstByte() {}, streamEnded: async () => ({ code: 0 }), hangUp() {}, startFailed() {}, lost() {} };
+const noEvents: RelayEvents = { started() {}, resize() {}, signal() {}, firstByte() {}, streamEnded: async () => ({ code: 0 }), hangUp() {}, startFailed() {}, lost() {}, recordingStopped() {} };
 
 let seq = 0;
 function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.status, phase: 'Ready', execId: 'e'.repeat(64) })) {
@@ -39,6 +39,7 @@ function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.
   const events = new RecordingEvents();
   const enqueued: string[] = [];
   const refused: string[] = [];
+  const audited: Record<string, unknown>[] = [];
   const gate = new Gate({ perSecond: 1, burst: 2 }, { perLogin: 1000, perUser: 5000, total: 10000 }, () => 0);
   const service = new LoginService({
     store,
@@ -69,11 +70,12 @@ function rig(settle: (s: Session) => SessionStatus | undefined = (s) => ({ ...s.
     log: silentLogger,
     events,
     refused: (r) => refused.push(r),
+    audit: { write: (a) => audited.push(a) },
     node: 'node1',
     engineSocket: '/var/run/docker.sock',
     relaySocket: (n) => `/run/dosh/relays/${n}.sock`,
   });
-  return { store, events, enqueued, refused, service };
+  return { store, events, enqueued, refused, audited, service };
 }
 
 /** Sends one login request as a relay would and returns doshd's answer. */
@@ -126,6 +128,16 @@ test('refused before anything is written: bad options (status 2), an unknown uid
   assert.equal(r.store.list().length, 2, 'the refused login wrote nothing');
   assert.deepEqual(r.refused, ['BadRequest', 'BadRequest', 'RateLimited']);
   assert.deepEqual(r.events.of('User/ann'), ['Warning RateLimited: logins of ann refused: started faster than this host allows']);
+  // Each is audited, with what is known of her when it was refused (no Session object exists to say it).
+  assert.deepEqual(r.audited.map((a) => [a.event, a.reason, a.uid, a.user]), [
+    ['refusal', 'BadRequest', 1001, undefined],
+    ['refusal', 'BadRequest', 1002, undefined],
+    ['refusal', 'RateLimited', 1001, 'ann'],
+  ]);
+  assert.deepEqual(r.audited[2], { event: 'refusal', uid: 1001, user: 'ann', sshClient: '10.1.2.3 5555', command: 'id', tty: false, mode: 'command', reason: 'RateLimited', message: r.audited[2].message });
+  const nobody = rig();
+  await login(nobody.service, { Uid: 1001, Pid: RELAY_PID, Arg: ['-c', 'id'] });
+  assert.equal(nobody.audited.length, 0, 'an admitted login is audited by the controller, at Ready');
 });
 
 test('a refusal by admission is answered with its message; a request asked again after a doshd restart gets back its session', async () => {

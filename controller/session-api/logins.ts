@@ -16,6 +16,9 @@ import type { DirStore } from '../../store/dirstore.ts';
 import type { RelayConnection } from './connection.ts';
 import type { RelayLinks } from './links.ts';
 import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } from './login-request.ts';
+import { clipCommand, type AuditRecord, type AuditSink } from '../audit-log.ts';
+import { sessionRef } from '../events.ts';
+import type { Recordings } from '../recordings.ts';
 
 export interface Admission {
   enqueueSession(name: string): void;
@@ -48,6 +51,10 @@ export interface LoginDeps {
   events: EventSink;
   /** Counts a refusal made here, by reason (dosh_logins_refused_total). */
   refused: (reason: RefusalReason) => void;
+  /** Where those refusals are audited (no Session object records them). */
+  audit?: AuditSink;
+  /** Makes a recording's file when its login is answered (RECORDSESSIONS). */
+  recordings?: Pick<Recordings, 'create'>;
   node: string;
   engineSocket: string;
   relaySocket: (session: string) => string;
@@ -70,12 +77,15 @@ export class LoginService {
       req = readLoginRequest(frame, this.d.proc);
     } catch (e) {
       if (!(e instanceof BadRequest)) throw e;
-      this.refuse(conn, 'BadRequest', e.message, e.code);
+      // The uid as the relay reported it (its getuid()): unchecked, since the request was not usable.
+      this.refuse(conn, 'BadRequest', e.message, e.code, { uid: safeU32(frame, 'Uid') });
       return;
     }
+    const who: Partial<AuditRecord> = { uid: req.uid, sshClient: req.sshClient, command: clipCommand(req.invocation.command), tty: req.tty, mode: req.invocation.mode };
     const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
-    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message);
-    if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`);
+    if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message, 1, who);
+    if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`, 1, who);
+    who.user = user.name;
     // Asked again after a doshd restart cut its first request short: the session that request made is this login's.
     const adopted = req.attempt > 1 ? this.adoptable(req) : undefined;
     if (adopted) {
@@ -87,7 +97,7 @@ export class LoginService {
       this.d.gate.charge(user.name);
     } catch (e) {
       if (!(e instanceof RefusedError)) throw e;
-      this.refuse(conn, e.reason, e.message);
+      this.refuse(conn, e.reason, e.message, 1, who);
       // One event on the user for what no session object records; the rate's message is the same every time, so a
       // flood aggregates into one event with a count.
       const message = e.reason === 'RateLimited' ? `logins of ${user.name} refused: started faster than this host allows` : e.message;
@@ -123,9 +133,38 @@ export class LoginService {
     if (conn.isClosed) return; // the relay gave up (its user pressed ^C, or its timeout): the link ends the session
     const st = done?.status;
     if (st?.phase === 'Ready' && st.execId) {
-      conn.send(Msg.Admit, { Session: name, ExecId: st.execId, EngineSocket: this.d.engineSocket, RelaySocket: this.d.relaySocket(name), Tty: s.spec.tty ? 1 : 0 });
+      if (st.notice) conn.send(Msg.Notice, { Message: st.notice });
+      const recording = st.recording && !st.recording.stopped && this.startRecording(done!, req) ? st.recording : undefined;
+      conn.send(Msg.Admit, {
+        Session: name,
+        ExecId: st.execId,
+        EngineSocket: this.d.engineSocket,
+        RelaySocket: this.d.relaySocket(name),
+        Tty: s.spec.tty ? 1 : 0,
+        AgentSocket: st.agentSocket,
+        Recording: recording?.file,
+        RecordLimit: recording ? BigInt(recording.limit) : undefined,
+      });
     } else {
       conn.end(Msg.Refuse, { Message: st?.message ?? 'the session was removed before it started', ExitCode: 1 });
+    }
+  }
+
+  /** The recording's file, with its header; false when it cannot be made (a full disk): recorded, and the login goes on. */
+  private startRecording(s: Session, req: LoginRequest): boolean {
+    if (!this.d.recordings || !s.status.recording) return false;
+    try {
+      this.d.recordings.create(s.status.recording.file, s, req.size);
+      return true;
+    } catch (e) {
+      const why = `the recording could not be made: ${(e as Error).message}`;
+      this.d.events.record(sessionRef(s), 'Warning', 'RecordingStopped', why);
+      try {
+        this.d.store.mutate(s.metadata.name, (cur) => (cur.status.recording ? { ...cur, status: { ...cur.status, recording: { ...cur.status.recording, stopped: why } } } : undefined));
+      } catch {
+        // the event says it; the status is only a convenience
+      }
+      return false;
     }
   }
 
@@ -152,14 +191,25 @@ export class LoginService {
         loginShell,
         client: req.ssh ? 'ssh' : undefined,
         sshClient: req.sshClient,
+        agent: req.agent || undefined,
+        size: req.size,
       },
       status: { phase: 'Pending', conditions: [] },
     });
   }
 
-  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1): void {
+  private refuse(conn: RelayConnection, reason: RefusalReason, message: string, code = 1, who: Partial<AuditRecord> = {}): void {
     this.d.refused(reason);
     this.d.log.warn('login refused', { reason, message });
+    this.d.audit?.write({ event: 'refusal', ...who, reason, message });
     conn.end(Msg.Refuse, { Message: message, ExitCode: code });
+  }
+}
+
+function safeU32(f: FrameReader, name: 'Uid'): number | undefined {
+  try {
+    return f.u32(name);
+  } catch {
+    return undefined;
   }
 }

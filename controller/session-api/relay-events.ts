@@ -9,6 +9,7 @@ import { isLive, LIVE_PHASES, type Session, type SessionStatus } from '../../api
 import type { DirStore } from '../../store/dirstore.ts';
 import type { Engine } from '../../engine/docker.ts';
 import type { RelayEvents } from './links.ts';
+import type { EventSink } from '../events.ts';
 
 export type ExecEnginePort = Pick<Engine, 'inspectExec' | 'resizeExec' | 'inspectContainer'>;
 
@@ -20,6 +21,8 @@ export interface RelayEventsDeps {
   log: Logger;
   /** Gives a login's exec its own cgroup (lib/cgroup.ts); undefined where the host cannot. */
   cgroups: { enclose(session: string, exec: { pid: number; start: string }, init: { pid: number }): string | undefined };
+  /** Where a stopped recording is told (a Warning event on the session). */
+  events?: EventSink;
   /** Ends a live session with a reason and hangs up its processes (the controller's endSessionNamed). */
   end(name: string, reason: EndReason | 'EngineRefused', message: string): Promise<void>;
 }
@@ -85,6 +88,12 @@ export class SessionRelayEvents implements RelayEvents {
 
   startFailed(name: string, message: string): void {
     this.end(name, 'EngineRefused', message);
+  }
+
+  recordingStopped(name: string, message: string, recorded: bigint): void {
+    this.d.log.warn('a session recording stopped; the login goes on', { session: name, why: message, bytes: Number(recorded) });
+    this.d.events?.record({ kind: 'Session', name }, 'Warning', 'RecordingStopped', `${message} (after ${recorded} bytes); the session goes on unrecorded`);
+    this.record(name, (st) => (st.recording && !st.recording.stopped ? { ...st, recording: { ...st.recording, stopped: message } } : undefined));
   }
 
   lost(name: string, why: string): void {

@@ -42,6 +42,12 @@ export function relaySocketPath(store: string, session: string): string {
   return Buffer.byteLength(plain) < 100 ? plain : path.join(relaysDir(store), `${createHash('sha256').update(session).digest('hex').slice(0, 24)}.sock`);
 }
 
+/** A login's agent socket in her agent directory; hashed, like a relay's, when the name would not fit a socket address. */
+export function agentSocketPath(dir: string, session: string): string {
+  const plain = path.join(dir, `${session}.sock`);
+  return Buffer.byteLength(plain) < 100 ? plain : path.join(dir, `${createHash('sha256').update(session).digest('hex').slice(0, 24)}.sock`);
+}
+
 /** Connects to a Unix socket (a relay's), giving up after timeoutMs: a live relay accepts at once. */
 export function connectUnix(socketPath: string, timeoutMs = 2000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -12,10 +12,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void read_all_fields(const struct wmsg *m) {
   for (unsigned tag = 0; tag < 32; tag++) {
     uint32_t v;
+    uint64_t w;
     const uint8_t *p;
     size_t n;
     char s[64];
     (void)wire_u32(m, (uint8_t)tag, &v);
+    (void)wire_u64(m, (uint8_t)tag, &w);
     if (wire_bytes(m, (uint8_t)tag, &p, &n) == 0) assert(p >= m->fields && p + n <= m->fields + m->len);
     if (wire_str(m, (uint8_t)tag, s, sizeof s) == 0) assert(strlen(s) < sizeof s);
   }

@@ -300,7 +300,7 @@ export interface StoredSession {
     endedAt?: string;
     execPid?: number;
     container?: { id: string; name: string; image: string };
-    exec?: { shell: string[]; env: string[]; user: string; workingDir?: string };
+    exec?: { shell: string[]; env: string[]; user: string; workingDir?: string; tool?: { name: string; source: 'image' | 'toolbox' } };
   };
 }
 

@@ -83,8 +83,13 @@ async function assertRanInContainer(before: Set<string>, command: string | RegEx
     assert.equal(s.spec.client, 'ssh');
     assert.equal(s.status.container?.name, `dosh-${U}`, show);
     assert.equal(s.status.container?.image, DEBIAN);
-    // The exec ran the policy's shell with her command (`bash -c COMMAND`: the spec holds the command once).
-    assert.deepEqual(s.status.exec?.shell, ['/bin/bash'], show);
+    // The image has each transfer program of its own: doshd runs it directly, with the command's words (the spec
+    // holds the command once); anything else runs through the policy's shell (`bash -c COMMAND`).
+    const tool = /^(\/\S*\/)?(sftp-server|scp|rsync)\b/.exec(s.spec.command ?? '')?.[2];
+    if (tool) {
+      assert.deepEqual(s.status.exec?.tool, { name: tool, source: 'image' }, show);
+      assert.match(s.status.exec?.shell[0] ?? '', new RegExp(`^/usr/(lib/openssh|bin)/${tool}$`), show);
+    } else assert.deepEqual(s.status.exec?.shell, ['/bin/bash'], show);
     assert.equal(s.spec.mode, 'command', show);
     // The exit status comes from the engine's record of the exec in the container. (startedAt/execPid are not
     // asserted: doshd records them off the critical path, so a short exec can end before they are known.)

@@ -1,6 +1,6 @@
 // An in-memory Docker engine for controller unit tests: records every call so tests assert the exact actions, and
 // answers as the engine adapter (engine/docker.ts) does, with its typed errors, in every container state.
-import { ImageNotFoundError, NetworkNotFoundError, type ExecState, type ContainerInfo, type ContainerProcess, type ContainerState, type ContainerSummary, type CreateBody, type NetworkInfo, type NetworkSpec } from '../../engine/docker.ts';
+import { ImageNotFoundError, NetworkNotFoundError, type PathStat, type ExecState, type ContainerInfo, type ContainerProcess, type ContainerState, type ContainerSummary, type CreateBody, type NetworkInfo, type NetworkSpec } from '../../engine/docker.ts';
 import type { EnginePort } from '../../controller/deps.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 
@@ -27,6 +27,10 @@ export class FakeEngine implements EnginePort {
   networkError: Error | undefined;
   /** Processes of each container (by id) beyond its main process, as exec'd logins: their parent is outside it. */
   logins = new Map<string, number>();
+  /** The files of each image, by path, as statPath and readFile find them in its containers (a directory has no content). */
+  files = new Map<string, Map<string, { stat: PathStat; content?: string }>>();
+  /** The environment each container gets (the image's: its PATH). */
+  env = ['PATH=/usr/local/bin:/usr/bin:/bin'];
   private seq = 0;
 
   private check(): void {
@@ -69,7 +73,7 @@ export class FakeEngine implements EnginePort {
     const mode = body.HostConfig?.NetworkMode ?? 'bridge';
     if (!BUILTIN_NETWORKS.includes(mode) && !this.networks.has(mode)) throw new NetworkNotFoundError(mode, `network ${mode} not found`);
     const id = `c${++this.seq}`.padEnd(64, '0');
-    this.containers.set(name, { id, name, image: body.Image, state: 'created', labels: body.Labels ?? {}, pid: 1000 * this.seq, startedAt: '', cmd: body.Cmd ?? [], body, networks: [mode] });
+    this.containers.set(name, { id, name, image: body.Image, state: 'created', labels: body.Labels ?? {}, pid: 1000 * this.seq, startedAt: '', cmd: body.Cmd ?? [], env: [...this.env, ...(body.Env ?? [])], body, networks: [mode] });
     return id;
   }
 
@@ -118,6 +122,31 @@ export class FakeEngine implements EnginePort {
     if (!c) throw new NotFoundError(id);
     const main = { pid: c.pid, ppid: 1 };
     return [main, { pid: c.pid + 1, ppid: c.pid }, ...Array.from({ length: this.logins.get(c.id) ?? 0 }, (_, i) => ({ pid: c.pid + 100 + i, ppid: 7 }))];
+  }
+
+  async statPath(containerId: string, path: string): Promise<PathStat | undefined> {
+    this.check();
+    this.actions.push(`stat ${path}`);
+    const c = this.byNameOrId(containerId);
+    if (!c) throw new NotFoundError(`no such container ${containerId}`);
+    return this.files.get(c.image)?.get(path)?.stat;
+  }
+
+  async readFile(containerId: string, path: string): Promise<Buffer | undefined> {
+    this.check();
+    this.actions.push(`read ${path}`);
+    const c = this.byNameOrId(containerId);
+    if (!c) throw new NotFoundError(`no such container ${containerId}`);
+    const f = this.files.get(c.image)?.get(path);
+    return f?.content === undefined ? undefined : Buffer.from(f.content);
+  }
+
+  /** Puts files into an image: executables by path (mode 0755), or path -> content (mode 0644). */
+  addFiles(image: string, programs: string[], texts: Record<string, string> = {}): void {
+    const m = this.files.get(image) ?? new Map();
+    for (const p of programs) m.set(p, { stat: { kind: 'file', mode: 0o755 } });
+    for (const [p, content] of Object.entries(texts)) m.set(p, { stat: { kind: 'file', mode: 0o644 }, content });
+    this.files.set(image, m);
   }
 
   /** Execs by id: their state as inspect reports it (tests set pid and exitCode as the process runs and ends). */
@@ -206,7 +235,7 @@ export class FakeEngine implements EnginePort {
   /** Adds a container as if an earlier doshd (or the sysadmin, without labels) had made it. */
   seed(name: string, labels: Record<string, string>, running = true): FakeContainer {
     const id = `s${++this.seq}`.padEnd(64, '0');
-    const c: FakeContainer = { id, name, image: 'busybox:latest', state: running ? 'running' : 'exited', labels, pid: 1000 * this.seq, startedAt: '', cmd: ['/bin/sh'] };
+    const c: FakeContainer = { id, name, image: 'busybox:latest', state: running ? 'running' : 'exited', labels, pid: 1000 * this.seq, startedAt: '', cmd: ['/bin/sh'], env: [...this.env] };
     this.containers.set(name, c);
     return c;
   }

@@ -17,16 +17,19 @@ import { FakeProc } from './proc.ts';
 import { FakeLoginCgroups } from './cgroups.ts';
 import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
+import type { ToolboxManifest } from '../../controller/toolbox.ts';
+import type { RecordingPlan } from '../../controller/recordings.ts';
 
 /** Records events in order, with the real recorder's `once` rule (no aggregation, no store). */
 export class RecordingEvents implements EventSink {
   events: { type: string; reason: string; object: string; message: string }[] = [];
   sweeps: number[] = [];
 
-  record(o: { kind: string; name: string }, type: string, reason: string, message: string, opts: { once?: boolean } = {}): void {
+  record(o: { kind: string; name: string }, type: string, reason: string, message: string, opts: { once?: boolean } = {}): boolean {
     const object = `${o.kind}/${o.name}`;
-    if (opts.once && this.events.some((e) => e.object === object && e.reason === reason)) return;
+    if (opts.once && this.events.some((e) => e.object === object && e.reason === reason)) return false;
     this.events.push({ type, reason, object, message });
+    return true;
   }
 
   sweep(now: number): void {
@@ -94,6 +97,8 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     declaredNetworks: [],
     networkPerUser: false,
     allowOtherShell: false,
+    forwardAgent: false,
+    recordSessions: false,
     provenance: {},
     ...over,
   };
@@ -114,6 +119,12 @@ export class World {
   metrics = new ControllerMetrics();
   events = new RecordingEvents();
   relays = new FakeRelays();
+  /** What the audit log was given, in order. */
+  audited: Record<string, unknown>[] = [];
+  /** Where a session's recording would go (RECORDSESSIONS), as doshd's Recordings plans it. */
+  recordingPlan: (user: string, session: string) => RecordingPlan = (u, n) => ({ file: `/var/log/dosh/recordings/${u}/${n}.cast`, limit: 1 << 30 });
+  /** The toolbox doshd built (with options.toolboxDir set). */
+  toolbox: ToolboxManifest | undefined;
   root = mkdtempSync(path.join(tmpdir(), 'dosh-ctl-'));
   store = sessionStore(this.root, { clock: this.clock });
   controller: Controller;
@@ -136,12 +147,15 @@ export class World {
       cordon: { message: () => this.cordonMessage },
       hooks: { run: async (folder, moment, args) => (this.hookCalls.push(`${moment} ${args.join(' ')}`), this.hookResult(moment)) },
       events: this.events,
+      audit: { write: (r) => this.audited.push(r) },
       proc: this.proc,
       cgroups: this.cgroups,
       clock: this.clock,
       metrics: this.metrics,
       log: silentLogger,
       relays: this.relays,
+      toolbox: options.toolboxDir ? () => this.toolbox : undefined,
+      recordings: { plan: (u, n) => this.recordingPlan(u, n), sweep: () => {} },
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }

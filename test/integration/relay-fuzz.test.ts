@@ -1,6 +1,6 @@
 // needs: clang
 // The relay's parsers under libFuzzer (with AddressSanitizer and UndefinedBehaviorSanitizer): what doshd sends, the
-// engine's answer to the exec start, the multiplexed stream, and the settings file. Each target starts from the
+// engine's answer to the exec start, the multiplexed stream, the settings file, and the recording's JSON escaping of terminal output. Each target starts from the
 // seeds in shell/fuzz/corpus/ and runs for DOSH_FUZZ_SECONDS (default 20); a crash, a sanitizer report or a failed
 // assertion in a target fails the test, naming the input libFuzzer saved. Needs clang-14 with its fuzzer runtime
 // (the test command's `clang` step installs clang-14 and libclang-rt-14-dev).
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SECONDS = Number(process.env.DOSH_FUZZ_SECONDS ?? 20);
-const TARGETS = ['wire', 'http', 'demux', 'conf'];
+const TARGETS = ['wire', 'http', 'demux', 'conf', 'jsonesc'];
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dosh-fuzz-'));
 
 before(() => {
