@@ -24,6 +24,11 @@ case ${DOSH_INSTALL:-package} in
   *) die "DOSH_INSTALL must be package or system, not '${DOSH_INSTALL}'" ;;
 esac
 
+# The package depends on nodejs (>= 20): Debian 13's, or on Debian 12 one from elsewhere as a package (NodeSource's).
+have=$(dpkg-query -W -f='${db:Status-Status} ${Version}' nodejs 2>/dev/null || true)
+if [ "${have%% *}" != installed ] || ! dpkg --compare-versions "${have#* }" ge 20; then
+  die "the Debian package depends on nodejs (>= 20), and this machine's is ${have:-not a package}: install a nodejs package of 20 or later (Debian 13's; on Debian 12, NodeSource's), or test install-system's /usr/local install with DOSH_INSTALL=system"
+fi
 deb=$(bash "$ROOT/scripts/package-deb.sh" --no-lintian)
 version=$(dpkg-deb -f "$deb" Version)
 # The same files as the installed package's (their md5sums), already configured, and no install-system install beside

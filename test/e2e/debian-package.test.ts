@@ -42,16 +42,22 @@ function sh(cmd: string, timeout = 10 * 60_000): Out {
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-/** A script run as root in the Debian 13 container, stdin closed (so a conffile prompt would fail, not wait). */
-function dx(script: string, timeout = 5 * 60_000): Out {
-  const r = spawnSync('docker', ['exec', NAME, 'bash', '-c', `set -eo pipefail; ${script}`], { encoding: 'utf8', timeout, maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A script run as root in the Debian 13 container, stdin closed (so a conffile prompt would fail, not wait) or INPUT. */
+function dx(script: string, timeout = 5 * 60_000, input?: string): Out {
+  const args = ['exec', ...(input === undefined ? [] : ['-i']), NAME, 'bash', '-c', `set -eo pipefail; ${script}`];
+  const r = spawnSync('docker', args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-function ok(script: string, timeout?: number): string {
-  const r = dx(script, timeout);
+function ok(script: string, timeout?: number, input?: string): string {
+  const r = dx(script, timeout, input);
   assert.equal(r.code, 0, `${script}\nexit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   return r.stdout;
+}
+
+/** What the container's doshd said and holds, for a failure's message. */
+function diagnose(): string {
+  return dx('tail -n 20 /var/log/doshd-local.log /var/log/dosh/doshd.log 2>/dev/null; doshctl get sessions -o wide 2>&1 || true').stdout;
 }
 
 const describe = (r: Out) => `exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`;
@@ -92,8 +98,10 @@ class OpenLogin {
     this.child.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.done = new Promise((r) => this.child.on('close', (c) => r(c)));
   }
-  started(): Promise<true> {
-    return until(`a login that says "started" (so far: ${JSON.stringify(this.out)})`, () => this.out.includes('started'));
+  async started(): Promise<void> {
+    await until('a login that says "started"', () => this.out.includes('started')).catch((e: Error) => {
+      throw new Error(`${e.message} (so far: ${JSON.stringify(this.out)})\n${diagnose()}`);
+    });
   }
   /** Sends its line, returns its exit status. */
   async finish(): Promise<number | null> {
@@ -194,11 +202,10 @@ test('installed over an npm run install-system install whose doshd serves an ope
     zcat /tmp/a/usr/share/doc/dosh/README.md.gz >/usr/local/share/doc/dosh/README.md
     sed -e 's|^ExecStart=/usr/sbin/doshd|ExecStart=/usr/local/bin/doshd|' /tmp/a/lib/systemd/system/doshd.service >/etc/systemd/system/doshd.service
     echo 'ALL ALL=(root) NOPASSWD: /usr/local/lib/dosh/dosh-helper.mjs' >/etc/sudoers.d/dosh
-    install -d -m 0700 /etc/dosh /etc/dosh/conf.d
-    printf '%s' ${JSON.stringify(POLICY)} >/etc/dosh/dosh.conf && chmod 0600 /etc/dosh/dosh.conf
     echo /usr/local/bin/dosh >>/etc/shells
     rm -rf /tmp/a
     useradd -m -s /usr/local/bin/dosh ${U}`);
+  ok('install -d -m 0700 /etc/dosh /etc/dosh/conf.d && cat >/etc/dosh/dosh.conf && chmod 0600 /etc/dosh/dosh.conf', undefined, POLICY);
   spawnSync('docker', ['exec', '-d', NAME, 'sh', '-c', 'exec /usr/local/bin/doshd --store /run/dosh --config /etc/dosh/dosh.conf >/var/log/doshd-local.log 2>&1']);
   localDoshd = await until('install-system\'s doshd to serve the store', () => dx('cat /run/dosh/doshd.json').code === 0 && doshdRecord().pid);
   login1 = new OpenLogin(7);
