@@ -19,6 +19,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGE = 'dosh-test/debian:trixie';
@@ -80,16 +81,6 @@ function present(...paths: string[]): string[] {
 
 function doshdRuns(pid: number): boolean {
   return dx(`kill -0 ${pid}`).code === 0;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** A login of U through su in the container, held open: it prints "started", reads a line, prints it and exits CODE. */
