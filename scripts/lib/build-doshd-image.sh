@@ -7,8 +7,10 @@
 #   doshd       dosh/doshd:local, also tagged dosh/doshd:VERSION — the Debian package of this tree
 #               (scripts/package-deb.sh, reused when built from the same files) installed with dpkg on Debian 13
 #               with its own nodejs (dosh-test/debian:trixie-node, scripts/lib/build-images.sh): the same files as a
-#               host install, run by Debian's Node.js 20. The login relay is left out (dpkg --path-exclude: the
-#               relay runs on the host, and the image needs no setuid program). Its entry point,
+#               host install, run by Debian's Node.js 20. The login relay runs on the host; the image's copy is
+#               not setuid (dpkg-statoverride 0755) and is there only because doshd admits a login when the relay's
+#               /proc/PID/exe names the account's login shell as doshd resolves it, in its own filesystem (a host's
+#               /usr/bin/dosh must resolve to /usr/bin/dosh in the container too). Its entry point,
 #               deploy/image/doshd-entrypoint.sh, runs /usr/sbin/doshd with `--node` from $DOSH_NODE, else from
 #               the host's /etc/hostname when mounted at /run/host/hostname. /usr/bin/node runs other scripts (the
 #               Helm chart's test and uninstall hook). Always rebuilt (a few seconds once the package is built).
@@ -85,7 +87,7 @@ build_doshd() {
   local deb version
   deb=$(bash "$ROOT/scripts/package-deb.sh" --no-lintian)
   version=$(dpkg-deb -f "$deb" Version)
-  ctr=$(docker create "$DOSHD_BASE" sh -c 'dpkg --path-exclude=/usr/bin/dosh -i /tmp/dosh.deb && rm /tmp/dosh.deb && mkdir -p /run/host /run/dosh')
+  ctr=$(docker create "$DOSHD_BASE" sh -c 'dpkg-statoverride --add root root 0755 /usr/bin/dosh && dpkg -i /tmp/dosh.deb && rm /tmp/dosh.deb && mkdir -p /run/host /run/dosh')
   docker cp "$deb" "$ctr:/tmp/dosh.deb"
   docker cp "$ROOT/deploy/image/doshd-entrypoint.sh" "$ctr:/usr/local/bin/doshd-entrypoint"
   docker start -a "$ctr" >"$stage/dpkg.log" 2>&1 || { sed "s/^/$PROG:   /" "$stage/dpkg.log" >&2; die "dpkg -i $deb failed in $DOSHD_BASE"; }
