@@ -39,6 +39,7 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$ROOT"
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "run it in a clone of the repository: the package is built from the files git tracks"
 top=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null || sed -n '1s/^dosh (\([^)]*\)).*/\1/p' debian/changelog)
 [ -n "$version" ] || version=$top
 [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || die "--version: a Debian native version like 0.1.0 or 0.1.0+rc1 (no '-'), got '$version'"

@@ -218,6 +218,8 @@ test('installed over an npm run install-system install whose doshd serves an ope
   assert.deepEqual(present('/usr/local/lib/dosh', '/usr/local/bin/doshd', '/usr/local/bin/doshctl', '/usr/local/share/doc/dosh', '/etc/sudoers.d/dosh', '/etc/systemd/system/doshd.service'), []);
   ok('test -f /etc/systemd/system/doshd.service.dpkg-old');
   assert.ok(!doshdRuns(localDoshd), 'install-system\'s doshd was stopped');
+  // Stopped before dpkg put the shipped default in place for a moment: it never loaded another policy than hers.
+  assert.equal(ok('grep -c \'"policy loaded"\' /var/log/doshd-local.log || true').trim(), '1', ok('cat /var/log/doshd-local.log'));
   packageDoshd = await until('the package\'s doshd to serve the store', () => {
     const r = dx('cat /run/dosh/doshd.json');
     return r.code === 0 && JSON.parse(r.stdout).pid !== localDoshd && JSON.parse(r.stdout).pid;
