@@ -2,7 +2,8 @@
 // reused) and lintian finds nothing in it that debian/dosh.lintian-overrides does not justify, and no override that
 // has nothing left to override. Its contents are what docs/SECURITY.md and debian/rules say: the setuid relay, the
 // policy root's alone as a conffile, man pages that man renders without a warning, doshctl's own completion. On the
-// test host, where the test command's dosh step installed it, dpkg finds the installed files intact.
+// test host, where the test command's dosh step installed it, dpkg finds the installed files intact. The licenses of
+// the npm packages bundled into doshd and doshctl are named in its copyright file.
 // needs: dosh
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +74,12 @@ test('the man pages render without a warning; the completion is doshctl\'s own',
     const doshd8 = sh(`MANWIDTH=200 man -l ${dir}/usr/share/man/man8/doshd.8.gz`).stdout;
     const version = sh(`dpkg-deb -f ${deb} Version`).stdout.trim();
     assert.match(doshd8, new RegExp(`DoSH ${version.replace(/[.+]/g, '\\$&')}`), 'the page names the package\'s version');
+    // The bundled npm packages' licenses are each named in the copyright file, which points at their texts.
+    const notices = sh(`zcat ${dir}/usr/share/doc/dosh/THIRD-PARTY-LICENSES.gz`).stdout;
+    const licenses = new Set([...notices.matchAll(/^(?:@[^/\s]+\/)?[^\s:]+ [0-9][^\s:]*: (.+)$/gm)].map((m) => m[1]));
+    assert.ok(licenses.size >= 2 && notices.includes('dockerode '), `licenses read: ${[...licenses]}`);
+    const copyright = readFileSync(`${dir}/usr/share/doc/dosh/copyright`, 'utf8');
+    assert.deepEqual([...licenses].filter((l) => !copyright.includes(l)), [], 'licenses of bundled packages that debian/copyright does not name');
     const completion = sh(`node ${dir}/usr/lib/dosh/doshctl.mjs completion bash`).stdout;
     assert.ok(completion.length > 500);
     assert.equal(readFileSync(`${dir}/usr/share/bash-completion/completions/doshctl`, 'utf8'), completion);
