@@ -197,6 +197,8 @@ test('installed over an npm run install-system install whose doshd serves an ope
     ln -s /usr/local/lib/dosh/doshctl.mjs /usr/local/bin/doshctl
     zcat /tmp/a/usr/share/doc/dosh/README.md.gz >/usr/local/share/doc/dosh/README.md
     sed -e 's|^ExecStart=/usr/sbin/doshd|ExecStart=/usr/local/bin/doshd|' /tmp/a/lib/systemd/system/doshd.service >/etc/systemd/system/doshd.service
+    mkdir -p /etc/systemd/system/multi-user.target.wants
+    ln -s /etc/systemd/system/doshd.service /etc/systemd/system/multi-user.target.wants/doshd.service
     echo 'ALL ALL=(root) NOPASSWD: /usr/local/lib/dosh/dosh-helper.mjs' >/etc/sudoers.d/dosh
     echo /usr/local/bin/dosh >>/etc/shells
     rm -rf /tmp/a
@@ -217,6 +219,7 @@ test('installed over an npm run install-system install whose doshd serves an ope
   assert.equal(ok('readlink /usr/local/bin/dosh').trim(), '/usr/bin/dosh', 'install-system\'s relay became a link to the package\'s');
   assert.deepEqual(present('/usr/local/lib/dosh', '/usr/local/bin/doshd', '/usr/local/bin/doshctl', '/usr/local/share/doc/dosh', '/etc/sudoers.d/dosh', '/etc/systemd/system/doshd.service'), []);
   ok('test -f /etc/systemd/system/doshd.service.dpkg-old');
+  assert.equal(ok('readlink /etc/systemd/system/multi-user.target.wants/doshd.service').trim(), '/lib/systemd/system/doshd.service', 'enabled: the package\'s unit, not install-system\'s');
   assert.ok(!doshdRuns(localDoshd), 'install-system\'s doshd was stopped');
   // Stopped before dpkg put the shipped default in place for a moment: it never loaded another policy than hers.
   assert.equal(ok('grep -c \'"policy loaded"\' /var/log/doshd-local.log || true').trim(), '1', ok('cat /var/log/doshd-local.log'));
