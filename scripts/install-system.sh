@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs DoSH system-wide (idempotent): the login shell (the compiled login relay, setuid root), doshd, doshctl,
-# /etc/dosh with a commented default dosh.conf (never overwritten), and the systemd unit; removes what an earlier
-# release installed that this one replaces (the Node.js session helper and its sudoers rule). Run as root from the
-# repository: npm run install-system
+# Installs DoSH system-wide under /usr/local, for development (idempotent): the login shell (the compiled login relay,
+# setuid root), doshd, doshctl, /etc/dosh with a commented default dosh.conf (never overwritten), and the systemd unit;
+# removes what an earlier release installed that this one replaces (the Node.js session helper and its sudoers rule).
+# Run as root from the repository: npm run install-system. Servers install the Debian package (npm run package),
+# which replaces an install made by this script.
 set -euo pipefail
 PROG=install-system
 # ensure_pkgs (apt-get update once per process tree); say and die stay this script's own (no "error:" prefix)
@@ -69,6 +70,13 @@ install -d -o root -g root -m 0700 /var/log/dosh /var/log/dosh/recordings
 grep -qxF "$PREFIX/bin/dosh" /etc/shells 2>/dev/null || echo "$PREFIX/bin/dosh" >>/etc/shells
 
 install -d -o root -g root -m 0755 /etc/systemd/system
-install -o root -g root -m 0644 etc/doshd.service /etc/systemd/system/doshd.service
+# The unit, from its template (the Debian package fills in the same two places with its own paths).
+tmp=$(mktemp)
+sed -e "s|@DOSHD@|$PREFIX/bin/doshd|" -e "s|@DOCUMENTATION@|file://$PREFIX/share/doc/dosh/README.md|" etc/doshd.service.in >"$tmp"
+install -o root -g root -m 0644 "$tmp" /etc/systemd/system/doshd.service
+rm -f "$tmp"
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemctl daemon-reload; fi
 say "installed: $PREFIX/bin/dosh (setuid root) $PREFIX/bin/doshd $PREFIX/bin/doshctl /etc/dosh /var/lib/dosh /var/log/dosh"
+if pkg_installed dosh; then
+  say "the Debian package dosh is installed too: this install's unit takes the place of the package's, and installing the package again replaces this install"
+fi

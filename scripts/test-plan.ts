@@ -14,7 +14,7 @@ export type Tier = 'unit' | 'integration' | 'e2e';
 export const TIERS: readonly Tier[] = ['unit', 'integration', 'e2e'];
 
 /** What a test file can need set up on the machine, each by one idempotent step. */
-export const NEEDS = ['docker', 'busybox', 'debian', 'store', 'dosh', 'sshd', 'k8s', 'helm', 'clang'] as const;
+export const NEEDS = ['docker', 'busybox', 'debian', 'trixie', 'store', 'dosh', 'sshd', 'k8s', 'helm', 'clang'] as const;
 export type Need = (typeof NEEDS)[number];
 
 /** A setup step: a command run from the repository root, after the steps it depends on. */
@@ -29,7 +29,8 @@ export const STEPS: Record<Need, Step> = {
   busybox: { what: 'the busybox test image', run: ['bash', 'scripts/lib/build-images.sh', 'busybox'], after: ['docker'] },
   debian: { what: 'the Debian test image (debootstrap, a few minutes the first time)', run: ['bash', 'scripts/lib/build-images.sh', 'debian'], after: ['docker'] },
   store: { what: 'the store on a tmpfs, as /run is on a systemd host', run: ['bash', 'scripts/lib/ensure-store-tmpfs.sh'], after: [] },
-  dosh: { what: 'DoSH, installed system-wide', run: ['bash', 'scripts/install-system.sh'], after: ['store'] },
+  trixie: { what: 'a clean Debian 13 root as an image (debootstrap, a minute the first time)', run: ['bash', 'scripts/lib/build-images.sh', 'trixie'], after: ['docker'] },
+  dosh: { what: 'DoSH, installed system-wide: the Debian package (DOSH_INSTALL=system: npm run install-system)', run: ['bash', 'scripts/lib/install-dosh.sh'], after: ['store'] },
   sshd: { what: 'the test sshd on 127.0.0.1:2222', run: ['bash', 'scripts/lib/test-sshd.sh', 'start'], after: ['dosh'] },
   k8s: { what: "Kubernetes v1.34.4 for the test cluster (Debian's containerd, etcd...; built from source once, ~14 min)", run: ['bash', 'scripts/lib/k8s-cluster.sh', 'build'], after: [] },
   helm: { what: 'Helm (built from source once)', run: ['bash', 'scripts/lib/ensure-helm.sh'], after: [] },

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# build-doshd-image.sh — build the images of the compose deployment from local parts (no registry, no Dockerfile).
+# build-doshd-image.sh — build the images of the compose deployment and the Helm chart from local parts (no
+# registry, no Dockerfile). `npm run image` builds the doshd image.
 #
 # Usage: scripts/lib/build-doshd-image.sh [--force] [doshd|prometheus]...
 #
-#   doshd       dosh/doshd:local — dosh-test/debian:bookworm (scripts/lib/build-images.sh) plus this host's node
-#               binary with the exact shared libraries `ldd` lists for it (its own dynamic loader included, kept in
-#               /opt/dosh/node/lib so the image's own glibc stays untouched for getent and id), dist/doshd.mjs
-#               (rebuilt with `npm run build` first), and /usr/local/bin/doshd, a wrapper that runs it and adds
-#               `--node` from $DOSH_NODE, else from the host's /etc/hostname when mounted at /run/host/hostname;
-#               and /usr/local/bin/node, the same node for other scripts (the Helm chart's test and uninstall hook).
-#               Always rebuilt (a few seconds): it must carry the current dist/doshd.mjs.
-#   prometheus  dosh/prometheus:local — the same base plus Debian's /usr/bin/prometheus (package `prometheus`,
-#               installed when missing) and its libraries; skipped when it exists with this recipe unless --force.
+#   doshd       dosh/doshd:local, also tagged dosh/doshd:VERSION — the Debian package of this tree
+#               (scripts/package-deb.sh, reused when built from the same files) installed with dpkg on Debian 13
+#               with its own nodejs (dosh-test/debian:trixie-node, scripts/lib/build-images.sh): the same files as a
+#               host install, run by Debian's Node.js 20. The login relay runs on the host; the image's copy is
+#               not setuid (dpkg-statoverride 0755) and is there only because doshd admits a login when the relay's
+#               /proc/PID/exe names the account's login shell as doshd resolves it, in its own filesystem (a host's
+#               /usr/bin/dosh must resolve to /usr/bin/dosh in the container too). Its entry point,
+#               deploy/image/doshd-entrypoint.sh, runs /usr/sbin/doshd with `--node` from $DOSH_NODE, else from
+#               the host's /etc/hostname when mounted at /run/host/hostname. /usr/bin/node runs other scripts (the
+#               Helm chart's test and uninstall hook). Always rebuilt (a few seconds once the package is built).
+#   prometheus  dosh/prometheus:local — dosh-test/debian:bookworm plus Debian's /usr/bin/prometheus (package
+#               `prometheus`, installed when missing) and its libraries; skipped when it exists with this recipe
+#               unless --force.
 # With no image named, both are built. Each image is made with `docker create` of the base, `docker cp` of the
-# staged files and `docker commit` with its entrypoint. Must run as root (Docker, apt).
+# staged files (and, for doshd, `dpkg -i` in it) and `docker commit` with its entrypoint. Must run as root (Docker,
+# apt).
 #
 # Environment:
 #   DOSH_DOSHD_IMAGE       (default dosh/doshd:local)
@@ -23,10 +29,11 @@ PROG=build-doshd-image.sh
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BASE=dosh-test/debian:bookworm
+DOSHD_BASE=dosh-test/debian:trixie-node
 DOSHD_IMAGE=${DOSH_DOSHD_IMAGE:-dosh/doshd:local}
 PROM_IMAGE=${DOSH_PROMETHEUS_IMAGE:-dosh/prometheus:local}
 RECIPE_LABEL=org.dosh.image.recipe
-DOSHD_RECIPE=doshd-2
+DOSHD_RECIPE=doshd-3
 PROM_RECIPE=prometheus-1
 # log, die, ensure_pkgs
 # shellcheck source=SCRIPTDIR/common.sh
@@ -45,7 +52,6 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root"
 
 bash "$HERE/ensure-docker.sh"
-bash "$HERE/build-images.sh" debian
 
 stage=$(mktemp -d "${TMPDIR:-/var/tmp}/dosh-image.XXXXXX")
 ctr=
@@ -77,35 +83,23 @@ commit() {
 }
 
 build_doshd() {
-  local r=$stage/doshd/root
-  (cd "$ROOT" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node scripts/build.mjs)
-  copy_binary "$(readlink -f "$(command -v node)")" "$r/opt/dosh/node"
-  install -D -m 0644 "$ROOT/dist/doshd.mjs" "$r/usr/local/lib/dosh/doshd.mjs"
-  # Kubernetes mode (the Helm chart runs this image with --in-cluster) loads the client from beside doshd.
-  install -D -m 0644 "$ROOT/dist/dosh-kube.mjs" "$r/usr/local/lib/dosh/dosh-kube.mjs"
-  mkdir -p "$r/usr/local/bin" "$r/run/host" "$r/run/dosh" "$r/etc/dosh"
-  cat >"$r/usr/local/bin/doshd" <<'SH'
-#!/bin/sh
-# doshd in a container (made by scripts/lib/build-doshd-image.sh): node with its own copy of the libraries it was
-# built against. doshd names the sessions it makes and its containers after its node: the host's name, as a systemd
-# doshd would, from $DOSH_NODE or else the host's /etc/hostname mounted at /run/host/hostname.
-set -e
-node=${DOSH_NODE:-}
-if [ -z "$node" ] && [ -s /run/host/hostname ]; then node=$(head -n1 /run/host/hostname); fi
-if [ -n "$node" ]; then set -- --node "$node" "$@"; fi
-exec /opt/dosh/node/lib/ld.so --library-path /opt/dosh/node/lib /opt/dosh/node/bin/node /usr/local/lib/dosh/doshd.mjs "$@"
-SH
-  chmod 0755 "$r/usr/local/bin/doshd"
-  # The same node for other scripts: the Helm chart's test and uninstall hook run theirs with it.
-  cat >"$r/usr/local/bin/node" <<'SH'
-#!/bin/sh
-exec /opt/dosh/node/lib/ld.so --library-path /opt/dosh/node/lib /opt/dosh/node/bin/node "$@"
-SH
-  chmod 0755 "$r/usr/local/bin/node"
-  commit doshd "$DOSHD_IMAGE" "$DOSHD_RECIPE" '["/usr/local/bin/doshd"]'
+  bash "$HERE/build-images.sh" trixie-node
+  local deb version
+  deb=$(bash "$ROOT/scripts/package-deb.sh" --no-lintian)
+  version=$(dpkg-deb -f "$deb" Version)
+  ctr=$(docker create "$DOSHD_BASE" sh -c 'dpkg-statoverride --add root root 0755 /usr/bin/dosh && dpkg -i /tmp/dosh.deb && rm /tmp/dosh.deb && mkdir -p /run/host /run/dosh')
+  docker cp "$deb" "$ctr:/tmp/dosh.deb"
+  docker cp "$ROOT/deploy/image/doshd-entrypoint.sh" "$ctr:/usr/local/bin/doshd-entrypoint"
+  docker start -a "$ctr" >"$stage/dpkg.log" 2>&1 || { sed "s/^/$PROG:   /" "$stage/dpkg.log" >&2; die "dpkg -i $deb failed in $DOSHD_BASE"; }
+  docker commit -c 'ENTRYPOINT ["/usr/local/bin/doshd-entrypoint"]' -c 'CMD []' -c "LABEL $RECIPE_LABEL=$DOSHD_RECIPE" \
+    -c "LABEL org.opencontainers.image.title=doshd org.opencontainers.image.version=$version" "$ctr" "$DOSHD_IMAGE" >/dev/null
+  docker rm -f "$ctr" >/dev/null; ctr=
+  docker tag "$DOSHD_IMAGE" "${DOSHD_IMAGE%:*}:$version"
+  log "built $DOSHD_IMAGE and ${DOSHD_IMAGE%:*}:$version (dosh $version on $DOSHD_BASE, $(docker image inspect -f '{{.Size}}' "$DOSHD_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
 build_prometheus() {
+  bash "$HERE/build-images.sh" debian
   if [ -z "$force" ] && [ "$(docker image inspect -f "{{index .Config.Labels \"$RECIPE_LABEL\"}}" "$PROM_IMAGE" 2>/dev/null)" = "$PROM_RECIPE" ]; then
     log "$PROM_IMAGE exists"; return
   fi

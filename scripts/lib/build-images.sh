@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-images.sh — build DoSH's local test images (no registry is needed).
 #
-# Usage: scripts/lib/build-images.sh [--force] [busybox|debian]...
+# Usage: scripts/lib/build-images.sh [--force] [busybox|debian|trixie|trixie-node]...
 #
 #   busybox  dosh-test/busybox:latest — a tiny root filesystem made from Debian's
 #            busybox-static: /bin/busybox plus a symlink for every applet it
@@ -13,12 +13,19 @@
 #            openssh-client openssh-sftp-server (/usr/lib/openssh/sftp-server),
 #            for scp/sftp/rsync/git tests. Docs, man pages, locales and apt
 #            lists are stripped before import.
-# With no image named, both are built. An image that already exists
+#   trixie   dosh-test/debian:trixie — Debian 13, debootstrap --variant=minbase
+#            and nothing else, not stripped: the clean root in which the Debian
+#            package is installed, upgraded and purged
+#            (test/integration/package-trixie.test.ts).
+#   trixie-node  dosh-test/debian:trixie-node — the same plus Debian's nodejs
+#            (Node.js 20), stripped like `debian`: the base of the doshd image
+#            (scripts/lib/build-doshd-image.sh).
+# With no image named, busybox and debian are built. An image that already exists
 # (`docker image inspect`) is skipped unless --force is given; "exists" means
 # it carries this script's recipe label (org.dosh.test.recipe), so an image of
 # the same name made some other way, or by an older recipe, is rebuilt.
 #
-# Both are imported with `docker import -c 'ENV PATH=...' -c 'CMD [...]'`.
+# All are imported with `docker import -c 'ENV PATH=...' -c 'CMD [...]'`.
 # The Debian mirror is the one the host's apt uses (first non-security `deb`
 # entry of /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list),
 # falling back to http://deb.debian.org/debian. The packages debootstrap
@@ -40,13 +47,17 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${DOSH_CACHE:-/var/cache/dosh-test}
 BUSYBOX_IMAGE=dosh-test/busybox:latest
 DEBIAN_IMAGE=dosh-test/debian:bookworm
-DEBIAN_SUITE=bookworm
 DEBIAN_INCLUDE=bash,coreutils,tar,procps,rsync,git,openssh-client,openssh-sftp-server
+TRIXIE_IMAGE=dosh-test/debian:trixie
+TRIXIE_NODE_IMAGE=dosh-test/debian:trixie-node
+TRIXIE_NODE_INCLUDE=nodejs
 DEFAULT_MIRROR=http://deb.debian.org/debian
 # Bump a recipe when its image's contents change, so existing images get rebuilt.
 RECIPE_LABEL=org.dosh.test.recipe
 BUSYBOX_RECIPE=busybox-1
 DEBIAN_RECIPE=debian-bookworm-1
+TRIXIE_RECIPE=debian-trixie-1
+TRIXIE_NODE_RECIPE=debian-trixie-node-1
 IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BUSYBOX_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -61,7 +72,7 @@ for arg in "$@"; do
   case $arg in
     --force | -f) force=1 ;;
     -h | --help) usage 0 ;;
-    busybox | debian) want+=("$arg") ;;
+    busybox | debian | trixie | trixie-node) want+=("$arg") ;;
     *) log "unknown argument: $arg"; usage ;;
   esac
 done
@@ -172,7 +183,11 @@ host_mirror() {
   esac
 }
 
-build_debian() {
+# bootstrap SUITE INCLUDE — debootstrap --variant=minbase of SUITE plus the packages INCLUDE (comma-separated, may be
+# empty) into $WORK/rootfs, from a tarball of the packages downloaded once and cached, keyed by SUITE and INCLUDE
+# (--unpack-tarball installs every package of the tarball, whatever --include says).
+bootstrap() {
+  local suite=$1 include=$2
   ensure_pkgs debootstrap debian-archive-keyring
   local mirror arch key tarball
   mirror=$(host_mirror)
@@ -180,17 +195,17 @@ build_debian() {
   # The mirror is part of the key: the tarball holds the mirror's Packages
   # lists under mirror-derived names, and --unpack-tarball with a different
   # mirror fails silently ("Unpacking the base system..." then exit 2).
-  key=$(printf '%s\n' "$DEBIAN_SUITE" minbase "$arch" "$DEBIAN_INCLUDE" "$mirror" |
+  key=$(printf '%s\n' "$suite" minbase "$arch" "$include" "$mirror" |
     sha256sum | cut -c1-12)
-  tarball=$CACHE/debootstrap-$DEBIAN_SUITE-minbase-$arch-$key.tgz
+  tarball=$CACHE/debootstrap-$suite-minbase-$arch-$key.tgz
   mkdir -p "$CACHE"
   local dlog=$CACHE/debootstrap-download.log ilog=$CACHE/debootstrap-install.log
-  local opts=(--variant=minbase --arch="$arch" --include="$DEBIAN_INCLUDE")
+  local opts=(--variant=minbase --arch="$arch")
   new_work
   if [ ! -s "$tarball" ]; then
-    log "downloading $DEBIAN_SUITE packages from $mirror (cached in $tarball)"
-    if ! debootstrap "${opts[@]}" --make-tarball="$WORK/debs.tgz" \
-      "$DEBIAN_SUITE" "$WORK/dl" "$mirror" >"$dlog" 2>&1; then
+    log "downloading $suite packages from $mirror (cached in $tarball)"
+    if ! debootstrap "${opts[@]}" ${include:+--include="$include"} --make-tarball="$WORK/debs.tgz" \
+      "$suite" "$WORK/dl" "$mirror" >"$dlog" 2>&1; then
       tail -n 20 "$dlog" | sed "s/^/$PROG:   /" >&2
       die "debootstrap --make-tarball failed (full log: $dlog)"
     fi
@@ -200,23 +215,36 @@ build_debian() {
     log "using cached packages $tarball"
   fi
   local root=$WORK/rootfs
-  log "bootstrapping $DEBIAN_SUITE minbase into $root"
-  if ! debootstrap "${opts[@]}" --unpack-tarball="$tarball" \
-    "$DEBIAN_SUITE" "$root" "$mirror" >"$ilog" 2>&1; then
+  log "bootstrapping $suite minbase${include:+ with $include} into $root"
+  if ! debootstrap "${opts[@]}" ${include:+--include="$include"} --unpack-tarball="$tarball" \
+    "$suite" "$root" "$mirror" >"$ilog" 2>&1; then
     tail -n 20 "$ilog" | sed "s/^/$PROG:   /" >&2
     die "debootstrap failed (full log: $ilog; remove $tarball if it is corrupt)"
   fi
   # Anything debootstrap left mounted must go before we tar the tree up.
   awk -v w="$root/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r |
     while read -r m; do umount "$m" || umount -l "$m"; done
+  printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
+}
 
-  local f
-  for f in /bin/bash /usr/bin/rsync /usr/bin/git /usr/lib/openssh/sftp-server /usr/bin/ps /usr/bin/scp; do
-    [ -x "$root$f" ] || die "$f is missing from the bootstrapped root filesystem"
-  done
+# finish ROOT — what every image gets before import: no apt lists, caches or logs, and none of the build host's
+# resolv.conf, hostname or machine-id (Docker supplies them at run time).
+finish() {
+  local root=$1
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+    "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/archives/partial/* \
+    "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old "$root"/debootstrap
+  find "$root/var/log" -type f -delete
+  : >"$root/etc/resolv.conf"
+  : >"$root/etc/hostname"
+  [ -e "$root/etc/machine-id" ] && : >"$root/etc/machine-id"
+  return 0
+}
 
-  # Slim it down, the way Debian's *-slim images do, and keep it that way.
-  cat >"$root/etc/dpkg/dpkg.cfg.d/dosh-slim" <<'EOF'
+# slim ROOT — no documentation or translations, the way Debian's *-slim images do, and kept that way.
+slim() {
+  local root=$1
+  cat >"$root/etc/dpkg/dpkg.cfg.d/dosh-slim" <<'EOF2'
 # dosh-test: no documentation or translations in this test image
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -226,22 +254,45 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/lintian/*
 path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
-EOF
+EOF2
   find "$root/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
   find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
   rm -rf "$root"/usr/share/{man,groff,info,lintian,linda,locale}/*
-  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
-    "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/archives/partial/* \
-    "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old "$root"/debootstrap
-  find "$root/var/log" -type f -delete
-  # Docker supplies these at run time; do not leak the build host's copies.
-  : >"$root/etc/resolv.conf"
-  : >"$root/etc/hostname"
-  [ -e "$root/etc/machine-id" ] && : >"$root/etc/machine-id"
-  printf 'deb %s %s main\n' "$mirror" "$DEBIAN_SUITE" >"$root/etc/apt/sources.list"
+}
 
+build_debian() {
+  bootstrap bookworm "$DEBIAN_INCLUDE"
+  local root=$WORK/rootfs f
+  for f in /bin/bash /usr/bin/rsync /usr/bin/git /usr/lib/openssh/sftp-server /usr/bin/ps /usr/bin/scp; do
+    [ -x "$root$f" ] || die "$f is missing from the bootstrapped root filesystem"
+  done
+  slim "$root"
+  finish "$root"
   import_rootfs "$root" "$DEBIAN_IMAGE" "$DEBIAN_RECIPE" '["/bin/bash"]' "$IMAGE_PATH"
   log "$DEBIAN_IMAGE: $(du -sh --one-file-system "$root" | cut -f1) root filesystem"
+}
+
+# --- dosh-test/debian:trixie, dosh-test/debian:trixie-node -----------------------
+build_trixie() {
+  bootstrap trixie ""
+  local root=$WORK/rootfs
+  [ ! -e "$root/usr/bin/node" ] || die "the clean trixie root has node; it must not"
+  finish "$root"
+  import_rootfs "$root" "$TRIXIE_IMAGE" "$TRIXIE_RECIPE" '["/bin/bash"]' "$IMAGE_PATH"
+  log "$TRIXIE_IMAGE: $(du -sh --one-file-system "$root" | cut -f1) root filesystem"
+}
+
+build_trixie-node() {
+  bootstrap trixie "$TRIXIE_NODE_INCLUDE"
+  local root=$WORK/rootfs
+  [ -x "$root/usr/bin/node" ] || die "/usr/bin/node is missing from the bootstrapped root filesystem"
+  # Services are never started by package scripts in an image (as in Debian's own container images).
+  printf '#!/bin/sh\n# dosh-test: no service starts while an image is built\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  slim "$root"
+  finish "$root"
+  import_rootfs "$root" "$TRIXIE_NODE_IMAGE" "$TRIXIE_NODE_RECIPE" '["/bin/bash"]' "$IMAGE_PATH"
+  log "$TRIXIE_NODE_IMAGE: node $(chroot "$root" /usr/bin/node --version), $(du -sh --one-file-system "$root" | cut -f1) root filesystem"
 }
 
 # --- main ------------------------------------------------------------------------
@@ -252,6 +303,8 @@ for what in "${want[@]}"; do
   case $what in
     busybox) image=$BUSYBOX_IMAGE recipe=$BUSYBOX_RECIPE ;;
     debian) image=$DEBIAN_IMAGE recipe=$DEBIAN_RECIPE ;;
+    trixie) image=$TRIXIE_IMAGE recipe=$TRIXIE_RECIPE ;;
+    trixie-node) image=$TRIXIE_NODE_IMAGE recipe=$TRIXIE_NODE_RECIPE ;;
   esac
   if [ -z "$force" ] && have=$(image_recipe "$image"); then
     [ "$have" = "$recipe" ] && continue

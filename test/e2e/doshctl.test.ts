@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, asUserScript, BUSYBOX, containerPids, doshctl, Doshd, removeContainersOf, run, sessionsOf, su, until, endSuite } from './harness.ts';
+import { addUser, asUserScript, BUSYBOX, containerPids, doshctl, DOSHCTL, Doshd, removeContainersOf, run, sessionsOf, su, until, endSuite } from './harness.ts';
 
 const U = 'dtc-dora';
 const C = `dosh-${U}`;
@@ -93,7 +93,7 @@ test('get networks lists the network her container is on, with her as a user of 
 });
 
 test('get sessions --watch prints the table, then a line for a new login, and stops on SIGINT', async () => {
-  const w = spawn('/usr/local/bin/doshctl', ['get', 'sessions', '--user', U, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w = spawn(DOSHCTL, ['get', 'sessions', '--user', U, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   w.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   const closed = new Promise<number | null>((r) => w.on('close', r));
@@ -136,12 +136,12 @@ test('completion bash is valid bash and completes commands, flag values and live
 
 test('a non-root caller is told to run doshctl as root, not shown an errno', async () => {
   for (const cmd of ['get sessions', 'top users', 'get networks']) {
-    const r = await asUserScript(U, `/usr/local/bin/doshctl ${cmd}`);
+    const r = await asUserScript(U, `${DOSHCTL} ${cmd}`);
     assert.equal(r.code, 4, `${cmd}: ${r.stderr}`);
     assert.match(r.stderr, /^Error: doshctl must run as root/);
     assert.doesNotMatch(r.stderr, /EACCES/);
   }
-  assert.equal((await asUserScript(U, '/usr/local/bin/doshctl version')).code, 0);
+  assert.equal((await asUserScript(U, `${DOSHCTL} version`)).code, 0);
 });
 
 test('commands that need doshd say it is not running, for a missing and for a stale doshd.json', async () => {

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addUser, BUSYBOX, doshctl, Doshd, removeContainersOf, sessionsOf, su, until, endSuite } from './harness.ts';
+import { addUser, BUSYBOX, doshctl, DOSHCTL, Doshd, removeContainersOf, sessionsOf, su, until, endSuite } from './harness.ts';
 
 const U = 'dte-eve';
 let doshd: Doshd;
@@ -91,7 +91,7 @@ test('doshctl events -o json parses as an EventList; --watch prints a new login 
   assert.equal(doc.kind, 'EventList');
   assert.ok(doc.items.length >= 6 && doc.items.every((e: EventJson) => e.kind === 'Event'));
 
-  const watch = spawn('/usr/local/bin/doshctl', ['events', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watch = spawn(DOSHCTL, ['events', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   watch.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => watch.on('close', r));

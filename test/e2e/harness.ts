@@ -6,12 +6,16 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isSameProcessAlive } from '../../lib/proc.ts';
+import { INSTALLED } from '../lib/installed.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const STORE = '/run/dosh';
 export const SSH_PORT = Number(process.env.DOSH_TEST_SSH_PORT ?? 2222);
 export const SSHD_DIR = process.env.DOSH_TEST_SSHD_DIR ?? '/run/dosh-test-sshd';
-export const DOSH = '/usr/local/bin/dosh';
+/** The installed login shell (the package's /usr/bin/dosh, or install-system's: test/lib/installed.ts). */
+export const DOSH = INSTALLED.dosh;
+export const DOSHD = INSTALLED.doshd;
+export const DOSHCTL = INSTALLED.doshctl;
 export const BUSYBOX = 'dosh-test/busybox:latest';
 export const DEBIAN = 'dosh-test/debian:bookworm';
 export const METRICS_PORT = 19469;
@@ -136,7 +140,7 @@ export class Doshd {
 
   async start(): Promise<this> {
     stopAnyDoshd(this.where.store);
-    const child = spawn('/usr/local/bin/doshd', ['--store', this.where.store, '--config', this.config, '--metrics-address', `127.0.0.1:${this.where.port}`, '--log-format', 'json', '--resync-interval', '0.5', ...this.flags], {
+    const child = spawn(DOSHD, ['--store', this.where.store, '--config', this.config, '--metrics-address', `127.0.0.1:${this.where.port}`, '--log-format', 'json', '--resync-interval', '0.5', ...this.flags], {
       detached: true,
       stdio: ['ignore', 'ignore', openSync(this.log, 'a')],
     });
@@ -210,11 +214,11 @@ export function stopAnyDoshd(store = STORE): void {
 export const RELAY_PROCESS = '^dosh$';
 
 export function doshctl(...args: string[]): Promise<Result> {
-  return run('/usr/local/bin/doshctl', args);
+  return run(DOSHCTL, args);
 }
 
 export function storeSessions(): { metadata: { name: string }; spec: { user: string; command?: string; relay: { pid: number; startTime: string } }; status: { phase: string; reason?: string; exitCode?: number } }[] {
-  const r = spawnSync('/usr/local/bin/doshctl', ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(DOSHCTL, ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return JSON.parse(r.stdout).items;
 }
 

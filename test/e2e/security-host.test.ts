@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { parentPid } from '../../lib/proc.ts';
-import { asUser, asUserScript, BUSYBOX, DOSH, METRICS_PORT, pidAlive, run, sh, shellQuote, STORE, su, until } from './harness.ts';
+import { asUser, asUserScript, BUSYBOX, DOSH, DOSHCTL, DOSHD, METRICS_PORT, pidAlive, run, sh, shellQuote, STORE, su, until } from './harness.ts';
 import { assertAllRefused, attempts, describe, EVIL_IMAGE, inspect, out, runningLogin, securitySuite, SESSIONS, sessionsRaw } from './security-kit.ts';
 
 const sec = securitySuite('dsh', { strace: true });
@@ -75,7 +75,7 @@ test('a Session object she forges (for another user and for root, already Ready)
     assertAllRefused(await attempts(A, [`cp ${dir}/*.json ${SESSIONS}/`, `ln -s ${dir}/${forgedName}.json ${SESSIONS}/${forgedName}.json`, `cp ${dir}/*.json ${STORE}/`]), /Permission denied/);
     // doshctl pointed at her directory: refused before it reads anything.
     for (const args of [['--store', dir, 'get', 'sessions'], ['--store', dir, 'delete', 'session', forgedName], ['--store', dir, 'describe', 'session', forgedName]]) {
-      const r = await asUser(A, ['/usr/local/bin/doshctl', ...args]);
+      const r = await asUser(A, [DOSHCTL, ...args]);
       assert.equal(r.code, 4, `doshctl ${args.join(' ')}: ${describe(r)}`);
       assert.match(r.stderr, /doshctl must run as root/, describe(r));
     }
@@ -361,7 +361,7 @@ test('doshctl as a non-root user is refused (exit 4, or permission denied) and c
     ['policy', 'status'],
   ];
   for (const args of needsRoot) {
-    const r = await asUser(A, ['/usr/local/bin/doshctl', ...args]);
+    const r = await asUser(A, [DOSHCTL, ...args]);
     assert.equal(r.code, 4, `doshctl ${args.join(' ')}: ${describe(r)}`);
     assert.match(r.stderr, /doshctl must run as root/, describe(r));
     assert.equal(out(r), '');
@@ -371,7 +371,7 @@ test('doshctl as a non-root user is refused (exit 4, or permission denied) and c
     [['policy', 'check'], /permission denied/i],
     [['policy', 'explain', V], /permission denied/i],
   ] as const) {
-    const r = await asUser(A, ['/usr/local/bin/doshctl', ...args]);
+    const r = await asUser(A, [DOSHCTL, ...args]);
     assert.notEqual(r.code, 0, `doshctl ${args.join(' ')}: ${describe(r)}`);
     assert.match(r.stderr, re, describe(r));
     assert.doesNotMatch(out(r), new RegExp(`${BUSYBOX}|${V}`), 'nothing of the policy or the sessions is shown');
@@ -431,7 +431,7 @@ test('her host account cannot read the policy, the store or other users\' sessio
   assert.equal(mode(`${SESSIONS}/${sec.vSession.metadata.name}.json`), 0o600);
 
   // doshd's default metrics address is loopback, and the doshd of this test listens on nothing else.
-  const help = await run('/usr/local/bin/doshd', ['--help']);
+  const help = await run(DOSHD, ['--help']);
   assert.match(out(help) + help.stderr, /--metrics-address[^\n]*default 127\.0\.0\.1:9469/);
   const listening = sh('ss -Hltnp').split('\n').filter((l) => l.includes(`pid=${sec.doshd.pid},`));
   assert.ok(listening.length >= 1, `doshd's listening sockets: ${sh('ss -Hltnp')}`);

@@ -166,8 +166,8 @@ test('the test and the uninstall hook: hook objects of their own, never selected
   const test = hooks.find((o) => o.kind === 'Pod')!.spec;
   const job = hooks.find((o) => o.kind === 'Job')!.spec.template.spec;
   const selector = Object.entries(ds.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).sort().join(',');
-  assert.deepEqual(test.containers[0].command, ['/usr/local/bin/node', '/scripts/test.mjs', 'dosh-system', 'dosh', selector]);
-  assert.deepEqual(job.containers[0].command, ['/usr/local/bin/node', '/scripts/release-sessions.mjs', 'dosh-system', selector]);
+  assert.deepEqual(test.containers[0].command, ['/usr/bin/node', '/scripts/test.mjs', 'dosh-system', 'dosh', selector]);
+  assert.deepEqual(job.containers[0].command, ['/usr/bin/node', '/scripts/release-sessions.mjs', 'dosh-system', selector]);
   for (const pod of [test, job]) {
     assert.equal(pod.hostNetwork, true, 'the network doshd has');
     assert.deepEqual(pod.nodeSelector, ds.spec.template.spec.nodeSelector);

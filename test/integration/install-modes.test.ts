@@ -1,18 +1,24 @@
-// After `bash scripts/install-system.sh`, every installed file, and the store doshd creates, has exactly the owner and
-// mode that the table "Installed files and their modes" of docs/SECURITY.md states (the table is parsed here, so the
-// documentation and the installation cannot drift apart), and no directory above them is writable by anyone but root.
-// needs: docker busybox
+// DoSH as the test command's dosh step installed it (the Debian package, or npm run install-system with
+// DOSH_INSTALL=system): every installed file, and the store doshd creates, has exactly the owner and mode that the
+// tables of "Installed files and their modes" in docs/SECURITY.md state (they are parsed here, so the documentation
+// and the installation cannot drift apart), every installed file is in them, and no directory above them is writable
+// by anyone but root.
+// needs: docker busybox dosh
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSTALLED } from '../lib/installed.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DOC = path.join(ROOT, 'docs/SECURITY.md');
 const STORE = '/run/dosh';
-const LIB = '/usr/local/lib/dosh';
+const LIB = INSTALLED.lib;
+/** The table of the install on this host, and the one of what is made at run time. */
+const TABLE = INSTALLED.kind === 'package' ? 'The Debian package' : 'npm run install-system';
+const RUNTIME = 'At run time';
 
 interface Row {
   path: string;
@@ -24,14 +30,16 @@ interface Row {
   line: number;
 }
 
-/** The rows of the table under "## Installed files and their modes" in docs/SECURITY.md. */
-function docTable(): Row[] {
+/** The rows of the table under "### HEADING" in the section "## Installed files and their modes" of docs/SECURITY.md. */
+function docTable(heading: string): Row[] {
   const lines = readFileSync(DOC, 'utf8').split('\n');
-  const start = lines.findIndex((l) => /^## Installed files and their modes\s*$/.test(l));
-  assert.ok(start >= 0, `${DOC} has no "## Installed files and their modes" section`);
+  const section = lines.findIndex((l) => /^## Installed files and their modes\s*$/.test(l));
+  assert.ok(section >= 0, `${DOC} has no "## Installed files and their modes" section`);
+  const start = lines.findIndex((l, i) => i > section && l.trim() === `### ${heading}`);
+  assert.ok(start >= 0, `${DOC} has no "### ${heading}" table under "## Installed files and their modes"`);
   const rows: Row[] = [];
   let inTable = false;
-  for (let i = start + 1; i < lines.length && !/^## /.test(lines[i]); i++) {
+  for (let i = start + 1; i < lines.length && !/^##/.test(lines[i]); i++) {
     const l = lines[i];
     if (!l.startsWith('|')) {
       if (inTable) break;
@@ -58,7 +66,7 @@ function docTable(): Row[] {
     }
     rows.push({ path: p, kind: kind[1] as Row['kind'], target: kind[2], uid, gid, mode, line: i + 1 });
   }
-  assert.ok(rows.length >= 10, `only ${rows.length} rows parsed from the table in ${DOC}`);
+  assert.ok(rows.length >= 10, `only ${rows.length} rows parsed from the table "${heading}" in ${DOC}`);
   return rows;
 }
 
@@ -94,13 +102,13 @@ function expand(row: Row, from = '', to = ''): string[] {
 const isStoreRow = (r: Row) => r.path === STORE || r.path.startsWith(`${STORE}/`);
 
 let rows: Row[];
+let runtime: Row[];
 let scratch = '';
 let doshd: ReturnType<typeof spawn> | undefined;
 
 before(() => {
-  rows = docTable();
-  const r = spawnSync('bash', [path.join(ROOT, 'scripts/install-system.sh')], { cwd: ROOT, encoding: 'utf8', timeout: 10 * 60_000 });
-  assert.equal(r.status, 0, `install-system.sh failed:\n${r.stderr}`);
+  rows = docTable(TABLE);
+  runtime = docTable(RUNTIME);
 });
 
 after(() => {
@@ -108,26 +116,42 @@ after(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-test('every file install-system.sh puts in place has the owner, mode and kind docs/SECURITY.md states', () => {
+test(`every file of the install (${TABLE}) has the owner, mode and kind docs/SECURITY.md states`, () => {
   const problems: string[] = [];
   let checked = 0;
-  for (const row of rows.filter((r) => !isStoreRow(r))) {
-    for (const p of expand(row)) {
+  for (const row of rows) {
+    const paths = expand(row);
+    if (!paths.length) problems.push(`${row.path}: nothing matches (docs/SECURITY.md:${row.line})`);
+    for (const p of paths) {
       problems.push(...check(row, p));
       checked++;
     }
   }
+  // What is made at run time outside the store, when it has been (the service started without systemd).
+  for (const row of runtime.filter((r) => !isStoreRow(r))) for (const p of expand(row)) if (existsSync(p)) problems.push(...check(row, p));
   assert.deepEqual(problems, []);
   assert.ok(checked >= 15, `only ${checked} installed paths checked`);
-  // The one line install-system adds to a system file.
-  assert.ok(readFileSync('/etc/shells', 'utf8').split('\n').includes('/usr/local/bin/dosh'), '/etc/shells lists /usr/local/bin/dosh');
+  // The one line the install adds to a system file.
+  assert.ok(readFileSync('/etc/shells', 'utf8').split('\n').includes(INSTALLED.dosh), `/etc/shells lists ${INSTALLED.dosh}`);
 });
 
-test(`the table lists every file in ${LIB} and /usr/local/share/doc/dosh (a new installed file must be documented)`, () => {
-  const documented = new Set(rows.map((r) => r.path));
-  const missing: string[] = [];
-  for (const dir of [LIB, '/usr/local/share/doc/dosh']) for (const f of readdirSync(dir)) if (!documented.has(path.join(dir, f))) missing.push(path.join(dir, f));
-  assert.deepEqual(missing, [], 'installed but not in the table of docs/SECURITY.md');
+/** Whether the table has a row for P: its own path, or a glob in its last part that matches it. */
+function documented(p: string): boolean {
+  return rows.some((r) => r.path === p || (path.basename(r.path).includes('*') && path.dirname(r.path) === path.dirname(p) && expand(r).includes(p)));
+}
+
+test(`the table lists every file the install put in place (a new installed file must be documented)`, () => {
+  let files: string[];
+  if (INSTALLED.kind === 'package') {
+    // Every path dpkg has for the package, but the directories it shares with other packages.
+    const r = spawnSync('dpkg', ['-L', 'dosh'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    files = r.stdout.split('\n').filter((p) => p.startsWith('/') && !(statSync(p, { throwIfNoEntry: false })?.isDirectory() && !p.includes('dosh')));
+    assert.ok(files.length >= 25, `dpkg -L dosh lists only ${files.length} paths`);
+  } else {
+    files = [LIB, INSTALLED.doc].flatMap((dir) => readdirSync(dir).map((f) => path.join(dir, f)));
+  }
+  assert.deepEqual(files.filter((p) => !documented(p)), [], 'installed but not in the table of docs/SECURITY.md');
 });
 
 test('no directory above an installed file or the store is writable by anyone but root (nobody can swap the login shell)', () => {
@@ -144,7 +168,7 @@ test('no directory above an installed file or the store is writable by anyone bu
       if (d === '/') break;
     }
   };
-  for (const row of rows) for (const p of expand(row)) walk(p);
+  for (const row of [...rows, ...runtime]) for (const p of expand(row)) if (!row.path.startsWith('/run/') || existsSync(p)) walk(p);
   // doshd's interpreter too: it runs as root. (#!NODE: named by absolute path, never found through PATH.)
   const node = readFileSync(path.join(LIB, 'doshd.mjs'), 'utf8').split('\n', 1)[0].slice(2).trim();
   assert.match(node, /^\/.*node$/, 'doshd names node by absolute path');
@@ -153,11 +177,11 @@ test('no directory above an installed file or the store is writable by anyone bu
   const nodeSt = statSync(realpathSync(node));
   if (nodeSt.uid !== 0 || nodeSt.mode & 0o022) problems.push(`${node}: owner ${nodeSt.uid}, mode ${octal(nodeSt.mode)}`);
   assert.deepEqual(problems, []);
-  assert.ok(seen.has('/usr/local/lib') && seen.has('/usr/local/bin'), 'the walk covered the installed paths');
+  assert.ok(seen.has(path.dirname(INSTALLED.lib)) && seen.has(path.dirname(INSTALLED.dosh)), 'the walk covered the installed paths');
 });
 
 test('the store doshd creates has the owner and modes docs/SECURITY.md states (a fresh store, and /run/dosh when it exists)', async () => {
-  const storeRows = rows.filter(isStoreRow);
+  const storeRows = runtime.filter(isStoreRow);
   assert.ok(storeRows.some((r) => r.path === STORE), `the table has a row for ${STORE}`);
   // The installed doshd on a store of its own (another node name: it must not touch this host's containers).
   scratch = `/run/dts-install-modes-${process.pid}`;
@@ -166,7 +190,7 @@ test('the store doshd creates has the owner and modes docs/SECURITY.md states (a
   const store = path.join(scratch, 'store');
   const policy = path.join(scratch, 'dosh.conf');
   writeFileSync(policy, 'CONTAINERIMAGE=dosh-test/busybox:latest\n', { mode: 0o600 });
-  const proc = spawn('/usr/local/bin/doshd', ['--store', store, '--config', policy, '--metrics-address', '', '--node', `dts-install-modes-${process.pid}`, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(INSTALLED.doshd, ['--store', store, '--config', policy, '--metrics-address', '', '--node', `dts-install-modes-${process.pid}`, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
   doshd = proc;
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));

@@ -1,5 +1,6 @@
-// etc/doshd.service passes `systemd-analyze verify` (where systemd-analyze exists: Debian has it even when systemd
-// is not PID 1), and keeps the hardening and the KillMode that logins rely on.
+// The installed doshd.service (made from etc/doshd.service.in by the package or by install-system) passes
+// `systemd-analyze verify` (where systemd-analyze exists: Debian has it even when systemd is not PID 1), and keeps the
+// hardening and the KillMode that logins rely on.
 // needs: dosh
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,19 +10,22 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { INSTALLED } from '../lib/installed.ts';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const UNIT = path.join(ROOT, 'etc/doshd.service');
+const TEMPLATE = path.join(ROOT, 'etc/doshd.service.in');
+const UNIT = INSTALLED.unit;
 const hasAnalyze = spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).status === 0;
 
 function verify(file: string) {
-  // --man=no: the unit's Documentation= is a file URL, not a man page; nothing else is skipped.
+  // --man=no: Documentation= is the package's man page or install-system's README, not checked here; nothing else is
+  // skipped.
   return spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8', timeout: 60_000 });
 }
 
-test('systemd-analyze verify etc/doshd.service: no errors, no warnings', { skip: !hasAnalyze && 'systemd-analyze is not installed' }, (t) => {
-  // verify checks that ExecStart's binary exists: /usr/local/bin/doshd comes with `npm run install-system`, which
-  // scripts/test.sh runs before the tests.
-  if (!existsSync('/usr/local/bin/doshd')) return t.skip('/usr/local/bin/doshd is not installed (npm run install-system)');
+test(`systemd-analyze verify ${UNIT}: no errors, no warnings`, { skip: !hasAnalyze && 'systemd-analyze is not installed' }, () => {
+  // verify checks that ExecStart's binary exists: the test command's dosh step installed it.
+  assert.ok(existsSync(UNIT), `${UNIT} is not installed`);
   const r = verify(UNIT);
   assert.equal(r.status, 0, r.stderr);
   const complaints = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() && !/^Running in chroot|ignoring request/i.test(l));
@@ -32,7 +36,7 @@ test('systemd-analyze verify catches a broken unit here (the check above is real
   const dir = mkdtempSync(path.join(tmpdir(), 'dosh-unit-'));
   try {
     const bad = path.join(dir, 'doshd.service');
-    writeFileSync(bad, readFileSync(UNIT, 'utf8').replace(/^ExecStart=\/usr\/local\/bin\/doshd/m, 'ExecStart=/nonexistent/doshd'));
+    writeFileSync(bad, readFileSync(UNIT, 'utf8').replace(/^ExecStart=\S+/m, 'ExecStart=/nonexistent/doshd'));
     const r = verify(bad);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /nonexistent\/doshd/);
@@ -41,10 +45,14 @@ test('systemd-analyze verify catches a broken unit here (the check above is real
   }
 });
 
-test('the unit keeps what doshd and the logins need', () => {
+test('the installed unit is the template with its two places filled in, and keeps what doshd and the logins need', () => {
   const unit = readFileSync(UNIT, 'utf8');
+  const template = readFileSync(TEMPLATE, 'utf8');
+  const doc = INSTALLED.kind === 'package' ? 'man:doshd(8)' : `file://${INSTALLED.doc}/README.md`;
+  assert.equal(unit, template.replace('@DOSHD@', INSTALLED.doshd).replace('@DOCUMENTATION@', doc));
   const get = (k: string) => unit.match(new RegExp(`^${k}=(.*)$`, 'm'))?.[1];
-  assert.match(get('ExecStart') ?? '', /^\/usr\/local\/bin\/doshd --store \/run\/dosh /);
+  assert.equal(get('ExecStart'), `${INSTALLED.doshd} --store /run/dosh --config /etc/dosh/dosh.conf --log-format json $DOSHD_OPTS`);
+  assert.equal(get('EnvironmentFile'), '-/etc/default/doshd');
   assert.equal(get('KillMode'), 'process', 'sessions outlive a restart of doshd');
   assert.equal(get('RuntimeDirectory'), 'dosh');
   assert.equal(get('RuntimeDirectoryPreserve'), 'yes', 'the store survives a restart');
