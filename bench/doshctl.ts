@@ -12,6 +12,7 @@ import path from 'node:path';
 import { sessionStore } from '../store/sessions.ts';
 import type { Session } from '../api/session.ts';
 import { median, sorted } from './stats.ts';
+import { INSTALLED } from '../test/lib/installed.ts';
 
 const SESSIONS = 200;
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -20,9 +21,9 @@ const OUT = path.join(REPO, 'bench/results-doshctl.md');
 
 function doshctlCommand(): string[] {
   if (process.env.DOSHCTL) return [process.env.DOSHCTL];
-  if (existsSync('/usr/local/bin/doshctl')) return ['/usr/local/bin/doshctl'];
+  if (existsSync(INSTALLED.doshctl)) return [INSTALLED.doshctl];
   const dist = path.join(REPO, 'dist/doshctl.mjs');
-  if (!existsSync(dist)) throw new Error('no /usr/local/bin/doshctl and no dist/doshctl.mjs: run npm run build first');
+  if (!existsSync(dist)) throw new Error(`no ${INSTALLED.doshctl} and no dist/doshctl.mjs: run npm run build first`);
   return [process.execPath, dist];
 }
 

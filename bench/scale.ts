@@ -35,6 +35,7 @@ import { mean, mib } from './stats.ts';
 import { closeAll, loggedInOrGone, open, type Sess, tail, waitAll } from './terminal.ts';
 import { addUsers, delUsersByPrefix, numbered, removeContainers } from './users.ts';
 import { loginStats, Windows } from './windows.ts';
+import { INSTALLED } from '../test/lib/installed.ts';
 
 const USERS_N = Number(process.env.BENCH_USERS ?? 100);
 const PER_USER = Number(process.env.BENCH_PER_USER ?? 2);
@@ -138,7 +139,7 @@ interface StoreSession {
 }
 
 function ourStoreSessions(): StoreSession[] {
-  const r = spawnSync('/usr/local/bin/doshctl', ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(INSTALLED.doshctl, ['get', 'sessions', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`doshctl get sessions: exit ${r.status}: ${r.stderr}`);
   return (JSON.parse(r.stdout).items as StoreSession[]).filter((s) => s.spec.user.startsWith(PREFIX));
 }

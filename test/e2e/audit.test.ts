@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, asUserScript, BUSYBOX, Doshd, doshctl, endSuite, removeContainersOf, sh, ssh, until } from './harness.ts';
+import { INSTALLED } from '../lib/installed.ts';
 
 const U = 'dta-ute';
 const R = 'dta-rafe';
@@ -75,7 +76,7 @@ test('refusals: by admission (cordoned, with its session), and before any sessio
   assert.equal(cordoned.message, 'audit test maintenance');
   assert.match(String(cordoned.session), new RegExp(`^${U}-`));
 
-  const bad = await asUserScript(U, '/usr/local/bin/dosh --rcfile x -c true');
+  const bad = await asUserScript(U, `${INSTALLED.dosh} --rcfile x -c true`);
   assert.equal(bad.code, 2, bad.stderr);
   const badLine = await until('the bad request', () => lines().find((l) => l.reason === 'BadRequest' && l.uid === uidOf(U)));
   assert.equal(badLine.event, 'refusal');

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, asUserScript, BUSYBOX, Doshd, doshctl, endSuite, removeContainersOf, sessionsOf, sh, ssh, sshOpts, Tmux, until, type StoredSession } from './harness.ts';
+import { INSTALLED } from '../lib/installed.ts';
 
 const U = 'dtr-rex';
 const dir = mkdtempSync(path.join(tmpdir(), 'dtr-'));
@@ -94,7 +95,7 @@ test('--follow prints a live session as it goes and ends with it; a session with
   let seen = '';
   let errors = '';
   await terminal('dtr-2', ['echo "after-$((2+3))"', 'exit'], async (s) => {
-    const follower = spawn('/usr/local/bin/doshctl', ['logs', 'session', s.metadata.name, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawn(INSTALLED.doshctl, ['logs', 'session', s.metadata.name, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
     closed = new Promise((r) => follower.on('close', r));
     follower.stdout!.on('data', (d: Buffer) => (seen += d.toString()));
     follower.stderr!.on('data', (d: Buffer) => (errors += d.toString()));
