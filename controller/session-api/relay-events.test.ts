@@ -81,6 +81,18 @@ test('the end of a session doshd ended (an administrator, its lifetime) answers 
   assert.match(cut.message!, /the session was cut: the Docker engine stopped or restarted/);
 });
 
+test('an exec the runtime never started (126, no process) is told as such, not as her command\'s status; 126 from a process that ran is hers', async () => {
+  const w = new World();
+  const { s, ev, exec } = await running(w);
+  Object.assign(exec, { running: false, exitCode: 126, pid: 0 });
+  const r = await ev.streamEnded(s.metadata.name, { in: 0n, out: 90n }, undefined);
+  assert.equal(r.code, 126);
+  assert.match(r.message ?? '', /the container runtime failed to start its process .*log in again/);
+  const ran = await running(w);
+  Object.assign(ran.exec, { running: false, exitCode: 126, pid: 9300 });
+  assert.deepEqual(await ran.ev.streamEnded(ran.s.metadata.name, { in: 0n, out: 0n }, undefined), { code: 126, message: undefined });
+});
+
 test('a hang-up, a failed start and a lost relay end the session with their reasons', async () => {
   const w = new World();
   const { s, ev, ended } = await running(w);

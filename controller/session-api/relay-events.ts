@@ -61,8 +61,11 @@ export class SessionRelayEvents implements RelayEvents {
     let message: string | undefined;
     try {
       const c = await this.exitCode(execId);
-      code = c ?? 255;
+      code = c?.exitCode ?? 255;
       if (c === undefined) message = 'the container did not report the exit status of the command';
+      // 126 from an exec that never had a process: the runtime failed to start it (the engine wrote its own error
+      // into her stream, "OCI runtime exec failed: ..."), not her command; she is told it is worth another try.
+      else if (c.exitCode === 126 && c.pid === 0) message = 'the login did not start in its container: the container runtime failed to start its process (its message is above); log in again';
     } catch (e) {
       // The stream ended because the engine went away (stopped, restarted): the container's processes are gone.
       code = 255;
@@ -143,12 +146,12 @@ export class SessionRelayEvents implements RelayEvents {
     return undefined;
   }
 
-  /** Undefined when the engine has not recorded it after a while; throws when the engine cannot be asked. */
-  private async exitCode(execId: string): Promise<number | undefined> {
+  /** The exec's exit code and host pid (0: it never had a process); undefined when the engine has not recorded it after a while; throws when the engine cannot be asked. */
+  private async exitCode(execId: string): Promise<{ exitCode: number; pid: number } | undefined> {
     // The stream closes a moment before the engine records the exit code.
     for (let i = 0; i < 1000; i++) {
       const s = await this.d.engine.inspectExec(execId);
-      if (!s.running && s.exitCode !== null) return s.exitCode;
+      if (!s.running && s.exitCode !== null) return { exitCode: s.exitCode, pid: s.pid };
       await this.d.clock.sleep(2);
     }
     return undefined;

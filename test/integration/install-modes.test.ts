@@ -212,11 +212,13 @@ test('the store doshd creates has the owner and modes docs/SECURITY.md states (a
   }
   proc.kill('SIGTERM');
   await exited;
-  // The host's own store, as doshd (or systemd) left it, session files included.
+  // The host's own store, as doshd (or systemd) left it, session files included: what is there must be as stated. What
+  // is not is no fault here (a fresh machine's store is an empty tmpfs until a doshd runs; an older doshd made fewer
+  // directories); the fresh store above shows what doshd makes.
   if (existsSync(STORE)) {
     for (const row of storeRows) {
       for (const p of expand(row)) {
-        if (!row.path.includes('*') && !existsSync(p) && (row.kind === 'file' || row.kind === 'socket')) continue; // doshd.json and api.sock go with doshd
+        if (!existsSync(p)) continue;
         problems.push(...check(row, p));
         checked++;
       }
