@@ -32,6 +32,11 @@ import {
   until,
   type Result,
 } from './harness.ts';
+import { DEFAULT_TOOLBOX } from '../../api/toolbox.ts';
+import { TOOLBOX_MOUNT as TOOLBOX_TARGET } from '../../api/constants.ts';
+
+/** The one mount doshd adds to every container (the harness's doshd runs with its default --toolbox). */
+const TOOLBOX_MOUNT = { Type: 'bind', Source: DEFAULT_TOOLBOX, Target: TOOLBOX_TARGET, ReadOnly: true };
 
 export const SESSIONS = `${STORE}/sessions`;
 export const EVIL_IMAGE = 'dts-sec-evil:latest'; // exists (a tag of the test image), so a flag that named it would work
@@ -238,11 +243,12 @@ export function securitySuite(prefix: string, opts: { escalation?: boolean; stra
       for (const k of ['IpcMode', 'NetworkMode']) assert.ok(hc[k] !== 'host' && !String(hc[k]).startsWith('container:'), `${what}: ${k} ${hc[k]}`);
       assert.deepEqual(hc.Devices ?? [], [], `${what}: no devices`);
       assert.deepEqual(hc.VolumesFrom ?? [], []);
-      assert.deepEqual(hc.Mounts ?? [], [], `${what}: no --mount`);
+      // The one mount doshd adds to every container: its toolbox of file-transfer programs, read-only.
+      assert.deepEqual(hc.Mounts ?? [], [TOOLBOX_MOUNT], `${what}: no --mount but the toolbox, read-only`);
       assert.deepEqual(hc.Binds ?? [], expectedBinds(user), `${what}: exactly the policy's bind mounts`);
       assert.deepEqual(
         c.Mounts.map((m: { Source: string; Destination: string; RW: boolean }) => `${m.Source}:${m.Destination}:${m.RW ? 'rw' : 'ro'}`).sort(),
-        expectedBinds(user).map((b) => (b.endsWith(':ro') ? b : `${b}:rw`)).sort(),
+        [...expectedBinds(user).map((b) => (b.endsWith(':ro') ? b : `${b}:rw`)), `${TOOLBOX_MOUNT.Source}:${TOOLBOX_MOUNT.Target}:ro`].sort(),
         `${what}: nothing else mounted`,
       );
       return c.Id;
