@@ -2,6 +2,7 @@
 // for the users it matches. Values may use $USER-style variables ($$ is a literal $).
 import { z } from 'zod';
 import { YamlNetworks } from './network-decl.ts';
+import { Backend, PodSettings } from './pod-settings.ts';
 
 const Text = z.string();
 /** Bytes, or a docker size such as `512m` or `2g`. */
@@ -68,6 +69,10 @@ export const YamlSettings = z.strictObject({
   /** Like dosh.conf's RECORDSESSIONS: her terminal sessions are recorded (asciicast v2) where she cannot read them. */
   recordSessions: z.boolean().optional(),
   allowUnsafeDockerParametersIUnderstandTheRisk: z.boolean().optional(),
+  /** Like dosh.conf's BACKEND: her container on this host's Docker engine (docker, the default) or as a Pod (kubernetes). */
+  backend: Backend.optional(),
+  /** The pod's own settings, for the kubernetes backend (api/pod-settings.ts); each key replaces the one set before. */
+  pod: PodSettings.optional(),
 });
 export type YamlSettings = z.infer<typeof YamlSettings>;
 

@@ -2,6 +2,7 @@
 // The container settings use the Docker Engine API names and value shapes of
 // `POST /containers/create` so they can be sent as they are.
 import { z } from 'zod';
+import { Backend, PodSettings } from './pod-settings.ts';
 
 export const GroupRef = z.object({ name: z.string(), gid: z.number().int() });
 
@@ -162,6 +163,10 @@ export const EffectivePolicy = z.object({
   forwardAgent: z.boolean().default(false),
   /** Her terminal sessions are recorded (asciicast v2) into doshd's root-only recordings directory. */
   recordSessions: z.boolean().default(false),
+  /** Where her container runs: this host's Docker engine, or a Pod in a cluster (then `pod` holds the pod's own settings). */
+  backend: Backend.default('docker'),
+  /** The pod's own settings, variables expanded, when the backend is kubernetes. */
+  pod: PodSettings.optional(),
   /** One entry per unsafe setting this user's policy used (with its location), to log at login. */
   unsafe: z.array(z.string()),
   create: ContainerCreate,

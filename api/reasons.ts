@@ -43,6 +43,8 @@ export const REFUSAL_REASONS = [
   'ContainerRemoving',
   /** Her container is dead (it cannot start) and the engine would not remove it. */
   'ContainerDead',
+  /** Her policy puts her container on a backend this doshd cannot serve (BACKEND=kubernetes: not built yet). */
+  'BackendUnavailable',
   /** A file transfer (sftp, scp, rsync) needs a program neither her image nor DoSH's toolbox can run for it. */
   'TransferUnavailable',
   /** The login request itself is unusable: bad shell options, root, a relay of another release (nothing is written). */

@@ -81,3 +81,31 @@ test('what admission remembers is for that session only: a new session under the
   assert.deepEqual(w.engine.actions.slice(1), [`exec ${w.engine.containers.get('dosh-ann')!.id.slice(0, 4)} 1001:1001: /bin/sh -l -c id`], 'a fresh exec');
   assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['preexec']);
 });
+
+test('a policy that puts her on the kubernetes backend: refused with BackendUnavailable, never given a container on this host', async () => {
+  for (const existing of [false, true]) {
+    const w = new World();
+    const kube = basePolicy({ backend: 'kubernetes', runScripts: true, scriptsFolder: '/etc/dosh/scripts', provenance: { backend: { file: '/etc/dosh/dosh.conf', line: 7, section: 'group:hpc' } } });
+    // Her container from the days her section said docker is not a way in either.
+    if (existing) w.engine.seed('dosh-ann', { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/uid': '1001', 'dosh.io/node': 'node1' });
+    w.policyFor = () => kube;
+    w.engine.actions = [];
+    const s = w.login();
+    await w.controller.syncSession(s.metadata.name);
+    const got = w.get(s.metadata.name);
+    assert.equal(got.status.phase, 'Failed');
+    assert.equal(got.status.reason, 'BackendUnavailable');
+    assert.match(got.status.message ?? '', /kubernetes backend \(\/etc\/dosh\/dosh\.conf:7\).*not built yet/);
+    assert.deepEqual(w.engine.actions, [], 'the engine is not even asked');
+    assert.deepEqual(w.hookCalls, [], 'no hook runs');
+    assert.equal(w.engine.containers.has('dosh-ann'), existing);
+  }
+});
+
+test('the same policy on the docker backend is admitted (the refusal is the backend\'s alone)', async () => {
+  const w = new World();
+  w.policyFor = () => basePolicy({ backend: 'docker' });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+});

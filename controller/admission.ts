@@ -96,6 +96,8 @@ export class Admission {
     if (s.spec.loginShell === false && !policy.allowOtherShell) {
       throw new RefusedError('NotDoshShell', `${user.name}'s login shell is ${user.shell}, not DoSH's: only accounts whose login shell is DoSH's may log in through it, unless the policy allows hers (ALLOWOTHERSHELL=true)`);
     }
+    // Never her container on this host's engine instead of the pod her policy asked for: refused before anything is made.
+    if (policy.backend !== 'docker') throw new RefusedError('BackendUnavailable', `${user.name}'s policy puts her container on the ${policy.backend} backend (${where(policy, 'backend')}), and the ${policy.backend} backend is not built yet: doshd cannot make her pod`);
     this.checkSessionLimit(s, user, policy);
     if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
     if (!done.admitted) {
@@ -161,6 +163,12 @@ export class Admission {
       throw new RefusedError('TooManySessions', `${user.name} already has ${others.length} sessions on this host, the most the policy allows (${policy.maxSessionsPerUser}); end one and try again`);
     }
   }
+}
+
+/** `file:line` of a setting, for a message that sends the administrator to the right line. */
+function where(policy: EffectivePolicy, key: string): string {
+  const p = policy.provenance[key];
+  return p ? `${p.file}:${p.line}` : 'the policy';
 }
 
 /** Admission order among simultaneous logins: creation time, then name, so every worker agrees. */

@@ -47,3 +47,14 @@ test('a container under a live session is not recreated; a user the new policy r
   assert.equal(w.engine.containers.get('dosh-ann')!.id, annId);
   assert.equal(w.engine.containers.get('dosh-bob')!.id, bobId);
 });
+
+test('a user the new policy moves to the kubernetes backend: her idle container is not recreated on this host', async () => {
+  const w = new World();
+  const old = await idleContainerOf(w);
+  w.policyFor = () => basePolicy({ backend: 'kubernetes', command: ['/bin/bash'] });
+  w.engine.actions = [];
+  const r = await w.controller.policyChanged();
+  assert.equal(r.recreated, 0);
+  assert.equal(w.engine.containers.get('dosh-ann')!.id, old, 'left for her idle timeout');
+  assert.deepEqual(w.engine.actions.filter((a) => a.startsWith('create') || a.startsWith('remove')), []);
+});

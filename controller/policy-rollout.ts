@@ -76,6 +76,8 @@ export class PolicyRollout {
           const user = await this.d.users.lookup(name);
           if (!user) continue;
           const policy = this.d.policy.resolve(user);
+          // Moved to another backend: no new container here; this one goes at its idle timeout.
+          if (policy.backend !== 'docker') continue;
           if (c.labels[LABEL_HASH] === desiredContainer(policy, user, this.d.options.node, doshMounts(this.d.options)).hash) continue;
           // A login admitted meanwhile is fine: ensureContainer never replaces a container one of her sessions uses.
           await this.recreate(policy, user);

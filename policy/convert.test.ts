@@ -37,6 +37,7 @@ const kvLine = fc.oneof(
   fc.constantFrom('LOGFILE=', 'LOGFILE=/var/log/$USER.log', 'SCRIPTSFOLDER=/etc/dosh/s', 'SCRIPTSFOLDER='),
   fc.constantFrom('IDLETIMEOUT=0', 'IDLETIMEOUT=1h', 'MAXSESSIONS=2', 'MAXSESSIONSECONDS=90', 'NETWORKPERUSER=true', 'NETWORKPERUSER=false', 'ALLOWOTHERSHELL=true', 'ALLOWOTHERSHELL=false', 'FORWARDAGENT=true', 'RECORDSESSIONS=true', 'RECORDSESSIONS=false'),
   fc.constantFrom(...UNSAFE_FLAGS).map((f) => `${OPT}=true\nDOCKERPARAMETERS=${f}`),
+  fc.constantFrom('BACKEND=kubernetes', 'BACKEND=docker'),
 );
 const section = fc.oneof(fc.constantFrom(...USERS).map((u) => `[user:${u}]`), fc.constantFrom(...GROUPS).map((g) => `[group:${g}]`));
 const lines = fc.array(fc.oneof({ weight: 4, arbitrary: kvLine }, { weight: 1, arbitrary: section }), { maxLength: 14 });
@@ -113,4 +114,13 @@ test('NETWORKPERUSER converts to networkPerUser', () => {
   const p = loadYamlPolicy(YAML, memoryIO({ [YAML]: y }));
   assert.equal(resolvePolicy(p, user('alice')).networkPerUser, true);
   assert.equal(resolvePolicy(p, user('bob')).networkPerUser, false);
+});
+
+test('BACKEND converts to backend, and a kubernetes user gets the same pod settings from both', () => {
+  const legacy = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'DOCKERPARAMETERS=-m 1g\n[group:hpc]\nBACKEND=kubernetes\n[user:bob]\nBACKEND=docker\n' }));
+  const y = convertLegacyToYaml(legacy);
+  assert.match(y, /match:\n\s+groups:\n\s+- hpc\n\s+backend: kubernetes/);
+  const p = loadYamlPolicy(YAML, memoryIO({ [YAML]: y }));
+  assert.equal(resolvePolicy(p, user('ann', ['hpc'])).backend, 'kubernetes');
+  assert.equal(resolvePolicy(p, user('bob', ['hpc'])).backend, 'docker');
 });

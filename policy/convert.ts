@@ -8,7 +8,7 @@ import { templateText } from './template.ts';
 import type { Block, CompiledPolicy, Setting } from './types.ts';
 import type { YamlRule } from '../api/dosh-yaml.ts';
 
-const ORDER: Setting['key'][] = ['inherit', 'image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'dockerParameters'];
+const ORDER: Setting['key'][] = ['inherit', 'image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'backend', 'pod', 'dockerParameters'];
 
 export function convertLegacyToYaml(legacy: CompiledPolicy): string {
   if (legacy.format !== 'legacy') fail({ file: legacy.mainFile, line: 1 }, 'this policy is already a dosh.yaml');
@@ -107,6 +107,12 @@ function setField(r: YamlRule, s: Setting): void {
         return `${o.written}=${v}`;
       });
       if (s.flags.some((o) => o.unsafeOk)) r.allowUnsafeDockerParametersIUnderstandTheRisk = true;
+      break;
+    case 'backend':
+      r.backend = s.backend;
+      break;
+    case 'pod':
+      (r.pod ??= {})[s.field] = s.value as never;
       break;
     case 'conf':
       break;

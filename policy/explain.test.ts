@@ -42,3 +42,35 @@ test('every resolved policy matches the EffectivePolicy schema, and provenance c
   const fields = [...Object.keys(p.create).filter((k) => k !== 'HostConfig').map((k) => 'create.' + k), ...Object.keys(p.create.HostConfig).map((k) => 'create.HostConfig.' + k)];
   for (const f of fields) assert.ok(p.provenance[f], `no provenance for ${f}`);
 });
+
+test('a kubernetes user: the Pod she would get, as the setting `pod` at her BACKEND line, and as YAML after the table', () => {
+  const pol = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'CONTAINERIMAGE=debian:12\nDOCKERPARAMETERS=-m 1g\n[group:hpc]\nBACKEND=kubernetes\n' }));
+  const e = explain(pol, user('bob', ['hpc']));
+  const pod = e.find((x) => x.setting === 'pod');
+  assert.ok(pod, 'a pod entry');
+  assert.deepEqual({ file: pod.file, line: pod.line, section: pod.section }, { file: MAIN, line: 4, section: 'group:hpc' });
+  const v = pod.value as { kind: string; metadata: { name: string }; spec: { containers: { image: string; resources: unknown }[] } };
+  assert.equal(v.kind, 'Pod');
+  assert.equal(v.metadata.name, 'dosh-bob');
+  assert.equal(v.spec.containers[0].image, 'debian:12');
+  assert.deepEqual(v.spec.containers[0].resources, { limits: { memory: '1Gi' } });
+  assert.deepEqual(e.find((x) => x.setting === 'backend'), { setting: 'backend', value: 'kubernetes', file: MAIN, line: 4, section: 'group:hpc' });
+  // -o json is these entries as they are: the pod is plain JSON.
+  assert.equal(JSON.parse(JSON.stringify(e)).find((x: { setting: string }) => x.setting === 'pod').value.spec.securityContext.runAsUser, 1000);
+
+  const text = formatExplain(e);
+  assert.match(text, /^backend\s+"kubernetes"\s+\/etc\/dosh.conf:4 \[group:hpc\]$/m);
+  assert.doesNotMatch(text, /^pod\s/m, 'the pod is not squeezed into the table');
+  assert.match(text, /The Pod she would get \(backend kubernetes, \/etc\/dosh.conf:4 \[group:hpc\]\), made from the settings above.*podPidsLimit.*\n# doshd does not make pods yet: her logins are refused \(BackendUnavailable\)/);
+  assert.match(text, /\nkind: Pod\n/);
+  assert.match(text, /\n {4}runAsUser: 1000\n/);
+  assert.match(text, /\n {10}memory: 1Gi\n/);
+});
+
+test('a docker user: no pod, and the table alone, as before', () => {
+  const pol = loadLegacyPolicy(MAIN, memoryIO({ [MAIN]: 'CONTAINERIMAGE=debian:12\n[group:hpc]\nBACKEND=kubernetes\n' }));
+  const e = explain(pol, user('alice'));
+  assert.equal(e.find((x) => x.setting === 'pod'), undefined);
+  assert.equal(e.find((x) => x.setting === 'backend')?.value, 'docker');
+  assert.doesNotMatch(formatExplain(e), /Pod/);
+});

@@ -141,9 +141,13 @@ function readEnvFile(occ: FlagOcc, ctx: FlagContext): string[] {
 export function applyFlags(occs: FlagOcc[], vars: Vars, c: Collector): void {
   for (const occ of occs) {
     const spec = BY_LONG.get(occ.flag)!;
-    const value = occ.csv ? csvLine(occ.csv, vars) : occ.value === null ? 'true' : expand(occ.value, vars);
-    spec.apply(c, value, occ);
+    spec.apply(c, occValue(occ, vars), occ);
   }
+}
+
+/** A flag's value for one user, as its FlagSpec takes it. */
+export function occValue(occ: FlagOcc, vars: Vars): string {
+  return occ.csv ? csvLine(occ.csv, vars) : occ.value === null ? 'true' : expand(occ.value, vars);
 }
 
 function csvLine(fields: [string, Template | null][], vars: Vars): string {

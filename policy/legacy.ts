@@ -5,12 +5,13 @@ import { fail, PolicyError, type Origin } from './errors.ts';
 import { lexConf, type ConfLine } from './conf-lines.ts';
 import { hasMagic } from './glob.ts';
 import { nodeIO, type PolicyIO } from './io.ts';
-import { BOOL_KEYS, NUM_KEYS, numberSetting, parseBoolValue, TEXT_KEYS, valueSetting } from './settings.ts';
+import { checkKubernetesBlock } from './pod-flags.ts';
+import { backendSetting, BOOL_KEYS, NUM_KEYS, numberSetting, parseBoolValue, TEXT_KEYS, valueSetting } from './settings.ts';
 import { UNSAFE_KEY, type Block, type CompiledPolicy, type Setting } from './types.ts';
 
 export const LEGACY_KEYS = [
   'CONTAINERIMAGE', 'CONTAINERCOMMAND', 'DOCKERPARAMETERS', 'INHERIT', 'CONF', 'SCRIPTSFOLDER', 'RUNSCRIPTS', 'PREFIXNAME',
-  'LOGFILE', 'DEBUG', 'VERBOSE', 'RUNCOMMANDS', 'IDLETIMEOUT', 'MAXSESSIONSECONDS', 'MAXSESSIONS', 'NETWORKPERUSER', 'ALLOWOTHERSHELL', 'FORWARDAGENT', 'RECORDSESSIONS', 'UNSAFEEXPAND', UNSAFE_KEY,
+  'LOGFILE', 'DEBUG', 'VERBOSE', 'RUNCOMMANDS', 'IDLETIMEOUT', 'MAXSESSIONSECONDS', 'MAXSESSIONS', 'NETWORKPERUSER', 'ALLOWOTHERSHELL', 'FORWARDAGENT', 'RECORDSESSIONS', 'BACKEND', 'UNSAFEEXPAND', UNSAFE_KEY,
 ];
 
 interface LoadState {
@@ -69,6 +70,7 @@ function loadFile(st: LoadState, file: string, from: Origin, isMain = false): vo
       const s = compileKV(st, l.key, l.value, where, r.unsafe || st.globalUnsafe);
       if (s) r.block.settings.push(s);
     }
+    checkKubernetesBlock(r.block.settings);
   }
   st.policy.units[file] = raw.filter((r) => r.block.settings.length > 0 || r.block.section !== '(top)').map((r) => r.block);
   st.stack.pop();
@@ -82,6 +84,7 @@ function compileKV(st: LoadState, key: string, value: string, where: Origin, uns
     return valueSetting(key as 'CONTAINERIMAGE', value, where, { unsafeOk, io: st.io, baseDir: path.dirname(where.file) });
   }
   if (key === 'CONF') return confSetting(st, value, where);
+  if (key === 'BACKEND') return backendSetting(value, where);
   if (key === UNSAFE_KEY) return null;
   if (key === 'UNSAFEEXPAND') {
     if (value === 'false') return null;

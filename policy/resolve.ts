@@ -2,11 +2,14 @@
 // in file order (then the CONF files, as the original reads them), then the flags translated.
 // Loading did the parsing and checking; this only walks blocks, so it stays well under a millisecond.
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
+import type { Backend, PodField, PodSettings } from '../api/pod-settings.ts';
 import { BUILTIN, Collector } from './collector.ts';
 import { fail, PolicyError, type Origin } from './errors.ts';
 import { applyFlags } from './flag-parse.ts';
 import type { PolicyHost } from './host-path.ts';
 import { containerNameProblem, imageRefProblem } from './names.ts';
+import { checkPodFlags, NETWORK_PER_USER_REFUSED } from './pod-flags.ts';
+import { podValue } from './pod-values.ts';
 import type { Word } from './shell-words.ts';
 import { expand, isStatic, parseTemplate, varsFor, type Template } from './template.ts';
 import type { Block, CompiledPolicy, FlagOcc, Match } from './types.ts';
@@ -29,6 +32,7 @@ export const DEFAULTS = {
   forwardAgent: false,
   recordSessions: false,
   inherit: true,
+  backend: 'docker',
 } as const;
 
 type Valued<T> = { v: T; o: Origin };
@@ -51,6 +55,9 @@ interface State {
   forwardAgent: Valued<boolean>;
   recordSessions: Valued<boolean>;
   inherit: Valued<boolean>;
+  backend: Valued<Backend>;
+  /** dosh.yaml's pod: keys, each as the last block that set it wrote it. */
+  pod: Partial<Record<PodField, Valued<PodSettings[PodField]>>>;
   flags: FlagOcc[];
   conf: string;
 }
@@ -75,6 +82,8 @@ function initialState(): State {
     forwardAgent: d<boolean>(DEFAULTS.forwardAgent),
     recordSessions: d<boolean>(DEFAULTS.recordSessions),
     inherit: d<boolean>(DEFAULTS.inherit),
+    backend: d<Backend>(DEFAULTS.backend),
+    pod: {},
     flags: [],
     conf: '',
   };
@@ -116,6 +125,12 @@ function applyBlocks(st: State, blocks: Block[] | undefined, user: UserInfo, gro
           break;
         case 'conf':
           st.conf = s.include;
+          break;
+        case 'backend':
+          st.backend = { v: s.backend, o: s.origin };
+          break;
+        case 'pod':
+          st.pod[s.field] = { v: s.value, o: s.origin };
           break;
         default:
           if ('bool' in s) st[s.key] = { v: s.bool, o: s.origin };
@@ -165,12 +180,25 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
     fail(at(st.networkPerUser.o), `for user ${user.name}: NETWORKPERUSER (networkPerUser) gives her container a network of its own and cannot be combined with --network ${create.HostConfig.NetworkMode}`);
   }
 
+  // Checked again here: a flag or setting from a section that did not choose the backend may reach a pod.
+  const kube = st.backend.v === 'kubernetes';
+  if (kube) {
+    checkPodFlags(st.flags, vars);
+    if (st.networkPerUser.v) fail(at(st.networkPerUser.o), `for user ${user.name}: ${NETWORK_PER_USER_REFUSED}`);
+  }
+  const pod: PodSettings = {};
+  for (const [k, val] of Object.entries(st.pod) as [PodField, Valued<PodSettings[PodField]>][]) {
+    (pod as Record<PodField, unknown>)[k] = podValue(k, val.v, vars, val.o, user.name);
+  }
+
   const provenance: EffectivePolicy['provenance'] = {};
   const put = (k: string, o: Origin) => (provenance[k] = { file: o.file, line: o.line, section: o.section });
   for (const k of ['image', 'command', 'prefixName', 'logFile', 'scriptsFolder', 'idleTimeoutSeconds', 'maxSessionSeconds', 'maxSessionsPerUser', 'runScripts', 'debug', 'verbose', 'runCommands', 'networkPerUser', 'allowOtherShell', 'forwardAgent', 'recordSessions'] as const) {
     put(k, st[k].o);
   }
   put('dockerParameters', provFlags.o ?? BUILTIN);
+  put('backend', st.backend.o);
+  if (kube) for (const [k, val] of Object.entries(st.pod)) put(`pod.${k}`, val.o);
   for (const [k, o] of Object.entries(c.prov)) put(k, o);
 
   return {
@@ -190,6 +218,8 @@ export function resolvePolicy(policy: CompiledPolicy, user: UserInfo, host?: Pol
     allowOtherShell: st.allowOtherShell.v,
     forwardAgent: st.forwardAgent.v,
     recordSessions: st.recordSessions.v,
+    backend: st.backend.v,
+    ...(kube ? { pod } : {}),
     unsafe: c.unsafeUsed,
     create,
     dockerArgs: st.flags.flatMap((f) => (f.value === null ? [f.written] : [f.written, expand(f.value, vars)])),

@@ -5,6 +5,7 @@ import { parseFlagWords, validateFlags, type FlagContext } from './flag-parse.ts
 import { imageRefProblem, prefixProblem } from './names.ts';
 import { splitWords } from './shell-words.ts';
 import { expand, parseTemplate, PROBE_VARS } from './template.ts';
+import { BACKENDS, type Backend } from '../api/pod-settings.ts';
 import type { Setting } from './types.ts';
 import { parseSeconds } from './units.ts';
 
@@ -56,4 +57,10 @@ export function valueSetting(key: 'CONTAINERIMAGE' | 'PREFIXNAME' | 'LOGFILE' | 
   const k = TEXT_KEYS[key];
   checkText(k, expand(tpl, PROBE_VARS), where);
   return { key: k, tpl, origin: where };
+}
+
+/** BACKEND=docker|kubernetes: where the container of the users this section matches runs. */
+export function backendSetting(value: string, where: Origin): Setting {
+  if (!(BACKENDS as readonly string[]).includes(value)) fail(where, `BACKEND must be ${BACKENDS.join(' or ')}, got ${JSON.stringify(value)}`);
+  return { key: 'backend', backend: value as Backend, origin: where };
 }

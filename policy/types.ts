@@ -1,5 +1,6 @@
 // The compiled policy: what both file formats load into and what resolvePolicy walks per user.
 import type { NetworkDecl } from '../api/policy.ts';
+import type { Backend, PodField, PodSettings } from '../api/pod-settings.ts';
 import type { Origin } from './errors.ts';
 import type { Template } from './template.ts';
 import type { Word } from './shell-words.ts';
@@ -29,7 +30,10 @@ export type Setting =
   | { key: 'dockerParameters'; flags: FlagOcc[]; origin: Origin }
   | { key: 'inherit' | 'runScripts' | 'debug' | 'verbose' | 'runCommands' | 'networkPerUser' | 'allowOtherShell' | 'forwardAgent' | 'recordSessions'; bool: boolean; origin: Origin }
   | { key: 'idleTimeoutSeconds' | 'maxSessionSeconds' | 'maxSessionsPerUser'; num: number; origin: Origin }
-  | { key: 'conf'; include: string; origin: Origin };
+  | { key: 'conf'; include: string; origin: Origin }
+  | { key: 'backend'; backend: Backend; origin: Origin }
+  /** One key of dosh.yaml's `pod:`, as written (its strings are expanded for each user). */
+  | { key: 'pod'; field: PodField; value: PodSettings[PodField]; origin: Origin };
 
 export type Match =
   | { kind: 'all' }

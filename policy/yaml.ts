@@ -5,9 +5,12 @@ import * as path from 'node:path';
 import { fail, type Origin } from './errors.ts';
 import { parseFlagWords, validateFlags } from './flag-parse.ts';
 import { nodeIO, type PolicyIO } from './io.ts';
+import { checkKubernetesBlock } from './pod-flags.ts';
+import { podValue } from './pod-values.ts';
 import { checkText } from './settings.ts';
 import { splitWords, type Word } from './shell-words.ts';
 import { expand, parseTemplate, PROBE_VARS } from './template.ts';
+import { POD_FIELDS } from '../api/pod-settings.ts';
 import type { Block, CompiledPolicy, FlagOcc, Match, Setting } from './types.ts';
 import { parseSeconds } from './units.ts';
 import { YamlPolicy, type YamlRule, type YamlSettings } from '../api/dosh-yaml.ts';
@@ -102,12 +105,20 @@ function compileBlock(src: YamlSource, io: PolicyIO, s: YamlSettings, at: YamlPa
   if (s.idleTimeout !== undefined) seconds('idleTimeoutSeconds', s.idleTimeout, 'idleTimeout');
   if (s.maxSessionSeconds !== undefined) seconds('maxSessionSeconds', s.maxSessionSeconds, 'maxSessionSeconds');
   if (s.maxSessionsPerUser !== undefined) settings.push({ key: 'maxSessionsPerUser', num: s.maxSessionsPerUser, origin: origin(['maxSessionsPerUser']) });
+  if (s.backend !== undefined) settings.push({ key: 'backend', backend: s.backend, origin: origin(['backend']) });
+  for (const field of POD_FIELDS) {
+    const v = s.pod?.[field];
+    if (v === undefined) continue;
+    podValue(field, v, PROBE_VARS, origin(['pod', field]));
+    settings.push({ key: 'pod', field, value: v, origin: origin(['pod', field]) });
+  }
   const flags = blockFlags(s, origin, unsafeOk, io, path.dirname(src.file));
   // An empty dockerFlags still counts: with inherit: false it clears the flags set before.
   if (flags.length || s.dockerFlags !== undefined) {
     validateFlags(flags, io.host);
     settings.push({ key: 'dockerParameters', flags, origin: origin([]) });
   }
+  checkKubernetesBlock(settings);
   return { file: src.file, line: src.lineOf(at), section, match, settings };
 }
 

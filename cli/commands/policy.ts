@@ -50,7 +50,7 @@ function toolboxOf(store: string): { dir: string; manifest: ToolboxManifest | un
 export const policyExplain: Command = {
   path: ['policy', 'explain'],
   usage: 'doshctl policy explain USER [--config FILE] [-o json]',
-  summary: 'the effective settings for USER and the file, line and section that set each',
+  summary: 'the effective settings for USER and the file, line and section that set each (and her Pod, on the kubernetes backend)',
   flags: { config: { type: 'string', help: `the policy file (default ${DEFAULT_CONFIG})` }, output: { type: 'string', short: 'o', help: 'json' } },
   async run(ctx) {
     const name = ctx.args[0];

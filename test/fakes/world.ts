@@ -99,6 +99,7 @@ export function basePolicy(over: Partial<EffectivePolicy> = {}): EffectivePolicy
     allowOtherShell: false,
     forwardAgent: false,
     recordSessions: false,
+    backend: 'docker',
     provenance: {},
     ...over,
   };
