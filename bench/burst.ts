@@ -4,7 +4,7 @@
 // true` in parallel (warm floor) and BENCH_N `docker run -d` in parallel (cold floor), docker CLI, same engine and image.
 // Every login must succeed; a failure is printed with its stderr and the session's status.
 //
-// Run as root, after `npm run install-system`, under the end-to-end lock (it starts the real doshd):
+// Run as root, after `bash scripts/lib/install-dosh.sh` (the test command's dosh step), under the end-to-end lock (it starts the real doshd):
 //   cd /work/main && flock -o /tmp/dosh-e2e.lock node --import tsx bench/burst.ts
 // BENCH_N (default 50) logins per burst, BENCH_ROUNDS (default 3) rounds of all six bursts.
 import { spawn, spawnSync } from 'node:child_process';

@@ -3,7 +3,7 @@
 // (Running, with container, exec plan, conditions) and ended ones (exit code, reason). Each round spawns the doshctl
 // that admins run, then `node -e 0` in the same round: the gap between the two is doshctl's own work (bundle load,
 // reading and validating 200 files, the table), the rest is Node's start-up.
-// Run as root with `node --import tsx bench/doshctl.ts` after `npm run install-system` (or `npm run build`: without the
+// Run as root with `node --import tsx bench/doshctl.ts` after `bash scripts/lib/install-dosh.sh` (or `npm run build`: without the
 // installed one it runs `node dist/doshctl.mjs`; DOSHCTL=... picks another). Writes bench/results-doshctl.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,7 +108,7 @@ function main(): void {
       '# doshctl benchmark (bench/doshctl.ts)',
       '',
       `The target: \`doshctl get sessions\` with ${SESSIONS} sessions answers in under 300 ms. Measured with`,
-      '`node --import tsx bench/doshctl.ts` (as root, after `npm run install-system`): a temporary store filled through',
+      '`node --import tsx bench/doshctl.ts` (as root, after `bash scripts/lib/install-dosh.sh`): a temporary store filled through',
       `store/sessions.ts with ${SESSIONS} sessions shaped like doshd's (150 Running, 50 ended; 70 users), then ${RUNS} rounds of`,
       `\`${doshctl.join(' ')} --store ROOT get sessions\`, the same with \`-o json\`, and \`node -e 0\` for Node's own start-up, interleaved`,
       'so that load on the machine hits all three alike. Each run is a fresh process, timed from spawn to exit.',

@@ -2,7 +2,7 @@
 // loop) against doshd with its default rate limit (a burst of 60, then 10 a second): how many logins a second doshd
 // refuses or serves, and whether another user's logins keep their latency meanwhile (her p50 alone, then during the
 // flood, in one run). Run as root: `flock -o /tmp/dosh-e2e.lock node --import tsx bench/flood.ts` (after
-// npm run install-system).
+// bash scripts/lib/install-dosh.sh).
 import { spawn } from 'node:child_process';
 import { addUser, BUSYBOX, delUser, Doshd, removeContainersOf, sh, su } from '../test/e2e/harness.ts';
 import { runBench } from './run.ts';

@@ -9,6 +9,6 @@ PROG=bench-login
 command -v hyperfine >/dev/null || ensure_pkgs hyperfine
 bash scripts/lib/ensure-docker.sh
 bash scripts/lib/build-images.sh busybox
-bash scripts/install-system.sh >/dev/null
+bash scripts/lib/install-dosh.sh >/dev/null
 bash scripts/lib/test-sshd.sh start >/dev/null
 exec flock -o /tmp/dosh-e2e.lock node --import tsx bench/login.ts

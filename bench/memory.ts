@@ -3,7 +3,7 @@
 // bash DoSH (installed for this run from ../shared/reference/grycap-dosh). What counts is everything below su (the
 // login program): for DoSH the relay alone; for the original its sudo, its bash and its docker CLI. PSS (proportional
 // set size) shares each page among the processes that map it, so N sessions' PSS adds up to what they cost the host.
-// Run as root: `flock -o /tmp/dosh-e2e.lock node --import tsx bench/memory.ts` (after npm run install-system).
+// Run as root: `flock -o /tmp/dosh-e2e.lock node --import tsx bench/memory.ts` (after bash scripts/lib/install-dosh.sh).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { addUser, BUSYBOX, delUser, Doshd, removeContainersOf, sh, until } from '../test/e2e/harness.ts';

@@ -17,7 +17,7 @@
 // process's cutime+cstime), of dockerd + containerd and of the host over each window.
 //
 // Run as root, after installing, under the end-to-end lock (it starts the real doshd):
-//   cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/install-system.sh && node --import tsx bench/reconcile.ts'
+//   cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/lib/install-dosh.sh && node --import tsx bench/reconcile.ts'
 // BENCH_N (200) users, BENCH_ROUNDS (2) policy changes (there and back). Writes bench/results-reconcile.md.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -323,7 +323,7 @@ async function main(): Promise<void> {
   out();
   out(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with:`);
   out();
-  out("    cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/install-system.sh && node --import tsx bench/reconcile.ts'");
+  out("    cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/lib/install-dosh.sh && node --import tsx bench/reconcile.ts'");
   out();
   out(`Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, node ${process.version}, docker ${dockerV}. Load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`);
   out(`Policy: \`CONTAINERIMAGE=${BUSYBOX}\`, \`CONTAINERCOMMAND=/bin/sh\`, \`IDLETIMEOUT=0\`, \`DOCKERPARAMETERS=-e DOSH_BENCH=1\` (2 in odd rounds); doshd with \`--resync-interval 5\` (its default). ${N} users (\`${USERS[0]}\`..\`${USERS.at(-1)}\`) logged in once each (\`su - USER -c true\`, ${LOGIN_PARALLEL} at a time: ${(loginMs / 1000).toFixed(1)} s), leaving ${N} idle running containers; ${N} baseline containers (\`${BASE[0]}\`..) created with \`docker run -d\`, ${PARALLEL} at a time (${(baseCreateMs / 1000).toFixed(1)} s).`);

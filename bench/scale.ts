@@ -19,7 +19,7 @@
 // show 2 Running sessions per user, in dosh-USER. At the end every session is sent `exit` and must end with status 0.
 //
 // Run as root, after installing, under the end-to-end lock (it starts the real doshd):
-//   cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/install-system.sh && node --import tsx bench/scale.ts'
+//   cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/lib/install-dosh.sh && node --import tsx bench/scale.ts'
 // BENCH_USERS (100) users dbs-u000.., BENCH_PER_USER (2) sessions each. Writes bench/results-scale.md.
 // Every helper runs as root and watches the store (fs.watch: one inotify instance per process), so root's
 // fs.inotify.max_user_instances (128 by default) caps the sessions open at once on the host; BENCH_INOTIFY_INSTANCES=N
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
   out();
   out(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with:`);
   out();
-  out(`    cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/install-system.sh && ${RAISE_INOTIFY ? `BENCH_INOTIFY_INSTANCES=${RAISE_INOTIFY} ` : ''}node --import tsx bench/scale.ts'`);
+  out(`    cd /work/main && flock -o /tmp/dosh-e2e.lock bash -c 'bash scripts/lib/ensure-docker.sh && bash scripts/lib/build-images.sh && bash scripts/lib/install-dosh.sh && ${RAISE_INOTIFY ? `BENCH_INOTIFY_INSTANCES=${RAISE_INOTIFY} ` : ''}node --import tsx bench/scale.ts'`);
   out();
   out(`Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, node ${process.version}, docker ${dockerV}, ${sudoV}. Load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}.`);
   out(`Policy: \`${POLICY.trim().split('\n').join('`, `')}\`; doshd with \`--resync-interval 5\` (its default) except in (c'), where it was restarted with the test harness's 0.5 s. ${USERS_N} users (\`${USERS[0]}\`..\`${USERS.at(-1)}\`), ${PER_USER} interactive sessions each, every one \`script -qefc "su - USER" /dev/null\` with stdin a pipe held open; bursts of ${BURST} spawned at once, 2 s apart; a session counts as logged in when its shell has answered \`echo "@@$USER:$(id -u):$(hostname)@@"\`.`);

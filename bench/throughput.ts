@@ -17,7 +17,7 @@
 //
 // Throughput is 200 MiB over the time from spawn to exit (a login's start-up included) and, in a second column, over
 // the time from the first output byte to the last (streaming only). BENCH_ROUNDS (default 3) rounds, interleaved;
-// medians. Run as root, after `npm run install-system`, under the end-to-end lock (it starts the real doshd):
+// medians. Run as root, after `bash scripts/lib/install-dosh.sh` (the test command's dosh step), under the end-to-end lock (it starts the real doshd):
 //   cd /work/main && flock -o /tmp/dosh-e2e.lock node --import tsx bench/throughput.ts
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
