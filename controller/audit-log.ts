@@ -62,7 +62,7 @@ export function sessionAudit(event: AuditEvent, s: Session, now: number): Omit<A
     image: st.container?.image,
     container: st.container?.name,
     mode: s.spec.mode,
-    command: clipCommand(s.spec.command),
+    command: auditedCommand(s.spec.command),
     tty: s.spec.tty,
     ...(event === 'end' ? { exitCode: st.exitCode, bytesIn: st.bytesIn, bytesOut: st.bytesOut } : {}),
     durationSeconds: Math.max(0, (end - Date.parse(s.metadata.creationTimestamp)) / 1000),
@@ -74,7 +74,7 @@ export const FLOOD_WINDOW_MS = 10_000;
 
 /** What a record keeps of a command: her arguments may take a megabyte, the log is read by people and rotated by size. */
 export const AUDIT_COMMAND_MAX = 1024;
-export const clipCommand = (c: string | undefined) => (c !== undefined && c.length > AUDIT_COMMAND_MAX ? `${c.slice(0, AUDIT_COMMAND_MAX - 1)}…` : c);
+export const auditedCommand = (c: string | undefined) => (c !== undefined && c.length > AUDIT_COMMAND_MAX ? `${c.slice(0, AUDIT_COMMAND_MAX - 1)}…` : c);
 
 export interface AuditLogOptions {
   file: string;

@@ -16,7 +16,7 @@ import type { DirStore } from '../../store/dirstore.ts';
 import type { RelayConnection } from './connection.ts';
 import type { RelayLinks } from './links.ts';
 import { BadRequest, readLoginRequest, type LoginRequest, type RelayProcess } from './login-request.ts';
-import { clipCommand, type AuditRecord, type AuditSink } from '../audit-log.ts';
+import { auditedCommand, type AuditRecord, type AuditSink } from '../audit-log.ts';
 import { sessionRef } from '../events.ts';
 import type { Recordings } from '../recordings.ts';
 
@@ -81,7 +81,7 @@ export class LoginService {
       this.refuse(conn, 'BadRequest', e.message, e.code, { uid: safeU32(frame, 'Uid') });
       return;
     }
-    const who: Partial<AuditRecord> = { uid: req.uid, sshClient: req.sshClient, command: clipCommand(req.invocation.command), tty: req.tty, mode: req.invocation.mode };
+    const who: Partial<AuditRecord> = { uid: req.uid, sshClient: req.sshClient, command: auditedCommand(req.invocation.command), tty: req.tty, mode: req.invocation.mode };
     const user = await this.d.users.lookup(req.uid).catch((e: unknown) => (e instanceof RefusedError ? e : Promise.reject(e)));
     if (user instanceof RefusedError) return this.refuse(conn, user.reason, user.message, 1, who);
     if (!user || user.uid !== req.uid) return this.refuse(conn, 'UnknownUser', `uid ${req.uid} is not known to this host`, 1, who);
