@@ -1,25 +1,21 @@
 // The relay's ssh agent forwarding (shell/agent.c), its sanitizer build against the fake doshd and engine, run as
 // nobody: the socket doshd names is bound and handed to her, each connection to it reaches her own agent (a fake one
 // here) and nothing else, and a SSH_AUTH_SOCK that is not hers is refused with a message, the login going on.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Msg } from '../api/relay-protocol.ts';
 import type { RelayConnection } from '../controller/session-api/connection.ts';
-import { EXEC_ID, FakeDoshd, FakeEngine, makeRig, NOBODY, runRelay, until, type Rig } from './testkit.ts';
+import { EXEC_ID, FakeDoshd, FakeEngine, relayRig, NOBODY, runRelay, until, type Rig } from './testkit.ts';
 
 const root = process.getuid?.() === 0;
 let rig: Rig;
-before(() => {
-  if (!root) return;
-  rig = makeRig();
+relayRig((r) => {
+  rig = r;
   fs.mkdirSync(path.join(rig.dir, 'agents'), { mode: 0o777 });
   fs.chmodSync(path.join(rig.dir, 'agents'), 0o777); // the test relay is not setuid: nobody binds there
-});
-after(() => {
-  if (root) fs.rmSync(rig.dir, { recursive: true, force: true });
 });
 
 /** Her agent: answers each message with AGENT:MESSAGE, on a socket of nobody's in a 0700 directory of nobody's. */

@@ -2,7 +2,7 @@
 // UndefinedBehaviorSanitizer (any report aborts it, which these tests see as a failed exit), run as nobody. What it
 // sends doshd, what it prints, its exit statuses, its stream handling byte for byte, doshd restarts, hang-ups, its
 // settings file, and what it holds once root is dropped. Needs root (to run it as another user) and a C compiler.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -11,17 +11,11 @@ import type { Socket } from 'node:net';
 import { Msg } from '../api/relay-protocol.ts';
 import type { FrameReader } from '../api/relay-wire.ts';
 import type { RelayConnection } from '../controller/session-api/connection.ts';
-import { EXEC_ID, FakeDoshd, FakeEngine, makeRig, muxFrame, NOBODY, runRelay, runRelayOnTty, until, writeConf, type Rig, type StartRequest } from './testkit.ts';
+import { EXEC_ID, FakeDoshd, FakeEngine, relayRig, muxFrame, NOBODY, runRelay, runRelayOnTty, until, writeConf, type Rig, type StartRequest } from './testkit.ts';
 
 const root = process.getuid?.() === 0;
 let rig: Rig;
-
-before(() => {
-  if (root) rig = makeRig();
-});
-after(() => {
-  if (root) fs.rmSync(rig.dir, { recursive: true, force: true });
-});
+relayRig((r) => (rig = r));
 
 const admit = (conn: RelayConnection, name = 'alice-1', tty = 0) =>
   conn.send(Msg.Admit, { Session: name, ExecId: EXEC_ID, EngineSocket: rig.engineSocket, RelaySocket: path.join(rig.store, 'relays', `${name}.sock`), Tty: tty });

@@ -2,23 +2,18 @@
 // fake doshd and engine. What reaches her terminal is appended as asciicast v2 events that decode to exactly those
 // characters (split reads, escapes, bytes that are not UTF-8), with her window size; a size limit or a file that is
 // not root's ends the recording with a message to doshd, never the login.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import { Msg } from '../api/relay-protocol.ts';
 import type { RelayConnection } from '../controller/session-api/connection.ts';
-import { EXEC_ID, FakeDoshd, FakeEngine, makeRig, runRelayOnTty, until, type Rig } from './testkit.ts';
+import { EXEC_ID, FakeDoshd, FakeEngine, relayRig, runRelayOnTty, until, type Rig } from './testkit.ts';
 
 const root = process.getuid?.() === 0;
 let rig: Rig;
-before(() => {
-  if (root) rig = makeRig();
-});
-after(() => {
-  if (root) fs.rmSync(rig.dir, { recursive: true, force: true });
-});
+relayRig((r) => (rig = r));
 
 const HEADER = '{"version":2,"width":101,"height":33}\n';
 

@@ -1,6 +1,7 @@
 // Fakes for the relay's own tests (shell/dosh.test.ts): a doshd that speaks the session API with doshd's real codec
 // (controller/session-api/connection.ts), and a Docker engine that answers the exec start and streams what a test
 // scripts. The relay under test is the AddressSanitizer + UndefinedBehaviorSanitizer build, run as nobody.
+import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -39,6 +40,22 @@ export function makeRig(): Rig {
   fs.chmodSync(path.join(store, 'relays'), 0o777); // the test relay is not setuid: nobody binds its socket there
   writeConf({ dir, relay: '', store, conf, engineSocket: '' }, 'LOGIN_TIMEOUT=3');
   return { dir, relay: path.join(bin, 'dosh-asan'), store, conf, engineSocket: path.join(dir, 'engine.sock') };
+}
+
+/**
+ * The before and after hooks of a relay test file: as root (the relay under test runs as nobody), a rig built once for
+ * the file and handed to `use`, then removed.
+ */
+export function relayRig(use: (rig: Rig) => void): void {
+  let made: Rig | undefined;
+  before(() => {
+    if (process.getuid?.() !== 0) return;
+    made = makeRig();
+    use(made);
+  });
+  after(() => {
+    if (made) fs.rmSync(made.dir, { recursive: true, force: true });
+  });
 }
 
 export function writeConf(rig: Rig, extra: string, mode = 0o644): void {
