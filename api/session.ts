@@ -130,8 +130,9 @@ export const COMMAND_KEPT = 256;
 /** What a Session resource keeps of a live login's arguments, in bytes as JSON. */
 export const ARGS_MIRRORED = 4096;
 
-export function clipCommand(c: string): string {
-  return c.length > COMMAND_KEPT ? `${c.slice(0, COMMAND_KEPT - 1)}…` : c;
+/** C cut to at most MAX characters, an ellipsis marking the cut. */
+export function clipCommand(c: string, max = COMMAND_KEPT): string {
+  return c.length > max ? `${c.slice(0, max - 1)}…` : c;
 }
 
 /**

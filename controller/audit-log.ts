@@ -10,7 +10,7 @@
 // refusals it stands for (as the RateLimited event aggregates them), so that a user cannot fill the disk with it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Session } from '../api/session.ts';
+import { clipCommand, type Session } from '../api/session.ts';
 import type { Clock } from '../lib/clock.ts';
 import { iso } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
@@ -74,7 +74,7 @@ export const FLOOD_WINDOW_MS = 10_000;
 
 /** What a record keeps of a command: her arguments may take a megabyte, the log is read by people and rotated by size. */
 export const AUDIT_COMMAND_MAX = 1024;
-export const auditedCommand = (c: string | undefined) => (c !== undefined && c.length > AUDIT_COMMAND_MAX ? `${c.slice(0, AUDIT_COMMAND_MAX - 1)}…` : c);
+export const auditedCommand = (c: string | undefined) => (c === undefined ? c : clipCommand(c, AUDIT_COMMAND_MAX));
 
 export interface AuditLogOptions {
   file: string;

@@ -10,7 +10,7 @@
 //     what is missing and what would work instead: she reads why, not "Connection closed".
 import { TOOLBOX_MOUNT } from '../api/constants.ts';
 import type { UserInfo } from '../api/policy.ts';
-import type { ExecPlan, SessionSpec, TransferTool } from '../api/session.ts';
+import { clipCommand, type ExecPlan, type SessionSpec, type TransferTool } from '../api/session.ts';
 import type { Engine } from '../engine/docker.ts';
 import { RefusedError } from '../lib/errors.ts';
 import { remoteCommand, SFTP_SERVER_PATHS } from '../policy/remote-command.ts';
@@ -61,7 +61,7 @@ export async function planTransfer(spec: SessionSpec, user: UserInfo, container:
   }
   if (!rc.args) {
     const instead = rc.tool === 'scp' ? '; scp without -O (the SFTP protocol) works, wildcards included' : '';
-    throw new RefusedError('TransferUnavailable', `${lacks}: DoSH runs its own copy from the host, without a shell, and this command needs one (${rc.unsupported}: ${JSON.stringify(clip(spec.command))})${instead}`);
+    throw new RefusedError('TransferUnavailable', `${lacks}: DoSH runs its own copy from the host, without a shell, and this command needs one (${rc.unsupported}: ${JSON.stringify(clipCommand(spec.command, 120))})${instead}`);
   }
   return { shell: argv, tool: { name: rc.tool, source: 'toolbox' }, notice };
 }
@@ -90,4 +90,3 @@ async function passwdNotice(engine: TransferEnginePort, id: string, user: UserIn
   return `the container's /etc/passwd has no entry for ${user.name} (uid ${user.uid}), and scp and sftp-server stop without one ("No user found"); ask your administrator to mount the host's (-v /etc/passwd:/etc/passwd:ro)`;
 }
 
-const clip = (s: string) => (s.length > 120 ? `${s.slice(0, 119)}…` : s);
