@@ -46,22 +46,19 @@ class FakeCgroups implements CgroupFs {
 function world() {
   const proc = new FakeProc();
   const fs = new FakeCgroups(proc);
+  const run = (pid: number, start: string, ppid: number, session: number, cgroup = C) => {
+    proc.add(pid, start, ppid, session);
+    fs.place(pid, cgroup);
+  };
   // Her container: init (pid 100, session 100) and a worker it started later; an older process of hers.
-  proc.add(100, '500', 90, 100);
-  fs.place(100, C);
-  proc.add(101, '2000', 100, 100);
-  fs.place(101, C);
-  proc.add(102, '900', 100, 102);
-  fs.place(102, C);
+  run(100, '500', 90, 100);
+  run(101, '2000', 100, 100);
+  run(102, '900', 100, 102);
   // The login: exec 200 (session 200), its child, an escapee reparented to init in a new session, another container's process.
-  proc.add(200, '1000', 80, 200);
-  fs.place(200, C);
-  proc.add(201, '1001', 200, 200);
-  fs.place(201, C);
-  proc.add(202, '1002', 100, 202);
-  fs.place(202, C);
-  proc.add(300, '1003', 1, 300);
-  fs.place(300, '/docker/other');
+  run(200, '1000', 80, 200);
+  run(201, '1001', 200, 200);
+  run(202, '1002', 100, 202);
+  run(300, '1003', 1, 300, '/docker/other');
   return { proc, fs, cg: new SessionCgroups(fs, proc) };
 }
 
