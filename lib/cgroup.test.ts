@@ -79,6 +79,25 @@ test('a login\'s cgroup takes its exec, its descendants and what escaped it sinc
   assert.ok(fs.writes.every((w) => w.startsWith(`${dir}/cgroup.procs `)));
 });
 
+test('a child forked while the login is being moved, left behind in her container\'s cgroup, is taken in by the next pass', () => {
+  const { proc, fs, cg } = world();
+  const write = fs.write.bind(fs);
+  let forked = false;
+  fs.write = (f: string, data: string) => {
+    // The login forks after the pass looked at /proc and before its exec was moved: the child is in C.
+    if (!forked && data === '200') {
+      forked = true;
+      proc.add(203, '1004', 200, 200);
+      fs.place(203, C);
+    }
+    write(f, data);
+  };
+  const dir = cg.enclose('ann-1', { pid: 200, start: '1000' }, { pid: 100 });
+  assert.equal(fs.read('/proc/203/cgroup'), `4:pids:${C}/dosh-ann-1\n0::${C}/dosh-ann-1\n`);
+  assert.deepEqual(fs.writes.map((w) => w.split(' ')[1]).sort(), ['200', '201', '202', '203']);
+  assert.ok(fs.writes.every((w) => w.startsWith(`${dir}/cgroup.procs `)));
+});
+
 test('a second login started at the same moment takes its own exec back from the first\'s cgroup', () => {
   const { proc, fs, cg } = world();
   proc.add(210, '1010', 80, 210);

@@ -32,6 +32,7 @@ export const realCgroupFs: CgroupFs = {
   rmdir: (dir) => rmdirSync(dir),
 };
 
+const MAX_PASSES = 10;
 const SESSION_DIR = /^dosh-[a-z0-9][a-z0-9.-]{0,200}$/;
 
 /** The cgroup v2 mount point in a mountinfo text (the mount point is field 5; the type follows the ' - '). */
@@ -82,6 +83,16 @@ export class SessionCgroups {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
+    if (!this.proc.readStat(exec.pid) || parseStat(this.proc.readStat(exec.pid)!)?.startTime !== exec.start) return undefined;
+    // The login runs while it is moved: a fork between a pass's look at /proc and its moves stays behind in her
+    // container's cgroup. The kernel orders a fork against a move, so the next pass finds such a child; passes go on
+    // until one moves nothing (a login forking without pause cannot hold it up for long: each pass moves its parents).
+    for (let pass = 0; pass < MAX_PASSES && this.takeIn(dir, container, own, exec, init) > 0; pass++);
+    return dir;
+  }
+
+  /** One pass of enclose: moves what is the login's and not yet in its cgroup; returns how many it moved. */
+  private takeIn(dir: string, container: string, own: string, exec: ProcRef, init: { pid: number }): number {
     const stats = this.stats();
     const initSession = stats.get(init.pid)?.session;
     const execStart = Number(exec.start);
@@ -101,18 +112,19 @@ export class SessionCgroups {
       if (mine.has(pid) || pid === init.pid || Number(st.startTime) < execStart || st.session === initSession) continue;
       if (this.cgroupOf(pid) === container) mine.add(pid);
     }
-    if (!this.proc.readStat(exec.pid) || parseStat(this.proc.readStat(exec.pid)!)?.startTime !== exec.start) return undefined;
+    let moved = 0;
     for (const pid of mine) {
       const here = this.cgroupOf(pid);
       if (here !== container && here !== own) continue;
       try {
         this.fs.write(path.join(dir, 'cgroup.procs'), String(pid));
+        moved++;
       } catch (e) {
         // Gone meanwhile (ESRCH): nothing to end later.
         if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
       }
     }
-    return dir;
+    return moved;
   }
 
   /** Kills every process in a login's cgroup; false where it is not one DoSH made. */

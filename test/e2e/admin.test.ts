@@ -55,7 +55,11 @@ test('an administrator\'s delete also ends what the login left running outside i
   const del = await doshctl('delete', 'session', live.metadata.name);
   assert.equal(del.code, 0, del.stderr);
   await exited;
-  await until('every process the login started to end, in its tree or not', () => ![7300, 7301, 7302, 7303].some(running) || undefined, 20_000);
+  await until('every process the login started to end, in its tree or not', () => ![7300, 7301, 7302, 7303].some(running) || undefined, 20_000).catch((e: Error) => {
+    const left = [7300, 7301, 7302, 7303].filter(running).map((n) => `sleep ${n}`);
+    const where = spawnSync('docker', ['top', `dosh-${U}`, '-eo', 'pid,sess,args'], { encoding: 'utf8' }).stdout;
+    throw new Error(`${e.message}: still running ${left.join(', ')} (login cgroup ${json.status.cgroup})\n${where}`);
+  });
 
   const quiet = await su(U, 'setsid sleep 7401 & echo left');
   assert.equal(quiet.stdout.toString(), 'left\n', quiet.stderr);
