@@ -45,6 +45,12 @@ export const REFUSAL_REASONS = [
   'ContainerDead',
   /** Her policy puts her container on a backend this doshd cannot serve (BACKEND=kubernetes: not built yet). */
   'BackendUnavailable',
+  /** Her pod (BACKEND=kubernetes) cannot serve a login: evicted, OOM-killed, an image the node cannot pull; the cluster's reason follows. */
+  'PodFailed',
+  /** The scheduler found no node for her pod within a login's wait; its message says why. */
+  'PodUnschedulable',
+  /** Her pod did not start within a login's wait (an image pull, a slow node). */
+  'PodNotReady',
   /** A file transfer (sftp, scp, rsync) needs a program neither her image nor DoSH's toolbox can run for it. */
   'TransferUnavailable',
   /** The login request itself is unusable: bad shell options, root, a relay of another release (nothing is written). */

@@ -10,8 +10,8 @@ export const KUBE_VERSION = 'v1alpha1';
 export const SESSION_PLURAL = 'sessions';
 export const POLICY_PLURAL = 'doshpolicies';
 
-import type { KubeObject, WatchEvent } from './types.ts';
-export type { KubeObject, WatchEvent } from './types.ts';
+import type { KubeObject, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
+export type { KubeObject, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
 
 export interface WatchHandlers {
   onEvent(type: WatchEvent, obj: KubeObject): void;
@@ -35,7 +35,7 @@ export interface WatchBackoff extends Timers {
 }
 
 /** What is counted of the requests (bounded label values). */
-export type KubeOperation = 'list' | 'watch' | 'apply' | 'apply-status' | 'delete';
+export type KubeOperation = 'list' | 'watch' | 'apply' | 'apply-status' | 'delete' | 'get';
 export type KubeRequestResult = 'ok' | 'error' | 'timeout';
 
 export interface KubeClientOptions {
@@ -79,6 +79,7 @@ export class KubeClient {
     private readonly lib: typeof k8s,
     private readonly kc: k8s.KubeConfig,
     private readonly api: k8s.CustomObjectsApi,
+    private readonly core: k8s.CoreV1Api,
     private readonly opts: KubeClientOptions,
   ) {
     this.timeoutMs = opts.requestTimeoutMs ?? 15_000;
@@ -96,7 +97,7 @@ export class KubeClient {
       throw new InvalidError(`cannot load the Kubernetes configuration ${opts.kubeconfig ?? '(in-cluster)'}: ${(e as Error).message}`);
     }
     if (!kc.getCurrentCluster()) throw new InvalidError(`the Kubernetes configuration ${opts.kubeconfig ?? '(in-cluster)'} has no current cluster`);
-    return new KubeClient(lib, kc, kc.makeApiClient(lib.CustomObjectsApi), opts);
+    return new KubeClient(lib, kc, kc.makeApiClient(lib.CustomObjectsApi), kc.makeApiClient(lib.CoreV1Api), opts);
   }
 
   get server(): string {
@@ -170,6 +171,54 @@ export class KubeClient {
         : this.api.listClusterCustomObject({ group: API_GROUP, version: KUBE_VERSION, plural, labelSelector }, o),
     );
     return { items: (list.items ?? []) as unknown as KubeObject[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  /**
+   * Server-side apply of a user's Pod under `manager`, without force: a login node that applies the same pod as
+   * another shares its fields; one whose pod differs gets a ConflictError (or an InvalidError for the fields a pod
+   * never changes) instead of taking the pod over.
+   */
+  async applyPod(pod: k8s.V1Pod, manager: string): Promise<k8s.V1Pod> {
+    const { name, namespace } = pod.metadata as { name: string; namespace: string };
+    return this.call('apply', `apply pod ${namespace}/${name}`, (o) => this.core.patchNamespacedPod({ name, namespace, body: pod, fieldManager: manager, force: false }, this.applyOpts(o)));
+  }
+
+  /** A Pod, or NotFoundError. */
+  async readPod(namespace: string, name: string): Promise<k8s.V1Pod> {
+    return this.call('get', `read pod ${namespace}/${name}`, (o) => this.core.readNamespacedPod({ name, namespace }, o));
+  }
+
+  /** Deletes the Pod of that uid only (a pod made again meanwhile is another one); gone already is success. */
+  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } }, o));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  /**
+   * A command in a pod's container over the API server's exec WebSocket (channel protocol v5, so stdin can be closed
+   * on its own). Output and the final status go to `io`; the handle carries stdin, the terminal's size and the end.
+   */
+  async execPod(target: { namespace: string; pod: string; container: string }, command: string[], tty: boolean, io: PodExecIO): Promise<PodExecStream> {
+    const { Writable, PassThrough } = await import('node:stream');
+    const sink = (f: (b: Buffer) => void) => new Writable({ write: (chunk: Buffer, _e, cb) => (f(chunk), cb()) });
+    const stdin = new PassThrough();
+    let ws: Awaited<ReturnType<k8s.Exec['exec']>>;
+    try {
+      ws = await new this.lib.Exec(this.kc).exec(target.namespace, target.pod, target.container, command, sink(io.stdout), tty ? null : sink(io.stderr), stdin, tty, (st) => io.status(st as PodExecStatus));
+    } catch (e) {
+      throw mapKubeError(e, `exec in pod ${target.namespace}/${target.pod}`);
+    }
+    ws.on('close', () => io.closed());
+    return {
+      stdin: (b) => void stdin.write(b),
+      endStdin: () => void stdin.end(),
+      // Channel 4 of the exec protocol: the terminal's size as JSON.
+      resize: (rows, cols) => ws.readyState === ws.OPEN && ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: cols, Height: rows }))])),
+      close: () => ws.close(),
+    };
   }
 
   /** Server-side apply of a (cluster-scoped) DoshPolicy's status. */

@@ -21,3 +21,29 @@ export interface KubeObject {
 }
 
 export type WatchEvent = 'add' | 'update' | 'delete';
+
+/** The exec channel's final status (a metav1.Status): Success, or Failure with the exit code among its causes. */
+export interface PodExecStatus {
+  status?: string;
+  reason?: string;
+  message?: string;
+  details?: { causes?: { reason?: string; message?: string }[] };
+}
+
+/** Where a pod exec's output and end go. */
+export interface PodExecIO {
+  stdout(b: Buffer): void;
+  /** Not used with a terminal: its output is all on stdout. */
+  stderr(b: Buffer): void;
+  status(s: PodExecStatus): void;
+  /** The WebSocket closed (after the status, or without one when the connection broke). */
+  closed(): void;
+}
+
+/** A pod exec once open. */
+export interface PodExecStream {
+  stdin(b: Buffer): void;
+  endStdin(): void;
+  resize(rows: number, cols: number): void;
+  close(): void;
+}
