@@ -81,7 +81,8 @@ export const SessionStatus = z.object({
   conditions: z.array(Condition).default([]),
   reason: z.string().optional(),
   message: z.string().optional(),
-  container: z.object({ id: z.string(), name: z.string(), image: z.string() }).optional(),
+  /** Her container; with the kubernetes backend her pod (id `pod:UID`, name `NAMESPACE/NAME`) and the node it runs on. */
+  container: z.object({ id: z.string(), name: z.string(), image: z.string(), pod: z.object({ namespace: z.string(), name: z.string(), node: z.string() }).optional() }).optional(),
   /** What the exec runs: decided by doshd from policy, never by the user. */
   exec: ExecPlan.optional(),
   /** The socket (on the host, in doshd's agents directory) the relay binds for her container to reach her ssh agent. */

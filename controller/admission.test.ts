@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basePolicy, World } from '../test/fakes/world.ts';
 import { ANNOTATION_MESSAGE } from '../api/labels.ts';
+import { InvalidError, RefusedError } from '../lib/errors.ts';
 
 const HOOKS = basePolicy({ runScripts: true, scriptsFolder: '/etc/dosh/scripts' });
 
@@ -82,7 +83,7 @@ test('what admission remembers is for that session only: a new session under the
   assert.deepEqual(w.hookCalls.map((h) => h.split(' ')[0]), ['preexec']);
 });
 
-test('a policy that puts her on the kubernetes backend: refused with BackendUnavailable, never given a container on this host', async () => {
+test('a policy that puts her on the kubernetes backend, on a doshd without a Kubernetes connection: refused with BackendUnavailable, never given a container on this host', async () => {
   for (const existing of [false, true]) {
     const w = new World();
     const kube = basePolicy({ backend: 'kubernetes', runScripts: true, scriptsFolder: '/etc/dosh/scripts', provenance: { backend: { file: '/etc/dosh/dosh.conf', line: 7, section: 'group:hpc' } } });
@@ -95,7 +96,7 @@ test('a policy that puts her on the kubernetes backend: refused with BackendUnav
     const got = w.get(s.metadata.name);
     assert.equal(got.status.phase, 'Failed');
     assert.equal(got.status.reason, 'BackendUnavailable');
-    assert.match(got.status.message ?? '', /kubernetes backend \(\/etc\/dosh\/dosh\.conf:7\).*not built yet/);
+    assert.match(got.status.message ?? '', /kubernetes backend \(\/etc\/dosh\/dosh\.conf:7\), and this doshd has no Kubernetes connection/);
     assert.deepEqual(w.engine.actions, [], 'the engine is not even asked');
     assert.deepEqual(w.hookCalls, [], 'no hook runs');
     assert.equal(w.engine.containers.has('dosh-ann'), existing);
@@ -108,4 +109,43 @@ test('the same policy on the docker backend is admitted (the refusal is the back
   const s = w.login();
   await w.controller.syncSession(s.metadata.name);
   assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+});
+
+test('the kubernetes backend: her pod ensured, the exec made in it with her environment and directory, the preexec hooks with the pod\'s names; the engine is not asked', async () => {
+  const w = new World({}, { pods: true });
+  w.policyFor = () => basePolicy({ backend: 'kubernetes', runScripts: true, scriptsFolder: '/etc/dosh/scripts' });
+  w.engine.actions = [];
+  const s = w.login('ann', { tty: true, term: 'xterm' });
+  await w.controller.syncSession(s.metadata.name);
+  const got = w.get(s.metadata.name);
+  assert.equal(got.status.phase, 'Ready', got.status.message);
+  assert.deepEqual(w.pods.actions, ['ensure ann', 'exec dosh/dosh-ann tty: /home/ann HOME=/home/ann USER=ann LOGNAME=ann SHELL=/bin/sh TERM=xterm /bin/sh -l -c id']);
+  assert.equal(got.status.execId, 'pe1');
+  assert.deepEqual(got.status.container, { id: 'pod:u1', name: 'dosh/dosh-ann', image: 'busybox:latest', pod: { namespace: 'dosh', name: 'dosh-ann', node: 'k1' } });
+  assert.deepEqual(w.hookCalls, ['preexec dosh/dosh-ann /bin/sh -l -c id']);
+  assert.deepEqual(w.engine.actions, []);
+  assert.match(got.status.conditions.find((c) => c.type === 'Ready')?.message ?? '', /pod dosh\/dosh-ann is running on node k1/);
+
+  // An administrator's delete closes the stream the bridge carries: no host process or cgroup to signal.
+  w.store.mutate(s.metadata.name, (cur) => ({ ...cur, status: { ...cur.status, phase: 'Running' }, metadata: { ...cur.metadata, deletionTimestamp: new Date(w.clock.now()).toISOString() } }));
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.reason, 'Deleted');
+  assert.deepEqual(w.pods.actions.slice(2), ['end pe1']);
+  assert.deepEqual(w.cgroups.actions, []);
+});
+
+test('the kubernetes backend: the cluster\'s refusal is hers (PodFailed, with its words); a request the API server refuses is EngineRefused naming it', async () => {
+  const w = new World({}, { pods: true });
+  w.policyFor = () => basePolicy({ backend: 'kubernetes' });
+  w.pods.fail = new RefusedError('PodFailed', "ann's pod dosh/dosh-ann cannot serve a login: Evicted: The node was low on resource: memory.");
+  const a = w.login();
+  await w.controller.syncSession(a.metadata.name);
+  assert.equal(w.get(a.metadata.name).status.reason, 'PodFailed');
+  assert.match(w.get(a.metadata.name).status.message ?? '', /Evicted: The node was low on resource: memory\.$/);
+  w.pods.fail = new InvalidError('apply pod dosh/dosh-ann: pods is forbidden: User "system:serviceaccount:dosh:doshd" cannot patch resource "pods" in the namespace "dosh"');
+  const b = w.login();
+  await w.controller.syncSession(b.metadata.name);
+  assert.equal(w.get(b.metadata.name).status.reason, 'EngineRefused');
+  assert.match(w.get(b.metadata.name).status.message ?? '', /^the Kubernetes API server refused ann's pod: apply pod dosh\/dosh-ann: pods is forbidden/);
+  assert.deepEqual(w.pods.actions, ['ensure ann', 'ensure ann'], 'no exec for a refused login');
 });

@@ -43,7 +43,7 @@ interface Done {
   recordingSkipped?: boolean;
 }
 
-type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox' | 'recordings'>;
+type AdmissionDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'cordon' | 'events' | 'clock' | 'log' | 'options' | 'toolbox' | 'recordings' | 'pods'>;
 
 export class Admission {
   private done = new Map<string, Done>();
@@ -97,13 +97,14 @@ export class Admission {
       throw new RefusedError('NotDoshShell', `${user.name}'s login shell is ${user.shell}, not DoSH's: only accounts whose login shell is DoSH's may log in through it, unless the policy allows hers (ALLOWOTHERSHELL=true)`);
     }
     // Never her container on this host's engine instead of the pod her policy asked for: refused before anything is made.
-    if (policy.backend !== 'docker') throw new RefusedError('BackendUnavailable', `${user.name}'s policy puts her container on the ${policy.backend} backend (${where(policy, 'backend')}), and the ${policy.backend} backend is not built yet: doshd cannot make her pod`);
+    if (policy.backend === 'kubernetes' && !this.d.pods) throw new RefusedError('BackendUnavailable', `${user.name}'s policy puts her container on the kubernetes backend (${where(policy, 'backend')}), and this doshd has no Kubernetes connection (--kubeconfig, or run in the cluster): it cannot make her pod`);
     this.checkSessionLimit(s, user, policy);
     if (policy.unsafe.length) this.d.log.warn('login uses unsafe policy opt-ins', { user: user.name, session: s.metadata.name, unsafe: policy.unsafe });
     if (!done.admitted) {
       this.d.events.record(sessionRef(s), 'Normal', 'Admitted', `login of ${user.name} (${s.spec.mode}${s.spec.tty ? ', tty' : ''}) admitted, image ${policy.image}`);
       done.admitted = true;
     }
+    if (policy.backend === 'kubernetes') return this.decidePod(s, user, policy, done, this.d.pods!);
     const container = await this.containers.withUserLock(user.name, () => this.containers.ensure(policy, user, s));
     const shellPlan = planExec(s.spec, container.shell ? { ...policy, command: container.shell } : policy, user);
     // A file transfer runs her image's program, or the toolbox's, or is refused saying why (transfer-plan.ts).
@@ -138,6 +139,44 @@ export class Admission {
       notice: transfer?.notice,
       agentSocket,
       recording,
+      hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
+      readyAt: iso(now),
+      deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
+      conditions,
+    };
+    return { ready, user: user.name, container: container.name };
+  }
+
+  /**
+   * A login into her pod: the pod found or made (and waited for), and the exec the bridge will carry. No file
+   * transfer from the toolbox (it is this host's) and no agent forwarding (the socket is on this host); her
+   * preexec hooks run as for a container, with the pod's names.
+   */
+  private async decidePod(s: Session, user: UserInfo, policy: EffectivePolicy, done: Done, pods: NonNullable<AdmissionDeps['pods']>): Promise<Verdict> {
+    const pod = await pods.ensure(policy, user).catch((e) => {
+      // A request the API server refuses (RBAC forbids the namespace, a quota) will be refused again.
+      if (e instanceof InvalidError) throw new RefusedError('EngineRefused', `the Kubernetes API server refused ${user.name}'s pod: ${e.message}`);
+      throw e;
+    });
+    const plan = planExec(s.spec, policy, user);
+    const argv = commandLine(s.spec, plan);
+    const container = { id: `pod:${pod.uid}`, name: `${pod.namespace}/${pod.name}`, image: policy.image, pod: { namespace: pod.namespace, name: pod.name, node: pod.node } };
+    const target = `${container.id} ${JSON.stringify(plan)}`;
+    if (done.preexecFor !== target) {
+      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, argv), hookContext(user, container, s));
+      done.preexecFor = target;
+    }
+    if (done.exec?.for !== target) done.exec = { for: target, execId: pods.createExec(pod, plan, argv, user.home, s.spec.tty) };
+    const now = this.d.clock.now();
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `pod ${container.name} is running on node ${pod.node}`, lastTransitionTime: iso(now) });
+    if (pod.outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the pod predates the current policy', lastTransitionTime: iso(now) });
+    const ready: SessionStatus = {
+      ...s.status,
+      phase: 'Ready',
+      container,
+      exec: plan,
+      execId: done.exec.execId,
+      recording: policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,

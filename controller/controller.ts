@@ -210,6 +210,8 @@ export class Controller {
    * login that merely ends (her exit, a hang-up) leaves those to run on, as nohup jobs between logins are.
    */
   private async killLogin(s: Session, all = false): Promise<void> {
+    // A pod login's processes are on a cluster node: closing the stream the bridge carries hangs up her command.
+    if (s.status.container?.pod) return void (s.status.execId && this.d.pods?.end(s.status.execId));
     let pid = s.status.execPid;
     let start = s.status.execPidStartTime;
     if (!pid && s.status.execId) {

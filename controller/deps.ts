@@ -15,6 +15,7 @@ import type { AuditSink } from './audit-log.ts';
 import type { ControllerMetrics } from './metrics/metrics.ts';
 import type { ToolboxManifest } from './toolbox.ts';
 import type { Recordings } from './recordings.ts';
+import type { PodBackend } from './pods/pod-backend.ts';
 
 /** The engine calls the controller makes (engine/docker.ts; test/fakes/engine.ts in unit tests). */
 export type EnginePort = Pick<
@@ -114,4 +115,9 @@ export interface ControllerDeps {
   toolbox?: () => ToolboxManifest | undefined;
   /** Keeps the idle timers across doshd restarts (store/layout.ts idleClocksFile); without it they restart with doshd. */
   idleClocks?: IdleClocks;
+  /** The kubernetes backend (controller/pods/pod-backend.ts), when doshd has a Kubernetes connection. */
+  pods?: PodPort;
 }
+
+/** What admission and the end of a login use of the kubernetes backend. */
+export type PodPort = Pick<PodBackend, 'ensure' | 'createExec' | 'end'>;

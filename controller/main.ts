@@ -24,7 +24,7 @@ import { UserMetrics } from './metrics/user-metrics.ts';
 import { cachedManagedList } from './metrics/managed-list.ts';
 import { readiness } from './metrics/readiness.ts';
 import { recordInstance } from './instance.ts';
-import { connectUnix, relaySocketPath, relaysDir, apiSocketPath, SessionApiServer, StoreHeldError } from './session-api/server.ts';
+import { connectUnix, relaySocketPath, relaysDir, apiSocketPath, podsSocketPath, SessionApiServer, StoreHeldError } from './session-api/server.ts';
 import { RelayLinks } from './session-api/links.ts';
 import { SessionRelayEvents } from './session-api/relay-events.ts';
 import { LoginService } from './session-api/logins.ts';
@@ -38,6 +38,7 @@ import { runHooks } from './hook-scripts.ts';
 import { buildToolbox, type ToolboxManifest } from './toolbox.ts';
 import { AuditLog } from './audit-log.ts';
 import { Recordings } from './recordings.ts';
+import { PodBackend, POD_READY_TIMEOUT_MS, routeExecs } from './pods/pod-backend.ts';
 
 async function main(): Promise<number> {
   let parsed;
@@ -96,8 +97,12 @@ async function main(): Promise<number> {
   // Each user's agent sockets (FORWARDAGENT) go in agents/UID, which her container mounts; the parent is root's alone.
   fs.mkdirSync(path.join(cfg.store, 'agents'), { recursive: true, mode: 0o700 });
   fs.chmodSync(path.join(cfg.store, 'agents'), 0o700);
+  // Kubernetes mode loads its client here (nothing is asked of the API server before run()); its client also serves
+  // the kubernetes backend's pods and their logins' streams.
+  const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
+  const pods = kube ? new PodBackend(kube.api, realClock, realRandom, { socket: podsSocketPath(cfg.store), readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 }) : undefined;
   const cgroups = new SessionCgroups();
-  const relayEvents = new SessionRelayEvents({ store, engine, proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const relayEvents = new SessionRelayEvents({ store, engine: routeExecs(engine, pods), proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
   const ac = new AbortController();
@@ -118,6 +123,7 @@ async function main(): Promise<number> {
     idleClocks: { load: () => readJsonFile(idleClocksFile(cfg.store)), save: (since) => writeJsonFileAtomic(idleClocksFile(cfg.store), since) },
     toolbox: cfg.toolbox ? () => toolbox : undefined,
     recordings,
+    pods,
     relays: { has: (n) => links.has(n), reattach: (n, p) => links.reattach(n, p), notice: (n, t) => links.notice(n, t), socketPath: (n) => relaySocketPath(cfg.store, n) },
     onHousekeeping: (sessions) => {
       gate.account(sessions);
@@ -135,6 +141,7 @@ async function main(): Promise<number> {
     recordings,
     node: cfg.node,
     engineSocket: cfg.dockerSocket,
+    podSocket: pods?.socket,
     relaySocket: (n) => relaySocketPath(cfg.store, n),
   });
   // The one doshd of this store, whatever runs it: a live one answers on the socket, and this one stops, naming it.
@@ -148,7 +155,7 @@ async function main(): Promise<number> {
     return 1;
   }
   policy.onReload(() => void controller.policyChanged());
-  const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
+  await pods?.listen();
   new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
   const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
   recordInstance(cfg.store, cfg.node, VERSION, new Date(), { toolbox: cfg.toolbox, recordings: cfg.recordings.dir, auditLog: cfg.audit?.file });
@@ -165,6 +172,7 @@ async function main(): Promise<number> {
   await Promise.all([controller.run(ac.signal), kube?.run(ac.signal)]);
   // The logins go on: each relay keeps its stream and waits for the next doshd to reattach.
   links.closeAll();
+  pods?.close();
   api.close();
   policy.stop();
   server?.close();

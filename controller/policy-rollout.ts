@@ -31,7 +31,7 @@ export class PolicyRollout {
   private async markOutdatedSessions(): Promise<void> {
     const byUser = new Map<string, Session[]>();
     for (const s of this.d.store.list()) {
-      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node, doshMounts(this.d.options)) {
+      if ((s.status.phase === 'Ready' || s.status.phase === 'Running') && s.status.container && s.spec.node === this.d.options.node) {
         byUser.set(s.spec.user, [...(byUser.get(s.spec.user) ?? []), s]);
       }
     }

@@ -13,6 +13,8 @@ import { nodeSlug, SessionMirror } from './mirror.ts';
 import { ApiConnection } from './connection.ts';
 import type { ControllerMetrics } from '../metrics/metrics.ts';
 import type { PolicySource } from '../policy-source.ts';
+import type { PodApi } from '../pods/user-pods.ts';
+import type { PodExecApi } from '../pods/exec-bridge.ts';
 
 export interface KubeModeDeps {
   config: NonNullable<DoshdConfig['kube']>;
@@ -32,6 +34,8 @@ export interface KubeMode {
   run(signal: AbortSignal): Promise<void>;
   /** Why the node is not connected to the API server (for /readyz), or undefined. */
   notReady(): string | undefined;
+  /** The client, for the kubernetes backend's pods and execs (controller/pods/). */
+  api: PodApi & PodExecApi;
 }
 
 export async function startKubeMode(d: KubeModeDeps): Promise<KubeMode> {
@@ -109,6 +113,7 @@ export async function startKubeMode(d: KubeModeDeps): Promise<KubeMode> {
   );
   log.info('Kubernetes mode', { server: api.server, namespace: config.namespace, node: nodeSlug(node) });
   return {
+    api,
     notReady: () => connection.notReady(),
     async run(signal) {
       sessions.start();

@@ -146,3 +146,27 @@ test('a command that never ran: the cluster\'s words on her stderr, exit 126; an
   assert.equal(bridge.inspect(live), undefined);
   bridge.close();
 });
+
+test('an ended exec is kept for its exit status, then forgotten when later execs are made; so is one never started', async () => {
+  let now = 0;
+  const api = new FakeExec();
+  let n = 0;
+  const bridge = new PodExecBridge({ api, random: () => (++n).toString(16).padStart(64, 'c'), now: () => now });
+  const sock = path.join(dir, `b${++seq}.sock`);
+  await bridge.listen(sock);
+  const id = bridge.create(POD, ['true'], false);
+  await talk(sock, request(id), { end: true });
+  now += 9 * 60_000;
+  bridge.create(POD, ['true'], false);
+  assert.deepEqual(bridge.inspect(id), { running: false, exitCode: 3 }, 'kept 9 minutes on');
+  now += 2 * 60_000;
+  const unstarted = bridge.create(POD, ['true'], false);
+  assert.equal(bridge.inspect(id), undefined, 'forgotten past 10 minutes');
+  now += 5 * 60_000;
+  bridge.create(POD, ['true'], false);
+  assert.deepEqual(bridge.inspect(unstarted), { running: false, exitCode: null }, 'one not started yet is kept a while');
+  now += 6 * 60_000;
+  bridge.create(POD, ['true'], false);
+  assert.equal(bridge.inspect(unstarted), undefined, 'and forgotten 10 minutes after it was made');
+  bridge.close();
+});

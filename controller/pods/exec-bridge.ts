@@ -37,6 +37,9 @@ interface Exec {
   tty: boolean;
   started: boolean;
   running: boolean;
+  createdAt: number;
+  /** When its stream closed: kept a while for the exit status, then forgotten. */
+  closedAt?: number;
   exitCode: number | null;
   stream?: PodExecStream;
 }
@@ -44,6 +47,8 @@ interface Exec {
 /** The most a request's head may take: the relay's is a few hundred bytes. */
 const HEAD_MAX = 16 * 1024;
 const START = /^POST \/(?:v[0-9.]+\/)?exec\/([0-9a-f]{64})\/start HTTP\/1\.[01]$/;
+/** How long an ended exec's status is kept: well past the relay's report of its end, which reads it. */
+const KEEP_ENDED_MS = 10 * 60_000;
 /** What a command that could not be run at all exits with, as docker exec's own. */
 const EXIT_CANNOT_RUN = 126;
 
@@ -66,13 +71,20 @@ export class PodExecBridge {
   private execs = new Map<string, Exec>();
   private server?: Server;
 
-  constructor(private readonly d: { api: PodExecApi; random: Random }) {}
+  constructor(private readonly d: { api: PodExecApi; random: Random; now?: () => number }) {}
 
   /** Registers an exec for the relay to start; its ID is shaped as the engine's (64 hex), which the relay checks. */
   create(target: PodTarget, argv: string[], tty: boolean): string {
+    const now = this.now();
+    // An exec never started is as good as ended once its login has long timed out waiting (30 s by default).
+    for (const [old, e] of this.execs) if (now - (e.closedAt ?? (e.started ? now : e.createdAt)) > KEEP_ENDED_MS) this.execs.delete(old);
     const id = this.d.random(32);
-    this.execs.set(id, { target, argv, tty, started: false, running: false, exitCode: null });
+    this.execs.set(id, { target, argv, tty, started: false, running: false, exitCode: null, createdAt: now });
     return id;
+  }
+
+  private now(): number {
+    return (this.d.now ?? Date.now)();
   }
 
   inspect(id: string): PodExecState | undefined {
@@ -158,6 +170,7 @@ export class PodExecBridge {
       },
       closed: () => {
         e.running = false;
+        e.closedAt = this.now();
         // A connection that broke without a status: the login ended without one, as a vanished exec does.
         if (e.exitCode === null) e.exitCode = EXIT_CANNOT_RUN;
         e.stream = undefined;
@@ -169,6 +182,7 @@ export class PodExecBridge {
     } catch (err) {
       e.running = false;
       e.exitCode = EXIT_CANNOT_RUN;
+      e.closedAt = this.now();
       return this.answer(sock, 502, `the Kubernetes API server would not start the session in pod ${e.target.namespace}/${e.target.pod}: ${(err as Error).message}`);
     }
     sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');

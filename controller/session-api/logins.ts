@@ -57,6 +57,8 @@ export interface LoginDeps {
   recordings?: Pick<Recordings, 'create'>;
   node: string;
   engineSocket: string;
+  /** Where a pod login's exec is started (controller/pods/exec-bridge.ts), when doshd serves the kubernetes backend. */
+  podSocket?: string;
   relaySocket: (session: string) => string;
 }
 
@@ -138,7 +140,7 @@ export class LoginService {
       conn.send(Msg.Admit, {
         Session: name,
         ExecId: st.execId,
-        EngineSocket: this.d.engineSocket,
+        EngineSocket: st.container?.pod && this.d.podSocket ? this.d.podSocket : this.d.engineSocket,
         RelaySocket: this.d.relaySocket(name),
         Tty: s.spec.tty ? 1 : 0,
         AgentSocket: st.agentSocket,

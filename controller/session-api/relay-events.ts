@@ -67,13 +67,15 @@ export class SessionRelayEvents implements RelayEvents {
       // into her stream, "OCI runtime exec failed: ..."), not her command; she is told it is worth another try.
       else if (c.exitCode === 126 && c.pid === 0) message = 'the login did not start in its container: the container runtime failed to start its process (its message is above); log in again';
     } catch (e) {
-      // The stream ended because the engine went away (stopped, restarted): the container's processes are gone.
       code = 255;
-      message = `the session was cut: the Docker engine stopped or restarted (${(e as Error).message})`;
+      // A pod login's stream was carried by a doshd that is gone (restarted, upgraded): the exec went with it.
+      if (s?.status.container?.pod) message = 'the session was cut: doshd, which carried it to her pod, restarted; log in again';
+      // The stream ended because the engine went away (stopped, restarted): the container's processes are gone.
+      else message = `the session was cut: the Docker engine stopped or restarted (${(e as Error).message})`;
     }
     const now = this.d.store.get(name) ?? s;
     if (now && !isLive(now)) message ??= now.status.message;
-    else if (message === undefined && code > 128 && s?.status.container && !(await this.containerRunning(s.status.container.id))) {
+    else if (message === undefined && code > 128 && s?.status.container && !s.status.container.pod && !(await this.containerRunning(s.status.container.id))) {
       message = 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)';
     }
     const counts = { bytesIn: Number(bytes.in), bytesOut: Number(bytes.out) };
@@ -136,6 +138,8 @@ export class SessionRelayEvents implements RelayEvents {
     for (let i = 0; i < 400; i++) {
       const s = await this.d.engine.inspectExec(execId).catch(() => undefined);
       if (!s) return undefined;
+      // An exec with no process on this host (a pod's): nothing to signal or enclose here.
+      if (s.pid < 0) return undefined;
       if (s.pid > 0) {
         const start = processStartTime(s.pid, this.d.proc);
         return start ? { pid: s.pid, start } : undefined;

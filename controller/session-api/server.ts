@@ -35,6 +35,8 @@ export class StoreHeldError extends Error {
 
 export const apiSocketPath = (store: string) => path.join(store, 'api.sock');
 export const relaysDir = (store: string) => path.join(store, 'relays');
+/** Where doshd starts pod logins' execs for their relays (controller/pods/exec-bridge.ts): root's only. */
+export const podsSocketPath = (store: string) => path.join(store, 'pods.sock');
 
 /** Where a session's relay listens for a restarted doshd; hashed when the name would not fit a socket address. */
 export function relaySocketPath(store: string, session: string): string {

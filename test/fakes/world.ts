@@ -15,6 +15,7 @@ import { FakeClock } from './clock.ts';
 import { FakeEngine } from './engine.ts';
 import { FakeProc } from './proc.ts';
 import { FakeLoginCgroups } from './cgroups.ts';
+import { FakePods } from './pods.ts';
 import type { HookResult } from '../../controller/hook-scripts.ts';
 import type { EventSink } from '../../controller/events.ts';
 import type { ToolboxManifest } from '../../controller/toolbox.ts';
@@ -131,7 +132,10 @@ export class World {
   controller: Controller;
   private seq = 0;
 
-  constructor(options: Partial<ControllerOptions> = {}) {
+  /** The kubernetes backend, given to the controller when the World is made with `{ pods: true }`. */
+  pods = new FakePods();
+
+  constructor(options: Partial<ControllerOptions> = {}, backends: { pods?: boolean } = {}) {
     this.store.init();
     const users: UserDirectory = {
       lookup: async (k) => {
@@ -157,6 +161,7 @@ export class World {
       relays: this.relays,
       toolbox: options.toolboxDir ? () => this.toolbox : undefined,
       recordings: { plan: (u, n) => this.recordingPlan(u, n), sweep: () => {} },
+      pods: backends.pods ? this.pods : undefined,
       options: { node: 'node1', workers: 1, resyncIntervalMs: 1000, endedRetentionMs: 60_000, killGraceMs: 5000, ...options },
     });
   }

@@ -211,6 +211,25 @@ test('RBAC: only the dosh.io resources, no wildcard, no Leases', () => {
   assert.deepEqual(render('--set', 'rbac.create=false').filter((o) => o.kind.startsWith('ClusterRole')), []);
 });
 
+test('RBAC for the kubernetes backend: none by default; with podBackend, pods and pods/exec in the named namespaces only', () => {
+  assert.deepEqual(render().filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding'), []);
+  const objs = render('--set', 'podBackend.enabled=true', '--set', 'podBackend.namespaces={users,lab}');
+  const roles = objs.filter((o) => o.kind === 'Role');
+  assert.deepEqual(roles.map((r) => r.metadata.namespace), ['users', 'lab']);
+  for (const r of roles) {
+    assert.deepEqual(r.rules, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'create', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] },
+    ]);
+  }
+  const sa = one(objs, 'ServiceAccount');
+  for (const b of objs.filter((o) => o.kind === 'RoleBinding')) {
+    assert.equal(b.roleRef.kind, 'Role');
+    assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'dosh-system' }]);
+  }
+  assert.equal(one(objs, 'ClusterRole').rules.some((r: Obj) => r.resources.includes('pods')), false, 'never pods cluster-wide');
+});
+
 test('the metrics Service selects the doshd pods; the ServiceMonitor exists only when enabled', () => {
   const objs = render();
   const svc = one(objs, 'Service');

@@ -1,0 +1,103 @@
+// The kubernetes backend as admission and the relay's events see it: her pod and her login's exec in it, the exec's
+// state for the exit status, its terminal size and its end. doshd makes one when it runs with a Kubernetes
+// connection (--kubeconfig or in a cluster); without one, a kubernetes user is refused BackendUnavailable.
+import { rmSync } from 'node:fs';
+import type { ExecPlan } from '../../api/session.ts';
+import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
+import type { Clock, Random } from '../../lib/clock.ts';
+import type { Engine } from '../../engine/docker.ts';
+import { POD_CONTAINER } from '../../policy/pod-spec.ts';
+import { PodExecBridge, type PodExecApi, type PodExecState } from './exec-bridge.ts';
+import { UserPods, type PodApi, type UserPod } from './user-pods.ts';
+
+/**
+ * How long a login waits for her pod to run: under the relay's own wait for doshd's answer (30 s by default), so
+ * that she reads the cluster's reason, not a timeout.
+ */
+export const POD_READY_TIMEOUT_MS = 25_000;
+
+type ExecEngine = Pick<Engine, 'inspectExec' | 'resizeExec' | 'inspectContainer'>;
+
+export interface PodBackendOptions {
+  /** The bridge's socket, root's only: what the relay is told to start a pod login's exec on. */
+  socket: string;
+  readyTimeoutMs: number;
+  pollMs: number;
+}
+
+/**
+ * A Kubernetes exec can set neither the environment, nor the directory, nor the user: the user is the pod's (her
+ * uid, runAsUser), and a small sh in her image sets the rest before it becomes her command. Her home may be missing
+ * in a pod without a home volume: then she starts in /, as a login to a host without her home does.
+ */
+const ENTER = 'cd -- "$1" 2>/dev/null || cd /; shift; exec env "$@"';
+
+/** The command the pod exec runs for a plan's command line. */
+export function podCommand(plan: Pick<ExecPlan, 'env' | 'workingDir'>, argv: string[], home: string): string[] {
+  return ['/bin/sh', '-c', ENTER, 'dosh', plan.workingDir ?? home, ...plan.env, ...argv];
+}
+
+export class PodBackend {
+  readonly pods: UserPods;
+  readonly bridge: PodExecBridge;
+
+  constructor(
+    api: PodApi & PodExecApi,
+    clock: Clock,
+    random: Random,
+    private readonly opts: PodBackendOptions,
+  ) {
+    this.pods = new UserPods({ api, clock, readyTimeoutMs: opts.readyTimeoutMs, pollMs: opts.pollMs });
+    this.bridge = new PodExecBridge({ api, random });
+  }
+
+  get socket(): string {
+    return this.opts.socket;
+  }
+
+  /** A socket left by an earlier doshd is replaced: only one doshd serves a store (its session API socket says so). */
+  listen(): Promise<void> {
+    rmSync(this.opts.socket, { force: true });
+    return this.bridge.listen(this.opts.socket);
+  }
+
+  close(): void {
+    this.bridge.close();
+  }
+
+  ensure(policy: EffectivePolicy, user: UserInfo): Promise<UserPod> {
+    return this.pods.ensure(policy, user);
+  }
+
+  createExec(pod: UserPod, plan: Pick<ExecPlan, 'env' | 'workingDir'>, argv: string[], home: string, tty: boolean): string {
+    return this.bridge.create({ namespace: pod.namespace, pod: pod.name, container: POD_CONTAINER }, podCommand(plan, argv, home), tty);
+  }
+
+  /** The exec's state as the engine's would read (pid -1: no process on this host), or undefined if not a pod exec. */
+  inspectExec(id: string): (PodExecState & { pid: number }) | undefined {
+    const st = this.bridge.inspect(id);
+    return st && { ...st, pid: -1 };
+  }
+
+  owns(id: string): boolean {
+    return this.bridge.inspect(id) !== undefined;
+  }
+
+  resize(id: string, rows: number, cols: number): void {
+    this.bridge.resize(id, rows, cols);
+  }
+
+  end(id: string): void {
+    this.bridge.end(id);
+  }
+}
+
+/** The exec calls of the relay's events, answered by the bridge for a pod login's exec and by the engine for the rest. */
+export function routeExecs<E extends ExecEngine>(engine: E, pods: PodBackend | undefined): ExecEngine {
+  if (!pods) return engine;
+  return {
+    inspectExec: async (id) => pods.inspectExec(id) ?? engine.inspectExec(id),
+    resizeExec: async (id, rows, cols) => (pods.owns(id) ? pods.resize(id, rows, cols) : engine.resizeExec(id, rows, cols)),
+    inspectContainer: (id) => engine.inspectContainer(id),
+  };
+}
