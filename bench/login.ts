@@ -4,13 +4,13 @@
 // adds to an ssh login), and where a warm login's milliseconds go (the relay's TRACE=true).
 // Run with `npm run bench:login` (root; installs and starts what it needs).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { addUser, BUSYBOX, delUser, Doshd, removeContainersOf, sh, sshOpts } from '../test/e2e/harness.ts';
 import { installOriginal, ORIGINAL_SHELL, originalAvailable, uninstallOriginal } from './original.ts';
 import { runBench } from './run.ts';
 import { median } from './stats.ts';
+import { hyperfine, type Result } from './hyperfine.ts';
 
 const RUNS = Number(process.env.BENCH_N ?? 40);
 const USER = 'dosh-bench';
@@ -18,31 +18,6 @@ const ORIG = 'dosh-bench-orig';
 const PLAIN = 'dosh-bench-plain';
 const FLOOR = 'dosh-bench-floor';
 const HELPER_CONF = '/etc/dosh/helper.conf';
-
-interface Result {
-  command: string;
-  median: number;
-  mean: number;
-  stddev: number;
-}
-
-/** One hyperfine run of the named commands (each with its own --prepare when given); medians in ms by name. */
-function hyperfine(cmds: { name: string; run: string; prepare?: string }[], runs = RUNS): Map<string, Result> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-login-'));
-  const json = path.join(dir, 'out.json');
-  const args = ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', json, '--style', 'none'];
-  const prepared = cmds.some((c) => c.prepare);
-  for (const c of cmds) {
-    if (prepared) args.push('--prepare', c.prepare ?? 'true');
-    args.push('-n', c.name, c.run);
-  }
-  const r = spawnSync('hyperfine', args, { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/root', TERM: 'dumb' } });
-  if (r.status !== 0) throw new Error(`hyperfine failed: ${r.stderr}`);
-  const out = new Map<string, Result>();
-  for (const x of JSON.parse(readFileSync(json, 'utf8')).results as Result[]) out.set(x.command, { ...x, median: x.median * 1000, mean: x.mean * 1000, stddev: x.stddev * 1000 });
-  rmSync(dir, { recursive: true, force: true });
-  return out;
-}
 
 /** The relay's own account of a warm login: median ms at each step, from TRACE=true. */
 function traceSteps(n: number): Map<string, number> {
