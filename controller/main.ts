@@ -102,7 +102,7 @@ async function main(): Promise<number> {
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
   const pods = kube ? new PodBackend(kube.api, realClock, realRandom, { socket: podsSocketPath(cfg.store), readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 }) : undefined;
   const cgroups = new SessionCgroups();
-  const relayEvents = new SessionRelayEvents({ store, engine: routeExecs(engine, pods), proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
+  const relayEvents = new SessionRelayEvents({ store, engine: routeExecs(engine, pods), pods, proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);
   const gate = new Gate(cfg.loginRate, DEFAULT_STORE_BOUNDS, Date.now);
   const ac = new AbortController();

@@ -170,3 +170,29 @@ test('an ended exec is kept for its exit status, then forgotten when later execs
   assert.equal(bridge.inspect(unstarted), undefined, 'and forgotten 10 minutes after it was made');
   bridge.close();
 });
+
+test('stdin and its end sent with the request, before the exec is open, all reach it; a body split from the head is not stdin', async () => {
+  const { api, bridge, sock } = await rig();
+  const execPod = api.execPod.bind(api);
+  // The API server takes its time to open the exec.
+  api.execPod = async (...args) => {
+    await new Promise((r) => setTimeout(r, 100));
+    return execPod(...args);
+  };
+  const id = bridge.create(POD, ['cat'], false);
+  const req = request(id);
+  const cut = req.indexOf('\r\n\r\n') + 4;
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const s = connect(sock);
+    const chunks: Buffer[] = [];
+    s.on('data', (b) => chunks.push(b));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+    s.write(req.slice(0, cut));
+    setTimeout(() => s.end(`${req.slice(cut)}early stdin`), 20);
+  });
+  assert.deepEqual(got, Buffer.concat([Buffer.from(UPGRADE), frame(2, Buffer.from('err')), frame(1, Buffer.from('early stdin'))]));
+  assert.deepEqual(api.calls.slice(1), ['stdin closed']);
+  assert.deepEqual(bridge.inspect(id), { running: false, exitCode: 3 });
+  bridge.close();
+});

@@ -31,6 +31,14 @@ export interface PodExecState {
   exitCode: number | null;
 }
 
+/** What arrived from the relay on one connection before its exec was open. */
+interface Conn {
+  pending: Buffer[];
+  ended: boolean;
+  closed: boolean;
+  stream?: PodExecStream;
+}
+
 interface Exec {
   target: PodTarget;
   argv: string[];
@@ -124,29 +132,53 @@ export class PodExecBridge {
     for (const e of this.execs.values()) e.stream?.close();
   }
 
-  /** One connection: the request's head, then the stream. */
+  /**
+   * One connection: the request's head, then the stream. The relay may send her stdin, and its end, in the same
+   * moment as the request, before the exec is open: they are held (one reader from the start, never paused), and
+   * handed on when it is.
+   */
   handle(sock: Duplex): void {
-    let head = Buffer.alloc(0);
-    const onData = (b: Buffer) => {
+    const conn: Conn = { pending: [], ended: false, closed: false };
+    let head: Buffer | undefined = Buffer.alloc(0);
+    let skip = 0;
+    const feed = (b: Buffer) => {
+      // The rest of the relay's body ({"Detach":false,...}), which says nothing the exec does not already know.
+      const n = Math.min(skip, b.length);
+      skip -= n;
+      const rest = b.subarray(n);
+      if (!rest.length) return;
+      if (conn.stream) conn.stream.stdin(rest);
+      else conn.pending.push(rest);
+    };
+    sock.on('data', (b: Buffer) => {
+      if (!head) return feed(b);
       head = Buffer.concat([head, b]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
         if (head.length > HEAD_MAX) this.answer(sock, 400, 'the request head is too long');
         return;
       }
-      sock.off('data', onData);
-      sock.pause();
       const lines = head.subarray(0, end).toString('latin1').split('\r\n');
       const length = Number(lines.find((l) => /^content-length:/i.test(l))?.split(':')[1]?.trim() ?? 0);
-      // The relay's body ({"Detach":false,...}) says nothing the exec does not already know; what follows is stdin.
-      const rest = head.subarray(end + 4 + Math.min(length, head.length - end - 4));
-      void this.start(sock, lines[0], rest);
-    };
-    sock.on('data', onData);
+      skip = Number.isSafeInteger(length) && length > 0 ? length : 0;
+      const after = head.subarray(end + 4);
+      head = undefined;
+      feed(after);
+      void this.start(sock, lines[0], conn);
+    });
+    sock.on('end', () => {
+      conn.ended = true;
+      conn.stream?.endStdin();
+    });
+    // The relay went away: so does the exec (her command gets the hang-up the stream's end gives it).
+    sock.on('close', () => {
+      conn.closed = true;
+      conn.stream?.close();
+    });
     sock.on('error', () => sock.destroy());
   }
 
-  private async start(sock: Duplex, requestLine: string, early: Buffer): Promise<void> {
+  private async start(sock: Duplex, requestLine: string, conn: Conn): Promise<void> {
     const id = START.exec(requestLine)?.[1];
     const e = id ? this.execs.get(id) : undefined;
     if (!e) return this.answer(sock, 404, `No such exec instance: ${id ?? requestLine.slice(0, 100)}`);
@@ -171,14 +203,20 @@ export class PodExecBridge {
       closed: () => {
         e.running = false;
         e.closedAt = this.now();
-        // A connection that broke without a status: the login ended without one, as a vanished exec does.
-        if (e.exitCode === null) e.exitCode = EXIT_CANNOT_RUN;
+        if (e.exitCode === null) {
+          // The connection broke before the exit status came: she is told, and the login ends as a vanished exec's.
+          e.exitCode = EXIT_CANNOT_RUN;
+          const msg = Buffer.from('dosh: the connection to her pod ended before the exit status of the command arrived\r\n');
+          write(e.tty ? msg : frame(2, msg));
+        }
         e.stream = undefined;
+        conn.stream = undefined;
         sock.end();
       },
     };
+    let stream: PodExecStream;
     try {
-      e.stream = await this.d.api.execPod(e.target, e.argv, e.tty, io);
+      stream = await this.d.api.execPod(e.target, e.argv, e.tty, io);
     } catch (err) {
       e.running = false;
       e.exitCode = EXIT_CANNOT_RUN;
@@ -188,13 +226,12 @@ export class PodExecBridge {
     sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
     open = true;
     for (const b of out.splice(0)) sock.write(b);
-    const stream = e.stream;
-    if (early.length) stream.stdin(early);
-    sock.on('data', (b: Buffer) => stream.stdin(b));
-    sock.on('end', () => stream.endStdin());
-    // The relay went away: so does the exec (her command gets the hang-up the stream's end gives it).
-    sock.on('close', () => e.running && stream.close());
-    sock.resume();
+    if (!e.running) return; // it ended while opening (closed() has ended the connection)
+    e.stream = stream;
+    conn.stream = stream;
+    for (const b of conn.pending.splice(0)) stream.stdin(b);
+    if (conn.ended) stream.endStdin();
+    if (conn.closed) stream.close();
   }
 
   private answer(sock: Duplex, status: number, message: string): void {

@@ -9,6 +9,8 @@ import type { Engine } from '../../engine/docker.ts';
 import { POD_CONTAINER } from '../../policy/pod-spec.ts';
 import { PodExecBridge, type PodExecApi, type PodExecState } from './exec-bridge.ts';
 import { UserPods, type PodApi, type UserPod } from './user-pods.ts';
+import { podState } from './pod-state.ts';
+import { NotFoundError } from '../../lib/errors.ts';
 
 /**
  * How long a login waits for her pod to run: under the relay's own wait for doshd's answer (30 s by default), so
@@ -42,7 +44,7 @@ export class PodBackend {
   readonly bridge: PodExecBridge;
 
   constructor(
-    api: PodApi & PodExecApi,
+    private readonly api: PodApi & PodExecApi,
     clock: Clock,
     random: Random,
     private readonly opts: PodBackendOptions,
@@ -89,6 +91,20 @@ export class PodBackend {
 
   end(id: string): void {
     this.bridge.end(id);
+  }
+
+  /** Why a pod login's command was cut, in the cluster's words: her pod evicted, failed, deleted; undefined if it runs. */
+  async why(pod: { namespace: string; name: string }): Promise<string | undefined> {
+    const at = `her pod ${pod.namespace}/${pod.name}`;
+    try {
+      const st = podState(await this.api.readPod(pod.namespace, pod.name));
+      if (st.kind === 'failed') return `the session was cut: ${at} ${st.reason === 'Evicted' ? 'was evicted' : 'failed'} (${st.reason}: ${st.message})`;
+      if (st.kind === 'terminating') return `the session was cut: ${at} is being deleted`;
+      return undefined;
+    } catch (e) {
+      if (e instanceof NotFoundError) return `the session was cut: ${at} was deleted`;
+      return undefined;
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../lib/log.ts';
-import { World } from '../../test/fakes/world.ts';
+import { basePolicy, World } from '../../test/fakes/world.ts';
 import { SessionRelayEvents } from './relay-events.ts';
 
 async function running(w: World) {
@@ -104,4 +104,32 @@ test('a hang-up, a failed start and a lost relay end the session with their reas
     `${s.metadata.name} EngineRefused: the Docker engine refused to start the session (HTTP 404): no such exec`,
     `${s.metadata.name} RelayGone: the login program (dosh) went away without ending the session: its connection closed`,
   ]);
+});
+
+test('a pod login: Started records Running without a host process or cgroup; a cut stream says why her pod went; a command\'s own status is hers', async () => {
+  const w = new World({}, { pods: true });
+  w.policyFor = () => basePolicy({ backend: 'kubernetes' });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  const ready = w.get(s.metadata.name);
+  const execs = new Map([[ready.status.execId!, { running: true, exitCode: null as number | null, pid: -1 }]]);
+  const engine = { ...w.engine, inspectExec: async (id: string) => execs.get(id) ?? w.engine.inspectExec(id), resizeExec: w.engine.resizeExec.bind(w.engine), inspectContainer: w.engine.inspectContainer.bind(w.engine) };
+  const why: string[] = [];
+  const pods = { why: async (p: { namespace: string; name: string }) => (why.push(`${p.namespace}/${p.name}`), `the session was cut: her pod ${p.namespace}/${p.name} was deleted`) };
+  const ev = new SessionRelayEvents({ store: w.store, engine, pods, proc: w.proc, cgroups: w.cgroups, clock: w.clock, log: silentLogger, end: async () => {} });
+  ev.started(s.metadata.name, undefined);
+  for (let i = 0; i < 5; i++) await tick();
+  const got = w.get(s.metadata.name);
+  assert.deepEqual([got.status.phase, got.status.execPid, got.status.cgroup], ['Running', undefined, undefined]);
+  assert.deepEqual(w.cgroups.actions, []);
+
+  execs.set(ready.status.execId!, { running: false, exitCode: 137, pid: -1 });
+  assert.deepEqual(await ev.streamEnded(s.metadata.name, { in: 0n, out: 0n }, undefined), { code: 137, message: 'the session was cut: her pod dosh/dosh-ann was deleted' });
+  assert.deepEqual(why, ['dosh/dosh-ann']);
+
+  const again = w.login();
+  await w.controller.syncSession(again.metadata.name);
+  execs.set(w.get(again.metadata.name).status.execId!, { running: false, exitCode: 3, pid: -1 });
+  assert.deepEqual(await ev.streamEnded(again.metadata.name, { in: 0n, out: 0n }, undefined), { code: 3, message: undefined });
+  assert.deepEqual(why, ['dosh/dosh-ann'], 'the cluster is not asked about a command that ended by itself');
 });

@@ -23,6 +23,8 @@ export interface RelayEventsDeps {
   cgroups: { enclose(session: string, exec: { pid: number; start: string }, init: { pid: number }): string | undefined };
   /** Where a stopped recording is told (a Warning event on the session). */
   events?: EventSink;
+  /** For a pod login cut short: why, as the cluster says (controller/pods/pod-backend.ts); none without the backend. */
+  pods?: { why(pod: { namespace: string; name: string }): Promise<string | undefined> };
   /** Ends a live session with a reason and hangs up its processes (the controller's endSessionNamed). */
   end(name: string, reason: EndReason | 'EngineRefused', message: string): Promise<void>;
 }
@@ -75,6 +77,8 @@ export class SessionRelayEvents implements RelayEvents {
     }
     const now = this.d.store.get(name) ?? s;
     if (now && !isLive(now)) message ??= now.status.message;
+    // Killed, or never ended in its own words (126: the exec's end carried no status): her pod may be gone.
+    else if (code > 125 && s?.status.container?.pod && this.d.pods) message = (await this.d.pods.why(s.status.container.pod)) ?? message;
     else if (message === undefined && code > 128 && s?.status.container && !s.status.container.pod && !(await this.containerRunning(s.status.container.id))) {
       message = 'the session was cut: its container stopped (the Docker engine stopped or restarted, or an administrator stopped it)';
     }

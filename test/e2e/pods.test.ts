@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, BUSYBOX, delUser, Doshd, doshctl, REPO, run, storeSessions, su, until } from './harness.ts';
@@ -46,7 +46,7 @@ after(async () => {
 test('su - USER -c CMD runs in her pod, as her uid, with her stdin, and returns the exit status', { timeout: 120_000 }, async () => {
   const uid = (await run('id', ['-u', PIA])).stdout.toString().trim();
   const r = await su(PIA, 'id -u; hostname; cat; echo to-stderr >&2; exit 3', { input: 'from her stdin\n', timeoutMs: 60_000 });
-  assert.equal(r.code, 3, r.stderr);
+  assert.equal(r.code, 3, `stdout ${JSON.stringify(r.stdout.toString())}, stderr ${JSON.stringify(r.stderr)}, doshd: ${readFileSync(doshd.log, 'utf8').split('\n').slice(-15).join('\n')}`);
   assert.equal(r.stdout.toString(), `${uid}\ndosh-${PIA}\nfrom her stdin\n`);
   assert.equal(r.stderr, 'to-stderr\n');
   const pod = JSON.parse(await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'json'));
@@ -88,4 +88,33 @@ test('a pod the cluster cannot schedule: her login is refused with the scheduler
   assert.match(r.stderr, /the cluster has no node for dpo-peg's pod dosh\/dosh-dpo-peg: 0\/1 nodes are available: 1 Insufficient memory/);
   const s = storeSessions().find((x) => x.spec.user === PEG);
   assert.equal(s?.status.reason, 'PodUnschedulable');
+});
+
+test('her pod deleted under a login: the login ends saying so, and her next login gets a new pod', { timeout: 120_000 }, async () => {
+  let stderr = '';
+  const login = spawn('su', ['-', PIA, '-c', 'echo started; sleep 600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  login.stderr.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((r) => login.on('close', r));
+  await new Promise<void>((r) => login.stdout.once('data', () => r()));
+  const before = JSON.parse(await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'json'));
+  await kubectl('delete', 'pod', '-n', 'dosh', `dosh-${PIA}`, '--grace-period=1', '--wait=false');
+  assert.notEqual(await exited, 0);
+  assert.match(stderr, new RegExp(`the session was cut: her pod dosh/dosh-${PIA} (is being deleted|was deleted)`));
+  const next = await su(PIA, 'hostname', { timeoutMs: 60_000 });
+  assert.equal(next.code, 0, next.stderr);
+  const now = JSON.parse(await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'json'));
+  assert.notEqual(now.metadata.uid, before.metadata.uid);
+});
+
+test('a Session resource made through the API is no login: doshd makes no pod for it', { timeout: 60_000 }, async () => {
+  // A mirrored session of this node, copied under another name for another user, as someone with rights on the
+  // namespace could write it: only a login through the relay makes doshd act.
+  const items = JSON.parse(await kubectl('get', 'sessions', '-n', 'dosh-e2e', '-o', 'json')).items;
+  assert.ok(items.length > 0, 'the logins above are mirrored');
+  const forged = { apiVersion: items[0].apiVersion, kind: 'Session', metadata: { name: 'forged-1', namespace: 'dosh-e2e', labels: items[0].metadata.labels }, spec: { ...items[0].spec, user: 'dpo-zed' } };
+  const r = await rig.kubectlIn(JSON.stringify(forged), 'apply', '-f', '-');
+  assert.equal(r.code, 0, r.stderr);
+  await new Promise((res) => setTimeout(res, 4000));
+  assert.equal((await kubectl('get', 'pods', '-n', 'dosh', '-l', 'dosh.io/user=dpo-zed', '-o', 'name')).trim(), '');
+  assert.equal(storeSessions().some((s) => s.spec.user === 'dpo-zed'), false, 'nothing in the node\'s store either');
 });

@@ -1,0 +1,56 @@
+// The kubernetes backend's small parts: the command a pod exec runs, the routing of the relay's exec calls, and why
+// a pod login was cut, over a fake API.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { V1Pod } from '@kubernetes/client-node';
+import { NotFoundError } from '../../lib/errors.ts';
+import type { PodExecApi } from './exec-bridge.ts';
+import { PodBackend, podCommand, routeExecs } from './pod-backend.ts';
+import type { PodApi } from './user-pods.ts';
+
+test('podCommand: her directory (or /), her environment and her command line, through sh, each argument as it is', () => {
+  const argv = podCommand({ env: ['HOME=/home/ann', 'A=x y'], workingDir: undefined }, ['/bin/sh', '-c', 'echo "$A" $0; pwd', 'arg $1'], '/');
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: {} });
+  assert.equal(r.stdout, 'x y arg $1\n/\n');
+  const missing = podCommand({ env: [], workingDir: '/no/such/dir' }, ['pwd'], '/home/ann');
+  assert.equal(spawnSync(missing[0], missing.slice(1), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } }).stdout, '/\n', 'a home the pod lacks: she starts in /');
+});
+
+function backend(read: (ns: string, name: string) => Promise<V1Pod>) {
+  const api: PodApi & PodExecApi = {
+    applyPod: async () => assert.fail('not applied'),
+    readPod: read,
+    deletePod: async () => {},
+    execPod: async () => assert.fail('not exec'),
+  };
+  return new PodBackend(api, { now: () => 0, sleep: async () => {} }, () => 'a'.repeat(64), { socket: '/nonexistent/pods.sock', readyTimeoutMs: 1000, pollMs: 100 });
+}
+
+test('why a pod login was cut: evicted, failed, being deleted or deleted, in the cluster\'s words; nothing for a pod that runs', async () => {
+  const at = { namespace: 'dosh', name: 'dosh-ann' };
+  const pod = (status: V1Pod['status'], meta: V1Pod['metadata'] = {}): V1Pod => ({ metadata: { name: 'dosh-ann', ...meta }, spec: { containers: [] }, status });
+  assert.equal(await backend(async () => pod({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' })).why(at), 'the session was cut: her pod dosh/dosh-ann was evicted (Evicted: The node was low on resource: memory.)');
+  assert.equal(await backend(async () => pod({ phase: 'Running' }, { deletionTimestamp: new Date() })).why(at), 'the session was cut: her pod dosh/dosh-ann is being deleted');
+  assert.equal(await backend(async () => { throw new NotFoundError('gone'); }).why(at), 'the session was cut: her pod dosh/dosh-ann was deleted');
+  assert.equal(await backend(async () => pod({ phase: 'Running', containerStatuses: [{ name: 'dosh', image: '', imageID: '', restartCount: 0, ready: true, state: { running: {} } }] })).why(at), undefined);
+  assert.equal(await backend(async () => { throw new Error('API down'); }).why(at), undefined, 'no guess when the cluster cannot be asked');
+});
+
+test('routeExecs: the bridge answers for its execs (no host process: pid -1), the engine for the rest', async () => {
+  const b = backend(async () => assert.fail());
+  const id = b.createExec({ namespace: 'dosh', name: 'dosh-ann', uid: 'u', node: 'k', outdated: false }, { env: [] }, ['true'], '/', false);
+  const calls: string[] = [];
+  const engine = {
+    inspectExec: async (x: string) => (calls.push(`inspect ${x}`), { running: false, exitCode: 0, pid: 7 }),
+    resizeExec: async (x: string, r: number, c: number) => void calls.push(`resize ${x} ${r}x${c}`),
+    inspectContainer: async () => assert.fail(),
+  } as unknown as Parameters<typeof routeExecs>[0];
+  const r = routeExecs(engine, b);
+  assert.deepEqual(await r.inspectExec(id), { running: false, exitCode: null, pid: -1 });
+  assert.deepEqual(await r.inspectExec('e'.repeat(64)), { running: false, exitCode: 0, pid: 7 });
+  await r.resizeExec(id, 10, 20);
+  await r.resizeExec('e'.repeat(64), 10, 20);
+  assert.deepEqual(calls, [`inspect ${'e'.repeat(64)}`, `resize ${'e'.repeat(64)} 10x20`]);
+  assert.equal(routeExecs(engine, undefined), engine, 'no backend: the engine itself');
+});
