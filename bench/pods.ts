@@ -34,8 +34,8 @@ async function main(): Promise<void> {
   addUser(USER);
   doshd = await new Doshd(`BACKEND=kubernetes\nCONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n`, ['--kubeconfig', rig.kubeconfig, '--kube-namespace', 'dosh-bench', '--log-level', 'warn']).start();
   // The floor: a pod of the same image, made and exec'd into with kubectl.
-  const run = (name: string) => `${k} run ${name} --image=${BUSYBOX} --image-pull-policy=IfNotPresent --restart=Never --command -- sleep 2147483647 >/dev/null`;
-  must(`${run('floor')} && ${k} wait --for=condition=Ready pod/floor --timeout=120s >/dev/null`);
+  const podRun = (name: string) => `${k} run ${name} --image=${BUSYBOX} --image-pull-policy=IfNotPresent --restart=Never --command -- sleep 2147483647 >/dev/null`;
+  must(`${podRun('floor')} && ${k} wait --for=condition=Ready pod/floor --timeout=120s >/dev/null`);
   must(`su - ${USER} -c true`);
 
   const warm = hyperfine(
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const del = (name: string) => bash(`${k} delete pod ${name} --grace-period=0 --force --ignore-not-found --wait=true >/dev/null 2>&1`);
   const cold = hyperfine(
     [
-      { name: 'kubectl run + wait', run: bash(`${run('floor-run')} && ${k} wait --for=condition=Ready pod/floor-run --timeout=120s >/dev/null`), prepare: del('floor-run') },
+      { name: 'kubectl run + wait', run: bash(`${podRun('floor-run')} && ${k} wait --for=condition=Ready pod/floor-run --timeout=120s >/dev/null`), prepare: del('floor-run') },
       { name: 'DoSH cold', run: `su - ${USER} -c true`, prepare: del(`dosh-${USER}`) },
     ],
     COLD_RUNS,
