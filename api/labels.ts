@@ -20,6 +20,8 @@ export const LABEL_SESSION = 'dosh.io/session';
 export const ANNOTATION_MESSAGE = 'dosh.io/message';
 /** On a Session resource: how many of the login's arguments it leaves out (they stay in the node's store). */
 export const ANNOTATION_ARGS_LEFT_OUT = 'dosh.io/args-left-out';
+/** On a user's pod (the kubernetes backend): when a login last started in it or was last seen live in it (ISO time). */
+export const ANNOTATION_IN_USE = 'dosh.io/in-use';
 /** On a generated CRD: what generated it. */
 export const ANNOTATION_GENERATED_BY = 'dosh.io/generated-by';
 

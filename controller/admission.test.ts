@@ -149,3 +149,10 @@ test('the kubernetes backend: the cluster\'s refusal is hers (PodFailed, with it
   assert.match(w.get(b.metadata.name).status.message ?? '', /^the Kubernetes API server refused ann's pod: apply pod dosh\/dosh-ann: pods is forbidden/);
   assert.deepEqual(w.pods.actions, ['ensure ann', 'ensure ann'], 'no exec for a refused login');
 });
+
+test('housekeeping asks the kubernetes backend to collect idle pods, once a pass', async () => {
+  const w = new World({}, { pods: true });
+  await w.controller.housekeeping();
+  await w.controller.housekeeping();
+  assert.equal(w.pods.collections, 2);
+});

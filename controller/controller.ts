@@ -325,6 +325,7 @@ export class Controller {
     for (const [phase, n] of Object.entries(phases)) this.d.metrics.sessions.set({ phase }, n);
     this.resync();
     await this.collector.collect(sessions);
+    await this.d.pods?.collect(sessions);
     await collectNetworks(this.d, (u, fn) => this.containers.withUserLock(u, fn));
     this.d.store.sweep(60_000);
     this.d.recordings?.sweep(new Set(sessions.filter(isLive).map((s) => s.metadata.name)));

@@ -100,7 +100,19 @@ async function main(): Promise<number> {
   // Kubernetes mode loads its client here (nothing is asked of the API server before run()); its client also serves
   // the kubernetes backend's pods and their logins' streams.
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
-  const pods = kube ? new PodBackend(kube.api, realClock, realRandom, { socket: podsSocketPath(cfg.store), readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 }) : undefined;
+  const pods = kube
+    ? new PodBackend({
+        api: kube.api,
+        clock: realClock,
+        random: realRandom,
+        log,
+        options: { socket: podsSocketPath(cfg.store), sessionsNamespace: cfg.kube!.namespace, readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 },
+        collected: (user, pod, idleS, timeoutS) => {
+          metrics.gcCollected.inc({ kind: 'pod' });
+          eventRecorder.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed pod ${pod}, idle for ${idleS} s (idle timeout ${timeoutS} s)`);
+        },
+      })
+    : undefined;
   const cgroups = new SessionCgroups();
   const relayEvents = new SessionRelayEvents({ store, engine: routeExecs(engine, pods), pods, proc: realProcFs, cgroups, clock: realClock, log, events: eventRecorder, end: (name, reason, message) => controller.endSessionNamed(name, reason, message) });
   const links = new RelayLinks(relayEvents, (p) => connectUnix(p), log);

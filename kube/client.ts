@@ -188,10 +188,24 @@ export class KubeClient {
     return this.call('get', `read pod ${namespace}/${name}`, (o) => this.core.readNamespacedPod({ name, namespace }, o));
   }
 
-  /** Deletes the Pod of that uid only (a pod made again meanwhile is another one); gone already is success. */
-  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+  /** The Pods of a namespace that carry the labels of `labelSelector`. */
+  async listPods(namespace: string, labelSelector: string): Promise<k8s.V1Pod[]> {
+    return (await this.call('list', `list pods in ${namespace}`, (o) => this.core.listNamespacedPod({ namespace, labelSelector }, o))).items;
+  }
+
+  /** Sets annotations on a Pod (a merge patch: the others stay); returns the Pod as the server has it now. */
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<k8s.V1Pod> {
+    const opts = (o: k8s.ConfigurationOptions) => this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch, o);
+    return this.call('apply', `annotate pod ${namespace}/${name}`, (o) => this.core.patchNamespacedPod({ name, namespace, body: { metadata: { annotations } } }, opts(o)));
+  }
+
+  /**
+   * Deletes the Pod of that uid only (a pod made again meanwhile is another one), and with `resourceVersion` only if
+   * nothing has changed it since it was read (a ConflictError otherwise); gone already is success.
+   */
+  async deletePod(namespace: string, name: string, uid: string, resourceVersion?: string): Promise<void> {
     try {
-      await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } }, o));
+      await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) } } }, o));
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }

@@ -15,6 +15,7 @@ import type { ControllerMetrics } from '../metrics/metrics.ts';
 import type { PolicySource } from '../policy-source.ts';
 import type { PodApi } from '../pods/user-pods.ts';
 import type { PodExecApi } from '../pods/exec-bridge.ts';
+import type { PodCollectorApi } from '../pods/pod-collector.ts';
 
 export interface KubeModeDeps {
   config: NonNullable<DoshdConfig['kube']>;
@@ -35,7 +36,7 @@ export interface KubeMode {
   /** Why the node is not connected to the API server (for /readyz), or undefined. */
   notReady(): string | undefined;
   /** The client, for the kubernetes backend's pods and execs (controller/pods/). */
-  api: PodApi & PodExecApi;
+  api: PodApi & PodExecApi & PodCollectorApi;
 }
 
 export async function startKubeMode(d: KubeModeDeps): Promise<KubeMode> {

@@ -8,6 +8,8 @@ import { NotFoundError } from '../../lib/errors.ts';
 import type { PodExecApi } from './exec-bridge.ts';
 import { PodBackend, podCommand, routeExecs } from './pod-backend.ts';
 import type { PodApi } from './user-pods.ts';
+import type { PodCollectorApi } from './pod-collector.ts';
+import { silentLogger } from '../../lib/log.ts';
 
 test('podCommand: her directory (or /), her environment and her command line, through sh, each argument as it is', () => {
   const argv = podCommand({ env: ['HOME=/home/ann', 'A=x y'], workingDir: undefined }, ['/bin/sh', '-c', 'echo "$A" $0; pwd', 'arg $1'], '/');
@@ -18,13 +20,23 @@ test('podCommand: her directory (or /), her environment and her command line, th
 });
 
 function backend(read: (ns: string, name: string) => Promise<V1Pod>) {
-  const api: PodApi & PodExecApi = {
+  const api: PodApi & PodExecApi & PodCollectorApi = {
     applyPod: async () => assert.fail('not applied'),
     readPod: read,
+    annotatePod: async () => assert.fail('not annotated'),
     deletePod: async () => {},
     execPod: async () => assert.fail('not exec'),
+    listPods: async () => assert.fail('not listed'),
+    listSessions: async () => assert.fail('not listed'),
   };
-  return new PodBackend(api, { now: () => 0, sleep: async () => {} }, () => 'a'.repeat(64), { socket: '/nonexistent/pods.sock', readyTimeoutMs: 1000, pollMs: 100 });
+  return new PodBackend({
+    api,
+    clock: { now: () => 0, sleep: async () => {} },
+    random: () => 'a'.repeat(64),
+    log: silentLogger,
+    options: { socket: '/nonexistent/pods.sock', sessionsNamespace: 'dosh-system', readyTimeoutMs: 1000, pollMs: 100 },
+    collected: () => assert.fail('nothing collected'),
+  });
 }
 
 test('why a pod login was cut: evicted, failed, being deleted or deleted, in the cluster\'s words; nothing for a pod that runs', async () => {

@@ -2,7 +2,9 @@
 // state for the exit status, its terminal size and its end. doshd makes one when it runs with a Kubernetes
 // connection (--kubeconfig or in a cluster); without one, a kubernetes user is refused BackendUnavailable.
 import { rmSync } from 'node:fs';
-import type { ExecPlan } from '../../api/session.ts';
+import type { ExecPlan, Session } from '../../api/session.ts';
+import type { Logger } from '../../lib/log.ts';
+import { PodCollector, type PodCollectorApi, type PodCollectorDeps } from './pod-collector.ts';
 import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
 import type { Clock, Random } from '../../lib/clock.ts';
 import type { Engine } from '../../engine/docker.ts';
@@ -23,6 +25,8 @@ type ExecEngine = Pick<Engine, 'inspectExec' | 'resizeExec' | 'inspectContainer'
 export interface PodBackendOptions {
   /** The bridge's socket, root's only: what the relay is told to start a pod login's exec on. */
   socket: string;
+  /** Where the fleet's Session resources are (the Kubernetes mode's namespace): what the collector asks. */
+  sessionsNamespace: string;
   readyTimeoutMs: number;
   pollMs: number;
 }
@@ -39,18 +43,34 @@ export function podCommand(plan: Pick<ExecPlan, 'env' | 'workingDir'>, argv: str
   return ['/bin/sh', '-c', ENTER, 'dosh', plan.workingDir ?? home, ...plan.env, ...argv];
 }
 
+export interface PodBackendDeps {
+  api: PodApi & PodExecApi & PodCollectorApi;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  options: PodBackendOptions;
+  /** Told of each idle pod deleted (an event on the user, the collection metric). */
+  collected: PodCollectorDeps['collected'];
+}
+
 export class PodBackend {
   readonly pods: UserPods;
   readonly bridge: PodExecBridge;
+  readonly collector: PodCollector;
+  private readonly api: PodApi & PodExecApi;
+  private readonly opts: PodBackendOptions;
 
-  constructor(
-    private readonly api: PodApi & PodExecApi,
-    clock: Clock,
-    random: Random,
-    private readonly opts: PodBackendOptions,
-  ) {
-    this.pods = new UserPods({ api, clock, readyTimeoutMs: opts.readyTimeoutMs, pollMs: opts.pollMs });
-    this.bridge = new PodExecBridge({ api, random });
+  constructor(d: PodBackendDeps) {
+    this.api = d.api;
+    this.opts = d.options;
+    this.pods = new UserPods({ api: d.api, clock: d.clock, readyTimeoutMs: d.options.readyTimeoutMs, pollMs: d.options.pollMs });
+    this.bridge = new PodExecBridge({ api: d.api, random: d.random });
+    this.collector = new PodCollector({ api: d.api, clock: d.clock, log: d.log, sessionsNamespace: d.options.sessionsNamespace, collected: d.collected });
+  }
+
+  /** A housekeeping pass: the pods of this node's live logins marked in use, idle ones deleted. */
+  collect(sessions: readonly Session[]): Promise<void> {
+    return this.collector.collect(sessions);
   }
 
   get socket(): string {

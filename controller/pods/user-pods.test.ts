@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
-import { LABEL_HASH, LABEL_USER } from '../../api/labels.ts';
+import { ANNOTATION_IN_USE, LABEL_HASH, LABEL_USER } from '../../api/labels.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { resolveText, user } from '../../policy/testkit.ts';
@@ -35,14 +35,21 @@ class FakePods implements PodApi {
     this.pods.set(name, next);
     return next;
   }
+  async annotatePod(ns: string, name: string, annotations: Record<string, string>): Promise<V1Pod> {
+    this.calls.push(`annotate ${ns}/${name} ${Object.entries(annotations).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    const p = this.pods.get(name)!;
+    const next = { ...p, metadata: { ...p.metadata, annotations: { ...p.metadata?.annotations, ...annotations } } };
+    this.pods.set(name, next);
+    return next;
+  }
   async deletePod(ns: string, name: string, uid: string): Promise<void> {
     this.calls.push(`delete ${ns}/${name} uid ${uid}`);
     this.pods.delete(name);
   }
 }
 
-function rig(readyTimeoutMs = 10_000) {
-  let t = 0;
+function rig(readyTimeoutMs = 10_000, start = 0) {
+  let t = start;
   const clock: Clock = { now: () => t, sleep: async (ms) => void (t += ms) };
   const api = new FakePods();
   return { api, pods: new UserPods({ api, clock, readyTimeoutMs, pollMs: 500 }) };
@@ -133,4 +140,19 @@ test('a pod being deleted is waited out, then made again; remove deletes only th
   api.calls = [];
   await pods.remove({ namespace: 'dosh', name: 'dosh-ann', uid: 'uid-1' });
   assert.deepEqual(api.calls, ['delete dosh/dosh-ann uid uid-1']);
+});
+
+test('a login marks her pod in use when its mark is older than 10 s (the collector\'s fence), and writes nothing when it is fresh', async () => {
+  const T = Date.UTC(2026, 11, 4, 12, 0, 0);
+  const { api, pods } = rig(10_000, T);
+  await pods.ensure(POLICY, ANN); // made, then read running 500 ms later
+  assert.equal(api.calls.filter((c) => c.startsWith('annotate')).length, 1, 'a pod made without a creation time counts as never marked');
+  const p = api.pods.get('dosh-ann')!;
+  api.pods.set('dosh-ann', { ...p, metadata: { ...p.metadata, annotations: { [ANNOTATION_IN_USE]: new Date(T - 20_000).toISOString() } } });
+  api.calls = [];
+  await pods.ensure(POLICY, ANN);
+  assert.deepEqual(api.calls, ['read dosh/dosh-ann', `annotate dosh/dosh-ann ${ANNOTATION_IN_USE}=${new Date(T + 500).toISOString()}`]);
+  api.calls = [];
+  await pods.ensure(POLICY, ANN);
+  assert.deepEqual(api.calls, ['read dosh/dosh-ann'], 'marked a moment ago: nothing written');
 });

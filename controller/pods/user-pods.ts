@@ -4,9 +4,9 @@
 // server orders them; a node whose policy differs meets a conflict and uses the pod that is there, marked outdated.
 import { createHash } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import { LABEL_HASH } from '../../api/labels.ts';
+import { ANNOTATION_IN_USE, LABEL_HASH } from '../../api/labels.ts';
 import type { EffectivePolicy, UserInfo } from '../../api/policy.ts';
-import type { Clock } from '../../lib/clock.ts';
+import { iso, type Clock } from '../../lib/clock.ts';
 import { ConflictError, InvalidError, NotFoundError, RefusedError } from '../../lib/errors.ts';
 import { podManifest } from '../../policy/pod-spec.ts';
 import { podState, type PodState } from './pod-state.ts';
@@ -15,7 +15,21 @@ import { podState, type PodState } from './pod-state.ts';
 export interface PodApi {
   applyPod(pod: V1Pod, manager: string): Promise<V1Pod>;
   readPod(namespace: string, name: string): Promise<V1Pod>;
-  deletePod(namespace: string, name: string, uid: string): Promise<void>;
+  annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<V1Pod>;
+  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string): Promise<void>;
+}
+
+/**
+ * How stale her pod's in-use mark may be before a login or a pass of the collector marks it again: well under any
+ * idle timeout, so that a pod in use never looks idle, and coarse enough that most logins write nothing.
+ */
+export const IN_USE_REFRESH_MS = 10_000;
+
+/** When her pod was last marked in use (or made), in ms; a mark that is not a time counts as none. */
+export function lastInUse(pod: V1Pod): number {
+  const mark = Date.parse(pod.metadata?.annotations?.[ANNOTATION_IN_USE] ?? '');
+  const made = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : 0;
+  return Math.max(Number.isNaN(mark) ? 0 : mark, made);
 }
 
 export interface UserPodsDeps {
@@ -60,7 +74,13 @@ export class UserPods {
       const pod = await this.current(namespace, name, want);
       const state = podState(pod);
       last = state;
-      if (state.kind === 'running') return { namespace, name, uid: pod.metadata!.uid!, node: state.node, outdated: pod.metadata?.labels?.[LABEL_HASH] !== hash };
+      if (state.kind === 'running') {
+        // Marked in use before the login runs in it: the mark changes the pod's resourceVersion, so a collector
+        // that found it idle a moment ago, and deletes only what it read, deletes nothing.
+        const now = this.d.clock.now();
+        if (now - lastInUse(pod) > IN_USE_REFRESH_MS) await this.d.api.annotatePod(namespace, name, { [ANNOTATION_IN_USE]: iso(now) });
+        return { namespace, name, uid: pod.metadata!.uid!, node: state.node, outdated: pod.metadata?.labels?.[LABEL_HASH] !== hash };
+      }
       if (state.kind === 'failed') throw new RefusedError('PodFailed', `${user.name}'s pod ${namespace}/${name} cannot serve a login: ${state.reason}: ${state.message}`);
       await this.d.clock.sleep(this.d.pollMs, this.d.signal);
     }

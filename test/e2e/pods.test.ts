@@ -11,8 +11,8 @@ import path from 'node:path';
 import { addUser, BUSYBOX, delUser, Doshd, doshctl, REPO, run, storeSessions, su, until } from './harness.ts';
 import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
 
-const [PIA, PEG] = ['dpo-pia', 'dpo-peg'];
-const POLICY = `BACKEND=kubernetes\nCONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\n[user:${PEG}]\nDOCKERPARAMETERS=--memory 200g\n`;
+const [PIA, PEG, IDA] = ['dpo-pia', 'dpo-peg', 'dpo-ida'];
+const POLICY = `BACKEND=kubernetes\nCONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\n[user:${PEG}]\nDOCKERPARAMETERS=--memory 200g\n[user:${IDA}]\nIDLETIMEOUT=2\n`;
 let rig: Cluster;
 let work: string;
 let doshd: Doshd;
@@ -31,14 +31,14 @@ before(async () => {
   await kubectl('create', 'namespace', 'dosh-e2e');
   await kubectl('create', 'namespace', 'dosh');
   await until('the CRDs to be served', async () => (await rig.kubectl('get', 'sessions', '-A')).code === 0 || undefined);
-  for (const u of [PIA, PEG]) addUser(u);
+  for (const u of [PIA, PEG, IDA]) addUser(u);
   doshd = await new Doshd(POLICY, ['--kubeconfig', rig.kubeconfig, '--kube-namespace', 'dosh-e2e', '--kill-grace', '1']).start();
 }, { timeout: 45 * 60_000 });
 
 after(async () => {
   await doshd?.stop();
   await rig?.stop();
-  for (const u of [PIA, PEG]) delUser(u);
+  for (const u of [PIA, PEG, IDA]) delUser(u);
   doshd?.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
@@ -117,4 +117,19 @@ test('a Session resource made through the API is no login: doshd makes no pod fo
   await new Promise((res) => setTimeout(res, 4000));
   assert.equal((await kubectl('get', 'pods', '-n', 'dosh', '-l', 'dosh.io/user=dpo-zed', '-o', 'name')).trim(), '');
   assert.equal(storeSessions().some((s) => s.spec.user === 'dpo-zed'), false, 'nothing in the node\'s store either');
+});
+
+test('idle collection: her pod stays while a login runs in it, and goes once it has been idle past her IDLETIMEOUT', { timeout: 120_000 }, async () => {
+  const gone = async () => {
+    const r = await rig.kubectl('get', 'pod', '-n', 'dosh', `dosh-${IDA}`, '-o', 'jsonpath={.metadata.deletionTimestamp}');
+    return r.code !== 0 || r.stdout !== '';
+  };
+  const login = su(IDA, 'sleep 6', { timeoutMs: 60_000 });
+  await until('her pod', async () => (await rig.kubectl('get', 'pod', '-n', 'dosh', `dosh-${IDA}`)).code === 0 || undefined, 40_000);
+  await new Promise((res) => setTimeout(res, 4500));
+  assert.equal(await gone(), false, 'kept under a live login, past the 2 s idle timeout');
+  assert.equal((await login).code, 0);
+  await until('her idle pod to be deleted', async () => (await gone()) || undefined, 30_000);
+  const ev = await doshctl('events', '--for', `user/${IDA}`);
+  assert.match(ev.stdout.toString(), new RegExp(`removed pod dosh/dosh-${IDA}, idle for \\d+ s \\(idle timeout 2 s\\)`));
 });

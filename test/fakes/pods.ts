@@ -25,4 +25,10 @@ export class FakePods implements PodPort {
   end(id: string): void {
     this.actions.push(`end ${id}`);
   }
+
+  /** Housekeeping passes that asked for idle pods to be collected (controller/pods/pod-collector.ts has its own tests). */
+  collections = 0;
+  async collect(): Promise<void> {
+    this.collections++;
+  }
 }

@@ -218,7 +218,7 @@ test('RBAC for the kubernetes backend: none by default; with podBackend, pods an
   assert.deepEqual(roles.map((r) => r.metadata.namespace), ['users', 'lab']);
   for (const r of roles) {
     assert.deepEqual(r.rules, [
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'create', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] },
     ]);
   }

@@ -1,0 +1,114 @@
+// Idle collection of users' pods against a fake API: pods with their labels and in-use marks, the fleet's Session
+// resources, and a delete that fails as the API server's does when the pod changed since it was read.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_IN_USE, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
+import type { Session } from '../../api/session.ts';
+import { ConflictError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { PodCollector, type PodCollectorApi } from './pod-collector.ts';
+
+const T = Date.UTC(2026, 11, 4, 12, 0, 0);
+const ago = (s: number) => new Date(T - s * 1000).toISOString();
+
+function pod(user: string, idle: number, inUseAgo?: number, ns = 'dosh'): V1Pod {
+  return {
+    metadata: {
+      name: `dosh-${user}`,
+      namespace: ns,
+      uid: `uid-${user}`,
+      resourceVersion: '7',
+      creationTimestamp: new Date(T - 3600_000),
+      labels: { [LABEL_MANAGED]: 'true', [LABEL_USER]: user, [LABEL_IDLE]: String(idle) },
+      annotations: inUseAgo === undefined ? {} : { [ANNOTATION_IN_USE]: ago(inUseAgo) },
+    },
+  };
+}
+
+class FakeApi implements PodCollectorApi {
+  pods = new Map<string, V1Pod[]>([['dosh', []]]);
+  fleet: { user: string; phase?: string }[] = [];
+  calls: string[] = [];
+  conflict = new Set<string>();
+  async listPods(ns: string, selector: string) {
+    this.calls.push(`list ${ns} ${selector}`);
+    return this.pods.get(ns) ?? [];
+  }
+  async annotatePod(ns: string, name: string, a: Record<string, string>) {
+    this.calls.push(`annotate ${ns}/${name} ${a[ANNOTATION_IN_USE]}`);
+    return {};
+  }
+  async deletePod(ns: string, name: string, uid: string, rv?: string) {
+    this.calls.push(`delete ${ns}/${name} uid=${uid} rv=${rv}`);
+    if (this.conflict.has(name)) throw new ConflictError('the object has been modified');
+  }
+  async listSessions(ns: string | undefined, selector?: string) {
+    this.calls.push(`sessions ${ns} ${selector}`);
+    const user = selector?.split('=')[1];
+    return this.fleet.filter((s) => s.user === user).map((s) => ({ status: s.phase === undefined ? undefined : { phase: s.phase } }));
+  }
+}
+
+function session(user: string, phase: string, ns = 'dosh'): Session {
+  return { metadata: { name: `${user}-1` }, spec: { user }, status: { phase, conditions: [], container: { id: 'pod:u', name: `${ns}/dosh-${user}`, image: 'i', pod: { namespace: ns, name: `dosh-${user}`, node: 'k1' } } } } as unknown as Session;
+}
+
+function rig() {
+  const api = new FakeApi();
+  const collected: string[] = [];
+  const c = new PodCollector({ api, clock: { now: () => T, sleep: async () => {} }, log: silentLogger, sessionsNamespace: 'dosh-system', collected: (u, p, idle, timeout) => collected.push(`${u} ${p} ${idle}/${timeout}`) });
+  return { api, c, collected };
+}
+
+test('a pod idle past its timeout, with no live login anywhere, is deleted as it was read (uid and resourceVersion)', async () => {
+  const { api, c, collected } = rig();
+  api.pods.set('dosh', [pod('ann', 60, 120), pod('bob', 60, 30), pod('cid', 0, 99_999)]);
+  await c.collect([]);
+  assert.deepEqual(api.calls, [
+    `list dosh ${LABEL_MANAGED}=true`,
+    `sessions dosh-system ${LABEL_USER}=ann`,
+    'delete dosh/dosh-ann uid=uid-ann rv=7',
+  ]);
+  assert.deepEqual(collected, ['ann dosh/dosh-ann 120/60'], 'bob was in use 30 s ago; cid\'s timeout 0 keeps it');
+});
+
+test('a live login keeps her pod: on this node (its pod marked in use when the mark is stale), on another node, or starting', async () => {
+  const { api, c, collected } = rig();
+  api.pods.set('dosh', [pod('ann', 60, 120), pod('bob', 60, 5), pod('cid', 60, 120), pod('dan', 60, 120)]);
+  api.fleet = [{ user: 'cid', phase: 'Running' }, { user: 'dan' }, { user: 'dan', phase: 'Succeeded' }];
+  await c.collect([session('ann', 'Running'), session('bob', 'Running'), session('eve', 'Succeeded')]);
+  assert.deepEqual(api.calls, [
+    `list dosh ${LABEL_MANAGED}=true`,
+    `annotate dosh/dosh-ann ${new Date(T).toISOString()}`,
+    `sessions dosh-system ${LABEL_USER}=cid`,
+    `sessions dosh-system ${LABEL_USER}=dan`,
+  ]);
+  assert.deepEqual(collected, []);
+});
+
+test('a pod marked in use between the read and the delete is kept (the delete\'s conflict); a pod being deleted is left alone', async () => {
+  const { api, c, collected } = rig();
+  const going = pod('bob', 60, 120);
+  going.metadata!.deletionTimestamp = new Date(T);
+  api.pods.set('dosh', [pod('ann', 60, 120), going]);
+  api.conflict.add('dosh-ann');
+  await c.collect([]);
+  assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-ann uid=uid-ann rv=7']);
+  assert.deepEqual(collected, []);
+});
+
+test('the namespaces of her sessions are collected too, and stay known once the sessions are gone; a list that fails skips only its namespace', async () => {
+  const { api, c, collected } = rig();
+  api.pods.set('lab', [pod('ann', 60, 120, 'lab')]);
+  await c.collect([session('ann', 'Succeeded', 'lab')]);
+  assert.deepEqual(collected, ['ann lab/dosh-ann 120/60']);
+  api.calls = [];
+  api.listPods = async (ns) => {
+    api.calls.push(`list ${ns}`);
+    if (ns === 'dosh') throw new Error('forbidden');
+    return [];
+  };
+  await c.collect([]);
+  assert.deepEqual(api.calls, ['list dosh', 'list lab']);
+});
