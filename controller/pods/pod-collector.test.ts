@@ -65,6 +65,8 @@ test('a pod idle past its timeout, with no live login anywhere, is deleted as it
   const { api, c, collected } = rig();
   api.pods.set('dosh', [pod('ann', 60, 120), pod('bob', 60, 30), pod('cid', 0, 99_999)]);
   await c.collect([]);
+  assert.deepEqual(api.calls, [], 'a node that has served no pod login asks nothing');
+  await c.collect([session('eve', 'Succeeded')]);
   assert.deepEqual(api.calls, [
     `list dosh ${LABEL_MANAGED}=true`,
     `sessions dosh-system ${LABEL_USER}=ann`,
@@ -93,7 +95,7 @@ test('a pod marked in use between the read and the delete is kept (the delete\'s
   going.metadata!.deletionTimestamp = new Date(T);
   api.pods.set('dosh', [pod('ann', 60, 120), going]);
   api.conflict.add('dosh-ann');
-  await c.collect([]);
+  await c.collect([session('eve', 'Succeeded')]);
   assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-ann uid=uid-ann rv=7']);
   assert.deepEqual(collected, []);
 });
@@ -101,7 +103,7 @@ test('a pod marked in use between the read and the delete is kept (the delete\'s
 test('the namespaces of her sessions are collected too, and stay known once the sessions are gone; a list that fails skips only its namespace', async () => {
   const { api, c, collected } = rig();
   api.pods.set('lab', [pod('ann', 60, 120, 'lab')]);
-  await c.collect([session('ann', 'Succeeded', 'lab')]);
+  await c.collect([session('eve', 'Succeeded'), session('ann', 'Succeeded', 'lab')]);
   assert.deepEqual(collected, ['ann lab/dosh-ann 120/60']);
   api.calls = [];
   api.listPods = async (ns) => {

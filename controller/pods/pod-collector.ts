@@ -9,7 +9,6 @@ import { isLive, LIVE_PHASES, type Session } from '../../api/session.ts';
 import { iso, type Clock } from '../../lib/clock.ts';
 import { ConflictError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { DEFAULT_NAMESPACE } from '../../policy/pod-spec.ts';
 import { IN_USE_REFRESH_MS, lastInUse } from './user-pods.ts';
 
 /** The Kubernetes calls of the collector (kube/client.ts; a fake in unit tests). */
@@ -32,8 +31,11 @@ export interface PodCollectorDeps {
 }
 
 export class PodCollector {
-  /** The namespaces this doshd has seen users' pods in: collected there even once their sessions are gone. */
-  private readonly namespaces = new Set<string>([DEFAULT_NAMESPACE]);
+  /**
+   * The namespaces this doshd has seen users' pods in (its sessions'), collected there even once those sessions are
+   * gone. None until a pod login: a fleet that runs no pods is never asked about them (nor given the rights).
+   */
+  private readonly namespaces = new Set<string>();
 
   constructor(private readonly d: PodCollectorDeps) {}
 
