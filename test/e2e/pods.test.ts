@@ -43,6 +43,16 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** A login through su that runs until it is ended, once it has started: its exit status to come, and its stderr so far. */
+async function longLogin(user: string): Promise<{ exited: Promise<number | null>; stderr: () => string }> {
+  let stderr = '';
+  const login = spawn('su', ['-', user, '-c', 'echo started; sleep 600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  login.stderr.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((r) => login.on('close', r));
+  await new Promise<void>((r) => login.stdout.once('data', () => r()));
+  return { exited, stderr: () => stderr };
+}
+
 test('su - USER -c CMD runs in her pod, as her uid, with her stdin, and returns the exit status', { timeout: 120_000 }, async () => {
   const uid = (await run('id', ['-u', PIA])).stdout.toString().trim();
   const r = await su(PIA, 'id -u; hostname; cat; echo to-stderr >&2; exit 3', { input: 'from her stdin\n', timeoutMs: 60_000 });
@@ -68,17 +78,13 @@ test('a login on a terminal: a pty in her pod with the size of hers', { timeout:
 });
 
 test('doshctl delete session ends a pod login and tells her', { timeout: 120_000 }, async () => {
-  let stderr = '';
-  const login = spawn('su', ['-', PIA, '-c', 'echo started; sleep 600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  login.stderr.on('data', (d: Buffer) => (stderr += d));
-  const exited = new Promise<number | null>((r) => login.on('close', r));
-  await new Promise<void>((r) => login.stdout.once('data', () => r()));
+  const { exited, stderr } = await longLogin(PIA);
   const live = storeSessions().find((x) => x.spec.user === PIA && x.status.phase === 'Running');
   assert.ok(live, 'her session runs');
   const del = await doshctl('delete', 'session', live.metadata.name);
   assert.equal(del.code, 0, del.stderr);
   assert.notEqual(await exited, 0);
-  assert.match(stderr, /ended by an administrator/);
+  assert.match(stderr(), /ended by an administrator/);
 });
 
 test('a pod the cluster cannot schedule: her login is refused with the scheduler\'s words', { timeout: 120_000 }, async () => {
@@ -91,15 +97,11 @@ test('a pod the cluster cannot schedule: her login is refused with the scheduler
 });
 
 test('her pod deleted under a login: the login ends saying so, and her next login gets a new pod', { timeout: 120_000 }, async () => {
-  let stderr = '';
-  const login = spawn('su', ['-', PIA, '-c', 'echo started; sleep 600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  login.stderr.on('data', (d: Buffer) => (stderr += d));
-  const exited = new Promise<number | null>((r) => login.on('close', r));
-  await new Promise<void>((r) => login.stdout.once('data', () => r()));
+  const { exited, stderr } = await longLogin(PIA);
   const before = JSON.parse(await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'json'));
   await kubectl('delete', 'pod', '-n', 'dosh', `dosh-${PIA}`, '--grace-period=1', '--wait=false');
   assert.notEqual(await exited, 0);
-  assert.match(stderr, new RegExp(`the session was cut: her pod dosh/dosh-${PIA} (is being deleted|was deleted)`));
+  assert.match(stderr(), new RegExp(`the session was cut: her pod dosh/dosh-${PIA} (is being deleted|was deleted)`));
   const next = await su(PIA, 'hostname', { timeoutMs: 60_000 });
   assert.equal(next.code, 0, next.stderr);
   const now = JSON.parse(await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'json'));
