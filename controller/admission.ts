@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { setCondition } from '../api/meta.ts';
 import type { EffectivePolicy, UserInfo } from '../api/policy.ts';
 import type { ConditionReason, RefusalReason } from '../api/reasons.ts';
-import { isLive, type Session, type SessionStatus } from '../api/session.ts';
+import { isLive, type ExecPlan, type Session, type SessionStatus } from '../api/session.ts';
 import { commandLine } from '../policy/remote-command.ts';
 import { iso } from '../lib/clock.ts';
 import { InvalidError, RefusedError, UnavailableError } from '../lib/errors.ts';
@@ -117,34 +117,10 @@ export class Admission {
     if (agentSocket) plan.env = [...plan.env, `SSH_AUTH_SOCK=${AGENT_MOUNT}/${path.basename(agentSocket)}`];
     const recording = policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined;
     const argv = commandLine(s.spec, plan);
-    // The preexec hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were
-    // for this container and this plan; else (her container made again meanwhile, say) they are done anew.
-    const target = `${container.id} ${JSON.stringify(plan)}`;
-    if (done.preexecFor !== target) {
-      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, argv), hookContext(user, container, s));
-      done.preexecFor = target;
-    }
-    if (done.exec?.for !== target) done.exec = { for: target, execId: await this.d.engine.createExec(container.id, { argv, env: plan.env, user: plan.user, workingDir: plan.workingDir, tty: s.spec.tty }) };
-    const now = this.d.clock.now();
-    const { outdated, shell: _shell, ...containerRef } = container;
-    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `container ${container.name} is running`, lastTransitionTime: iso(now) });
-    // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
-    if (outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the container predates the current policy', lastTransitionTime: iso(now) });
-    const ready: SessionStatus = {
-      ...s.status,
-      phase: 'Ready',
-      container: containerRef,
-      exec: plan,
-      execId: done.exec.execId,
-      notice: transfer?.notice,
-      agentSocket,
-      recording,
-      hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
-      readyAt: iso(now),
-      deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
-      conditions,
-    };
-    return { ready, user: user.name, container: container.name };
+    const { outdated, shell: _shell, ...ref } = container;
+    const made = { ref, ready: `container ${container.name} is running`, outdated: outdated ? 'the container predates the current policy' : undefined };
+    const createExec = () => this.d.engine.createExec(container.id, { argv, env: plan.env, user: plan.user, workingDir: plan.workingDir, tty: s.spec.tty });
+    return this.ready(s, user, policy, done, made, plan, argv, createExec, { notice: transfer?.notice, agentSocket, recording });
   }
 
   /**
@@ -159,30 +135,52 @@ export class Admission {
       throw e;
     });
     const plan = planExec(s.spec, policy, user);
+    const recording = policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined;
     const argv = commandLine(s.spec, plan);
-    const container = { id: `pod:${pod.uid}`, name: `${pod.namespace}/${pod.name}`, image: policy.image, pod: { namespace: pod.namespace, name: pod.name, node: pod.node } };
-    const target = `${container.id} ${JSON.stringify(plan)}`;
+    const ref = { id: `pod:${pod.uid}`, name: `${pod.namespace}/${pod.name}`, image: policy.image, pod: { namespace: pod.namespace, name: pod.name, node: pod.node } };
+    const made = { ref, ready: `pod ${ref.name} is running on node ${pod.node}`, outdated: pod.outdated ? 'the pod predates the current policy' : undefined };
+    return this.ready(s, user, policy, done, made, plan, argv, () => pods.createExec(pod, plan, argv, user.home, s.spec.tty), { recording });
+  }
+
+  /**
+   * The preexec hooks and the exec for her container (or pod) and plan, then the status that makes the session
+   * Ready. The hooks and the exec of an earlier attempt whose Ready was never recorded are reused when they were for
+   * this container and this plan; else (her container made again meanwhile, say) they are done anew.
+   */
+  private async ready(
+    s: Session,
+    user: UserInfo,
+    policy: EffectivePolicy,
+    done: Done,
+    made: { ref: NonNullable<SessionStatus['container']>; ready: string; outdated?: string },
+    plan: ExecPlan,
+    argv: string[],
+    createExec: () => Promise<string> | string,
+    extra: Pick<SessionStatus, 'notice' | 'agentSocket' | 'recording'>,
+  ): Promise<Verdict> {
+    const target = `${made.ref.id} ${JSON.stringify(plan)}`;
     if (done.preexecFor !== target) {
-      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', container.name, argv), hookContext(user, container, s));
+      await this.hooks.forPolicy(policy, 'preexec', hookArgs('preexec', made.ref.name, argv), hookContext(user, made.ref, s));
       done.preexecFor = target;
     }
-    if (done.exec?.for !== target) done.exec = { for: target, execId: pods.createExec(pod, plan, argv, user.home, s.spec.tty) };
+    if (done.exec?.for !== target) done.exec = { for: target, execId: await createExec() };
     const now = this.d.clock.now();
-    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: `pod ${container.name} is running on node ${pod.node}`, lastTransitionTime: iso(now) });
-    if (pod.outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: 'the pod predates the current policy', lastTransitionTime: iso(now) });
+    let conditions = setCondition(s.status.conditions, { type: 'Ready', status: 'True', reason: 'ContainerRunning' satisfies ConditionReason, message: made.ready, lastTransitionTime: iso(now) });
+    // Kept under her logged-in sessions: it is recreated with the current policy once none is attached.
+    if (made.outdated) conditions = setCondition(conditions, { type: 'ContainerOutdated', status: 'True', reason: 'PolicyChanged' satisfies ConditionReason, message: made.outdated, lastTransitionTime: iso(now) });
     const ready: SessionStatus = {
       ...s.status,
       phase: 'Ready',
-      container,
+      container: made.ref,
       exec: plan,
       execId: done.exec.execId,
-      recording: policy.recordSessions && s.spec.tty ? this.recordingPlan(s, done) : undefined,
+      ...extra,
       hooks: policy.runScripts && policy.scriptsFolder ? { folder: policy.scriptsFolder, execDone: false } : undefined,
       readyAt: iso(now),
       deadline: policy.maxSessionSeconds > 0 ? iso(Date.parse(s.metadata.creationTimestamp) + policy.maxSessionSeconds * 1000) : undefined,
       conditions,
     };
-    return { ready, user: user.name, container: container.name };
+    return { ready, user: user.name, container: made.ref.name };
   }
 
   /** Where her terminal session is recorded, and how much it may take; none (an event says why) over her cap. */
