@@ -18,14 +18,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { until } from './harness.ts';
+import { BUSYBOX, REPO, until } from './harness.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGE = 'dosh-test/debian:trixie';
 const NAME = `dts-pkg-${process.pid}`;
 const U = 'dtspkg1';
-const POLICY = 'CONTAINERIMAGE=dosh-test/busybox:latest\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n# the administrator changed this file\n';
+const POLICY = `CONTAINERIMAGE=${BUSYBOX}\nCONTAINERCOMMAND=/bin/sh\nIDLETIMEOUT=0\n# the administrator changed this file\n`;
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0';
 
 let debs = '';
@@ -39,7 +37,7 @@ interface Out {
 }
 
 function sh(cmd: string, timeout = 10 * 60_000): Out {
-  const r = spawnSync('bash', ['-c', cmd], { cwd: ROOT, encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
+  const r = spawnSync('bash', ['-c', cmd], { cwd: REPO, encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
