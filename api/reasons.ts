@@ -43,7 +43,7 @@ export const REFUSAL_REASONS = [
   'ContainerRemoving',
   /** Her container is dead (it cannot start) and the engine would not remove it. */
   'ContainerDead',
-  /** Her policy puts her container on a backend this doshd cannot serve (BACKEND=kubernetes: not built yet). */
+  /** Her policy puts her container on a backend this doshd cannot serve (BACKEND=kubernetes without a Kubernetes connection). */
   'BackendUnavailable',
   /** Her pod (BACKEND=kubernetes) cannot serve a login: evicted, OOM-killed, an image the node cannot pull; the cluster's reason follows. */
   'PodFailed',

@@ -120,4 +120,4 @@ export interface ControllerDeps {
 }
 
 /** What admission and the end of a login use of the kubernetes backend. */
-export type PodPort = Pick<PodBackend, 'ensure' | 'createExec' | 'end' | 'collect'>;
+export type PodPort = Pick<PodBackend, 'ensure' | 'createExec' | 'end' | 'collect' | 'isOutdated'>;

@@ -21,6 +21,7 @@ import { ControllerMetrics } from './metrics/metrics.ts';
 import { PolicySource } from './policy-source.ts';
 import { startKubeMode } from './kube/mode.ts';
 import { UserMetrics } from './metrics/user-metrics.ts';
+import { cachedPodUsage } from './metrics/pod-usage.ts';
 import { cachedManagedList } from './metrics/managed-list.ts';
 import { readiness } from './metrics/readiness.ts';
 import { recordInstance } from './instance.ts';
@@ -111,6 +112,16 @@ async function main(): Promise<number> {
           metrics.gcCollected.inc({ kind: 'pod' });
           eventRecorder.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed pod ${pod}, idle for ${idleS} s (idle timeout ${timeoutS} s)`);
         },
+        policyOf: async (name) => {
+          const user = await users.lookup(name).catch(() => undefined);
+          if (!user) return undefined;
+          try {
+            return { policy: policy.resolve(user), user };
+          } catch {
+            return undefined; // refused by the policy now: her pod waits for its idle timeout
+          }
+        },
+        rolledOut: (user, pod) => eventRecorder.record({ kind: 'User', name: user }, 'Normal', 'ContainerRecreated', `removed idle pod ${pod}, which predates the policy; her next login makes it anew`),
       })
     : undefined;
   const cgroups = new SessionCgroups();
@@ -168,7 +179,12 @@ async function main(): Promise<number> {
   }
   policy.onReload(() => void controller.policyChanged());
   await pods?.listen();
-  new UserMetrics({ registry: metrics.registry, list: cachedManagedList(engine, cfg.node, Date.now), onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }) });
+  new UserMetrics({
+    registry: metrics.registry,
+    list: cachedManagedList(engine, cfg.node, Date.now),
+    pods: kube && pods && cachedPodUsage(kube.api, () => pods.collector.served(), Date.now),
+    onError: (e) => log.warn('per-user metrics unavailable', { error: String(e) }),
+  });
   const server = cfg.metricsAddress ? await serveHttp(cfg.metricsAddress.host, cfg.metricsAddress.port, metrics.registry, readiness(engine, policy, kube)) : undefined;
   recordInstance(cfg.store, cfg.node, VERSION, new Date(), { toolbox: cfg.toolbox, recordings: cfg.recordings.dir, auditLog: cfg.audit?.file });
 

@@ -58,3 +58,24 @@ test('a user the new policy moves to the kubernetes backend: her idle container 
   assert.equal(w.engine.containers.get('dosh-ann')!.id, old, 'left for her idle timeout');
   assert.deepEqual(w.engine.actions.filter((a) => a.startsWith('create') || a.startsWith('remove')), []);
 });
+
+test('a policy reload marks a live pod session ContainerOutdated when her pod predates it, and clears it when it matches again', async () => {
+  const w = new World({}, { pods: true });
+  w.policyFor = () => basePolicy({ backend: 'kubernetes' });
+  const s = w.login();
+  await w.controller.syncSession(s.metadata.name);
+  assert.equal(w.get(s.metadata.name).status.phase, 'Ready');
+  const outdated = () => w.get(s.metadata.name).status.conditions.find((c) => c.type === 'ContainerOutdated');
+  w.pods.actions = [];
+  w.pods.outdated = true;
+  await w.controller.policyChanged();
+  assert.deepEqual(w.pods.actions, ['outdated? dosh/dosh-ann'], 'her pod is asked, not the engine');
+  assert.equal(outdated()?.status, 'True');
+  assert.equal(outdated()?.message, 'the pod predates the current policy');
+  w.pods.outdated = false;
+  await w.controller.policyChanged();
+  assert.equal(outdated()?.status, 'False');
+  w.pods.outdated = undefined; // gone: nothing to say
+  await w.controller.policyChanged();
+  assert.equal(outdated()?.status, 'False');
+});

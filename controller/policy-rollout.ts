@@ -14,7 +14,7 @@ import type { ControllerDeps } from './deps.ts';
 /** Containers recreated at once: enough to use the engine's parallelism, few enough to leave logins their share. */
 const PARALLEL = 4;
 
-type RolloutDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'clock' | 'log' | 'options'>;
+type RolloutDeps = Pick<ControllerDeps, 'store' | 'engine' | 'policy' | 'users' | 'clock' | 'log' | 'options' | 'pods'>;
 
 export class PolicyRollout {
   constructor(
@@ -39,11 +39,11 @@ export class PolicyRollout {
       try {
         const user = await this.d.users.lookup(name);
         if (!user) continue;
-        const want = desiredContainer(this.d.policy.resolve(user), user, this.d.options.node, doshMounts(this.d.options));
+        const policy = this.d.policy.resolve(user);
+        const want = desiredContainer(policy, user, this.d.options.node, doshMounts(this.d.options));
         for (const s of sessions) {
-          const c = await this.d.engine.inspectContainer(s.status.container!.id).catch(() => undefined);
-          if (!c) continue;
-          const outdated = c.labels[LABEL_HASH] !== want.hash;
+          const outdated = await this.outdated(s, want.hash, policy, user);
+          if (outdated === undefined) continue;
           const cur = s.status.conditions.find((x) => x.type === 'ContainerOutdated');
           if ((cur?.status === 'True') === outdated) continue;
           const now = iso(this.d.clock.now());
@@ -51,7 +51,7 @@ export class PolicyRollout {
             ...s,
             status: {
               ...s.status,
-              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged' satisfies ConditionReason, message: outdated ? 'the container predates the current policy' : 'the container matches the current policy', lastTransitionTime: now }),
+              conditions: setCondition(s.status.conditions, { type: 'ContainerOutdated', status: outdated ? 'True' : 'False', reason: 'PolicyChanged' satisfies ConditionReason, message: `the ${s.status.container!.pod ? 'pod' : 'container'} ${outdated ? 'predates' : 'matches'} the current policy`, lastTransitionTime: now }),
             },
           });
         }
@@ -60,6 +60,14 @@ export class PolicyRollout {
         this.d.log.debug('could not check a container against the new policy', { user: name, error: String(err) });
       }
     }
+  }
+
+  /** Whether a session's container (or pod) predates the policy; undefined when it is gone. */
+  private async outdated(s: Session, hash: string, policy: EffectivePolicy, user: UserInfo): Promise<boolean | undefined> {
+    const pod = s.status.container!.pod;
+    if (pod) return this.d.pods?.isOutdated(pod, policy, user);
+    const c = await this.d.engine.inspectContainer(s.status.container!.id).catch(() => undefined);
+    return c && c.labels[LABEL_HASH] !== hash;
   }
 
   /** Running idle containers whose hash differs from their user's new policy; stopped ones wait for her next login. */

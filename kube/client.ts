@@ -10,8 +10,8 @@ export const KUBE_VERSION = 'v1alpha1';
 export const SESSION_PLURAL = 'sessions';
 export const POLICY_PLURAL = 'doshpolicies';
 
-import type { KubeObject, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
-export type { KubeObject, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
+import type { KubeObject, NodeSummary, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
+export type { KubeObject, NodeSummary, PodExecIO, PodExecStatus, PodExecStream, WatchEvent } from './types.ts';
 
 export interface WatchHandlers {
   onEvent(type: WatchEvent, obj: KubeObject): void;
@@ -193,6 +193,13 @@ export class KubeClient {
     return (await this.call('list', `list pods in ${namespace}`, (o) => this.core.listNamespacedPod({ namespace, labelSelector }, o))).items;
   }
 
+  /** The kubelet's stats/summary of a node, through the API server's node proxy (nodes/proxy get). */
+  async nodeSummary(node: string): Promise<NodeSummary> {
+    const r: unknown = await this.call('get', `read the stats summary of node ${node}`, (o) => this.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }, o));
+    // Typed as a string by the generated client, which parses a JSON answer all the same.
+    return (typeof r === 'string' ? JSON.parse(r) : r) as NodeSummary;
+  }
+
   /** Sets annotations on a Pod (a merge patch: the others stay); returns the Pod as the server has it now. */
   async annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<k8s.V1Pod> {
     const opts = (o: k8s.ConfigurationOptions) => this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch, o);
@@ -203,9 +210,10 @@ export class KubeClient {
    * Deletes the Pod of that uid only (a pod made again meanwhile is another one), and with `resourceVersion` only if
    * nothing has changed it since it was read (a ConflictError otherwise); gone already is success.
    */
-  async deletePod(namespace: string, name: string, uid: string, resourceVersion?: string): Promise<void> {
+  async deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<void> {
     try {
-      await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) } } }, o));
+      const body = { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) }, ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}) };
+      await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body }, o));
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }

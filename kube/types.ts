@@ -47,3 +47,18 @@ export interface PodExecStream {
   resize(rows: number, cols: number): void;
   close(): void;
 }
+
+/**
+ * The part of the kubelet's stats/summary (its Summary API, k8s.io/kubelet/pkg/apis/stats/v1alpha1) that DoSH reads:
+ * per pod, cumulative CPU, memory, network and process counts. Every field may be missing while a pod starts.
+ */
+export interface NodeSummary {
+  pods?: {
+    podRef: { name: string; namespace: string; uid?: string };
+    cpu?: { usageCoreNanoSeconds?: number };
+    memory?: { usageBytes?: number; workingSetBytes?: number };
+    network?: { interfaces?: { name: string; rxBytes?: number; txBytes?: number }[] };
+    process_stats?: { process_count?: number };
+    containers?: { name: string; cpu?: { usageCoreNanoSeconds?: number }; memory?: { usageBytes?: number; workingSetBytes?: number } }[];
+  }[];
+}

@@ -16,6 +16,7 @@ import type { PolicySource } from '../policy-source.ts';
 import type { PodApi } from '../pods/user-pods.ts';
 import type { PodExecApi } from '../pods/exec-bridge.ts';
 import type { PodCollectorApi } from '../pods/pod-collector.ts';
+import type { PodUsageApi } from '../metrics/pod-usage.ts';
 
 export interface KubeModeDeps {
   config: NonNullable<DoshdConfig['kube']>;
@@ -35,8 +36,8 @@ export interface KubeMode {
   run(signal: AbortSignal): Promise<void>;
   /** Why the node is not connected to the API server (for /readyz), or undefined. */
   notReady(): string | undefined;
-  /** The client, for the kubernetes backend's pods and execs (controller/pods/). */
-  api: PodApi & PodExecApi & PodCollectorApi;
+  /** The client, for the kubernetes backend's pods and execs (controller/pods/) and their usage (metrics/pod-usage.ts). */
+  api: PodApi & PodExecApi & PodCollectorApi & PodUsageApi;
 }
 
 export async function startKubeMode(d: KubeModeDeps): Promise<KubeMode> {

@@ -1,9 +1,11 @@
-// Per-user resource metrics, read at scrape time from each managed container's cgroup (lib/cgroup-usage.ts). Labels
-// are `user` and `uid` only; every scrape rebuilds the series from the containers that exist now, so a user whose
-// container is gone has no series left.
+// Per-user resource metrics, read at scrape time from each managed container's cgroup (lib/cgroup-usage.ts) and, with
+// the kubernetes backend, from the kubelet's summary of each user's pod (pod-usage.ts). Labels are `user` and `uid`,
+// and `node` (the cluster node) on a pod's series; every scrape rebuilds the series from the containers and pods that
+// exist now, so a user whose container is gone has no series left.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../api/labels.ts';
 import { type CgroupLayout, type ContainerUsage, detectCgroup, readUsage } from '../../lib/cgroup-usage.ts';
+import type { ListPodUsage } from './pod-usage.ts';
 
 export interface ManagedContainer {
   id: string;
@@ -20,7 +22,9 @@ export interface UserMetricsOptions {
   list: ListManaged;
   /** Where the cgroups are; detected (once, at the first collect) when absent. */
   layout?: CgroupLayout;
-  /** Called when listing fails or no cgroup hierarchy is found; the scrape then carries no per-user series. */
+  /** The kubernetes backend's pods (pod-usage.ts), when doshd has a Kubernetes connection. */
+  pods?: ListPodUsage;
+  /** Called when listing fails or no cgroup hierarchy is found (the scrape then carries no container series), or pods cannot be read. */
   onError?: (err: unknown) => void;
   /** Replaces readUsage (tests). */
   read?: (layout: CgroupLayout, id: string, pid?: number) => ContainerUsage | undefined;
@@ -57,10 +61,11 @@ const GAUGES: Def[] = [
 /** The metric names, in exposition order. */
 export const USER_METRIC_NAMES = [...COUNTERS, ...GAUGES].map((d) => d.name);
 
-const LABELS = ['user', 'uid'] as const;
+const LABELS = ['user', 'uid', 'node'] as const;
+type Labels = { user: string; uid: string; node?: string };
 
 export class UserMetrics {
-  private readonly metrics: { def: Def; metric: Counter<'user' | 'uid'> | Gauge<'user' | 'uid'> }[] = [];
+  private readonly metrics: { def: Def; metric: Counter<(typeof LABELS)[number]> | Gauge<(typeof LABELS)[number]> }[] = [];
   private layout?: CgroupLayout;
   private inflight?: Promise<void>;
 
@@ -88,41 +93,26 @@ export class UserMetrics {
   }
 
   private async refresh(): Promise<void> {
-    let containers: ManagedContainer[];
-    let layout: CgroupLayout;
-    try {
-      containers = await this.opts.list();
-      layout = this.layout ??= detectCgroup();
-    } catch (err) {
-      this.reset();
-      this.opts.onError?.(err);
-      return;
-    }
-    const read = this.opts.read ?? readUsage;
-    // One row per user: usage of all her containers summed, limits the largest.
-    const rows = new Map<string, { labels: { user: string; uid: string }; values: Partial<Record<Field, number>> }>();
-    for (const c of containers) {
-      const user = c.labels[LABEL_USER];
-      if (c.labels[LABEL_MANAGED] !== 'true' || !user) continue;
-      let u: ContainerUsage | undefined;
-      try {
-        u = read(layout, c.id, c.pid || undefined);
-      } catch {
-        u = undefined;
-      }
-      if (!u) continue; // not running: no cgroup, no series
-      const uid = c.labels[LABEL_UID] ?? '';
-      const key = `${user}\0${uid}`;
+    // One row per user (and cluster node, for pods): usage of all her containers summed, limits the largest.
+    const rows = new Map<string, { labels: Labels; values: Partial<Record<Field, number>> }>();
+    const add = (labels: Labels, u: Partial<ContainerUsage>) => {
+      const key = `${labels.user}\0${labels.uid}\0${labels.node ?? ''}`;
       let row = rows.get(key);
-      if (!row) rows.set(key, (row = { labels: { user, uid }, values: {} }));
+      if (!row) rows.set(key, (row = { labels, values: {} }));
       for (const { def } of this.metrics) {
         const v = u[def.field];
         if (v === undefined) continue;
         const prev = row.values[def.field];
         row.values[def.field] = prev === undefined ? v : def.merge === 'sum' ? prev + v : Math.max(prev, v);
       }
+    };
+    const [containers, pods] = await Promise.all([this.containerUsage(add), this.opts.pods?.().catch((err) => void this.opts.onError?.(err))]);
+    if (!containers && !pods) {
+      this.reset();
+      return;
     }
-    const sorted = [...rows.values()].sort((a, b) => (a.labels.user < b.labels.user ? -1 : a.labels.user > b.labels.user ? 1 : 0));
+    for (const p of pods ?? []) add({ user: p.user, uid: p.uid, node: p.node }, p.usage);
+    const sorted = [...rows.values()].sort((a, b) => cmp(a.labels.user, b.labels.user) || cmp(a.labels.node ?? '', b.labels.node ?? ''));
     // Reset and refill with no await in between, so that no reader sees a half-built set.
     this.reset();
     for (const row of sorted) {
@@ -135,7 +125,36 @@ export class UserMetrics {
     }
   }
 
+  /** Adds the usage of the managed containers; false when they cannot be listed or no cgroup hierarchy is found. */
+  private async containerUsage(add: (labels: Labels, u: ContainerUsage) => void): Promise<boolean> {
+    let containers: ManagedContainer[];
+    let layout: CgroupLayout;
+    try {
+      containers = await this.opts.list();
+      layout = this.layout ??= detectCgroup();
+    } catch (err) {
+      this.opts.onError?.(err);
+      return false;
+    }
+    const read = this.opts.read ?? readUsage;
+    for (const c of containers) {
+      const user = c.labels[LABEL_USER];
+      if (c.labels[LABEL_MANAGED] !== 'true' || !user) continue;
+      let u: ContainerUsage | undefined;
+      try {
+        u = read(layout, c.id, c.pid || undefined);
+      } catch {
+        u = undefined;
+      }
+      if (!u) continue; // not running: no cgroup, no series
+      add({ user, uid: c.labels[LABEL_UID] ?? '' }, u);
+    }
+    return true;
+  }
+
   private reset(): void {
     for (const { metric } of this.metrics) metric.reset();
   }
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -10,9 +10,10 @@ import type { Clock, Random } from '../../lib/clock.ts';
 import type { Engine } from '../../engine/docker.ts';
 import { POD_CONTAINER } from '../../policy/pod-spec.ts';
 import { PodExecBridge, type PodExecApi, type PodExecState } from './exec-bridge.ts';
-import { UserPods, type PodApi, type UserPod } from './user-pods.ts';
+import { UserPods, wantedPodHash, type PodApi, type UserPod } from './user-pods.ts';
 import { podState } from './pod-state.ts';
 import { NotFoundError } from '../../lib/errors.ts';
+import { LABEL_HASH } from '../../api/labels.ts';
 
 /**
  * How long a login waits for her pod to run: under the relay's own wait for doshd's answer (30 s by default), so
@@ -51,6 +52,10 @@ export interface PodBackendDeps {
   options: PodBackendOptions;
   /** Told of each idle pod deleted (an event on the user, the collection metric). */
   collected: PodCollectorDeps['collected'];
+  /** Her current policy, for the rollout of pods that predate it; undefined when she is unknown or refused. */
+  policyOf?(user: string): Promise<{ policy: EffectivePolicy; user: UserInfo } | undefined>;
+  /** Told of each idle pod deleted because it predates the policy. */
+  rolledOut?: PodCollectorDeps['rolledOut'];
 }
 
 export class PodBackend {
@@ -65,7 +70,19 @@ export class PodBackend {
     this.opts = d.options;
     this.pods = new UserPods({ api: d.api, clock: d.clock, readyTimeoutMs: d.options.readyTimeoutMs, pollMs: d.options.pollMs });
     this.bridge = new PodExecBridge({ api: d.api, random: d.random });
-    this.collector = new PodCollector({ api: d.api, clock: d.clock, log: d.log, sessionsNamespace: d.options.sessionsNamespace, collected: d.collected });
+    const policyOf = d.policyOf;
+    this.collector = new PodCollector({
+      api: d.api,
+      clock: d.clock,
+      log: d.log,
+      sessionsNamespace: d.options.sessionsNamespace,
+      collected: d.collected,
+      rolledOut: d.rolledOut,
+      wanted: policyOf && (async (name) => {
+        const it = await policyOf(name);
+        return it?.policy.backend === 'kubernetes' ? wantedPodHash(it.policy, it.user) : undefined;
+      }),
+    });
   }
 
   /** A housekeeping pass: the pods of this node's live logins marked in use, idle ones deleted. */
@@ -113,12 +130,19 @@ export class PodBackend {
     this.bridge.end(id);
   }
 
+  /** Whether her pod predates this policy (a policy reload marks her live sessions); undefined when it is gone. */
+  async isOutdated(pod: { namespace: string; name: string }, policy: EffectivePolicy, user: UserInfo): Promise<boolean | undefined> {
+    const cur = await this.api.readPod(pod.namespace, pod.name).catch(() => undefined);
+    return cur && cur.metadata?.labels?.[LABEL_HASH] !== wantedPodHash(policy, user);
+  }
+
   /** Why a pod login's command was cut, in the cluster's words: her pod evicted, failed, deleted; undefined if it runs. */
   async why(pod: { namespace: string; name: string }): Promise<string | undefined> {
     const at = `her pod ${pod.namespace}/${pod.name}`;
     try {
       const st = podState(await this.api.readPod(pod.namespace, pod.name));
       if (st.kind === 'failed') return `the session was cut: ${at} ${st.reason === 'Evicted' ? 'was evicted' : 'failed'} (${st.reason}: ${st.message})`;
+      if (st.kind === 'terminating' && st.disruption) return `the session was cut: ${at} was evicted (${st.disruption.reason}: ${st.disruption.message})`;
       if (st.kind === 'terminating') return `the session was cut: ${at} is being deleted`;
       return undefined;
     } catch (e) {

@@ -3,16 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_IN_USE, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
+import { ANNOTATION_IN_USE, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
 import type { Session } from '../../api/session.ts';
 import { ConflictError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { PodCollector, type PodCollectorApi } from './pod-collector.ts';
+import { PodCollector, ROLLOUT_QUIET_MS, STARTING_MS, type PodCollectorApi } from './pod-collector.ts';
 
 const T = Date.UTC(2026, 11, 4, 12, 0, 0);
 const ago = (s: number) => new Date(T - s * 1000).toISOString();
 
-function pod(user: string, idle: number, inUseAgo?: number, ns = 'dosh'): V1Pod {
+function pod(user: string, idle: number, inUseAgo?: number, ns = 'dosh', hash = 'h-old'): V1Pod {
   return {
     metadata: {
       name: `dosh-${user}`,
@@ -20,7 +20,7 @@ function pod(user: string, idle: number, inUseAgo?: number, ns = 'dosh'): V1Pod 
       uid: `uid-${user}`,
       resourceVersion: '7',
       creationTimestamp: new Date(T - 3600_000),
-      labels: { [LABEL_MANAGED]: 'true', [LABEL_USER]: user, [LABEL_IDLE]: String(idle) },
+      labels: { [LABEL_MANAGED]: 'true', [LABEL_USER]: user, [LABEL_IDLE]: String(idle), [LABEL_HASH]: hash },
       annotations: inUseAgo === undefined ? {} : { [ANNOTATION_IN_USE]: ago(inUseAgo) },
     },
   };
@@ -28,7 +28,7 @@ function pod(user: string, idle: number, inUseAgo?: number, ns = 'dosh'): V1Pod 
 
 class FakeApi implements PodCollectorApi {
   pods = new Map<string, V1Pod[]>([['dosh', []]]);
-  fleet: { user: string; phase?: string }[] = [];
+  fleet: { user: string; phase?: string; made?: string }[] = [];
   calls: string[] = [];
   conflict = new Set<string>();
   async listPods(ns: string, selector: string) {
@@ -39,14 +39,14 @@ class FakeApi implements PodCollectorApi {
     this.calls.push(`annotate ${ns}/${name} ${a[ANNOTATION_IN_USE]}`);
     return {};
   }
-  async deletePod(ns: string, name: string, uid: string, rv?: string) {
-    this.calls.push(`delete ${ns}/${name} uid=${uid} rv=${rv}`);
+  async deletePod(ns: string, name: string, uid: string, rv?: string, grace?: number) {
+    this.calls.push(`delete ${ns}/${name} uid=${uid} rv=${rv}${grace === undefined ? '' : ` grace=${grace}`}`);
     if (this.conflict.has(name)) throw new ConflictError('the object has been modified');
   }
   async listSessions(ns: string | undefined, selector?: string) {
     this.calls.push(`sessions ${ns} ${selector}`);
     const user = selector?.split('=')[1];
-    return this.fleet.filter((s) => s.user === user).map((s) => ({ status: s.phase === undefined ? undefined : { phase: s.phase } }));
+    return this.fleet.filter((s) => s.user === user).map((s) => ({ metadata: { creationTimestamp: s.made ?? ago(5) }, status: s.phase === undefined ? undefined : { phase: s.phase } }));
   }
 }
 
@@ -54,11 +54,26 @@ function session(user: string, phase: string, ns = 'dosh'): Session {
   return { metadata: { name: `${user}-1` }, spec: { user }, status: { phase, conditions: [], container: { id: 'pod:u', name: `${ns}/dosh-${user}`, image: 'i', pod: { namespace: ns, name: `dosh-${user}`, node: 'k1' } } } } as unknown as Session;
 }
 
-function rig() {
+function rig(wanted?: Record<string, string>) {
   const api = new FakeApi();
   const collected: string[] = [];
-  const c = new PodCollector({ api, clock: { now: () => T, sleep: async () => {} }, log: silentLogger, sessionsNamespace: 'dosh-system', collected: (u, p, idle, timeout) => collected.push(`${u} ${p} ${idle}/${timeout}`) });
-  return { api, c, collected };
+  const rolled: string[] = [];
+  const asked: string[] = [];
+  const c = new PodCollector({
+    api,
+    clock: { now: () => T, sleep: async () => {} },
+    log: silentLogger,
+    sessionsNamespace: 'dosh-system',
+    collected: (u, p, idle, timeout) => collected.push(`${u} ${p} ${idle}/${timeout}`),
+    ...(wanted && {
+      wanted: async (u: string) => {
+        asked.push(u);
+        return wanted[u];
+      },
+      rolledOut: (u: string, p: string) => rolled.push(`${u} ${p}`),
+    }),
+  });
+  return { api, c, collected, rolled, asked };
 }
 
 test('a pod idle past its timeout, with no live login anywhere, is deleted as it was read (uid and resourceVersion)', async () => {
@@ -70,7 +85,7 @@ test('a pod idle past its timeout, with no live login anywhere, is deleted as it
   assert.deepEqual(api.calls, [
     `list dosh ${LABEL_MANAGED}=true`,
     `sessions dosh-system ${LABEL_USER}=ann`,
-    'delete dosh/dosh-ann uid=uid-ann rv=7',
+    'delete dosh/dosh-ann uid=uid-ann rv=7 grace=1',
   ]);
   assert.deepEqual(collected, ['ann dosh/dosh-ann 120/60'], 'bob was in use 30 s ago; cid\'s timeout 0 keeps it');
 });
@@ -96,7 +111,7 @@ test('a pod marked in use between the read and the delete is kept (the delete\'s
   api.pods.set('dosh', [pod('ann', 60, 120), going]);
   api.conflict.add('dosh-ann');
   await c.collect([session('eve', 'Succeeded')]);
-  assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-ann uid=uid-ann rv=7']);
+  assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-ann uid=uid-ann rv=7 grace=1']);
   assert.deepEqual(collected, []);
 });
 
@@ -113,4 +128,41 @@ test('the namespaces of her sessions are collected too, and stay known once the 
   };
   await c.collect([]);
   assert.deepEqual(api.calls, ['list dosh', 'list lab']);
+});
+
+test('a policy rollout: a pod made from another policy, unmarked for a while and with no live login anywhere, is deleted before its idle timeout', async () => {
+  const quiet = ROLLOUT_QUIET_MS / 1000;
+  const { api, c, collected, rolled, asked } = rig({ ann: 'h-new', bob: 'h-new', cid: 'h-new', dan: 'h-new', fay: 'h-new' });
+  api.pods.set('dosh', [
+    pod('ann', 3600, quiet + 1), // outdated, quiet, no login: rolled out
+    pod('bob', 3600, quiet - 1), // outdated but marked lately: a login may be starting without its resource yet
+    pod('cid', 3600, quiet + 1), // outdated, a live login on another node
+    pod('dan', 3600, quiet + 1, 'dosh', 'h-new'), // current
+    pod('eve', 3600, quiet + 1), // not on the kubernetes backend any more (or unknown): left to its idle timeout
+    pod('fay', 0, quiet + 1), // idle timeout 0 keeps a pod, not an outdated one
+  ]);
+  api.fleet = [{ user: 'cid', phase: 'Ready' }];
+  await c.collect([session('zed', 'Succeeded')]);
+  assert.deepEqual(asked, ['ann', 'cid', 'dan', 'eve', 'fay'], 'bob was not even looked up');
+  assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-ann uid=uid-ann rv=7 grace=1', 'delete dosh/dosh-fay uid=uid-fay rv=7 grace=1']);
+  assert.deepEqual(rolled, ['ann dosh/dosh-ann', 'fay dosh/dosh-fay']);
+  assert.deepEqual(collected, [], 'a rollout is not counted as idle collection');
+});
+
+test('a policy rollout never touches a pod with a login on this node, nor one marked in use between the read and the delete', async () => {
+  const quiet = ROLLOUT_QUIET_MS / 1000;
+  const { api, c, rolled } = rig({ ann: 'h-new', bob: 'h-new' });
+  api.pods.set('dosh', [pod('ann', 3600, quiet + 1), pod('bob', 3600, quiet + 1)]);
+  api.conflict.add('dosh-bob');
+  await c.collect([session('ann', 'Running'), session('zed', 'Succeeded')]);
+  assert.deepEqual(api.calls.filter((x) => x.startsWith('delete')), ['delete dosh/dosh-bob uid=uid-bob rv=7 grace=1']);
+  assert.deepEqual(rolled, []);
+});
+
+test('a Session resource that never got a status (made by hand, or its node died between two writes) keeps her pod only for a minute', async () => {
+  const { api, c, collected } = rig();
+  api.pods.set('dosh', [pod('ann', 60, 120), pod('bob', 60, 120)]);
+  api.fleet = [{ user: 'ann', made: ago(STARTING_MS / 1000 + 1) }, { user: 'bob', made: ago(STARTING_MS / 1000 - 1) }];
+  await c.collect([session('zed', 'Succeeded')]);
+  assert.deepEqual(collected, ['ann dosh/dosh-ann 120/60'], 'bob\'s may still be a login starting');
 });

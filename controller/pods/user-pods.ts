@@ -16,7 +16,6 @@ export interface PodApi {
   applyPod(pod: V1Pod, manager: string): Promise<V1Pod>;
   readPod(namespace: string, name: string): Promise<V1Pod>;
   annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<V1Pod>;
-  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string): Promise<void>;
 }
 
 /**
@@ -57,6 +56,11 @@ export const POD_MANAGER = 'doshd';
 /** The digest of a manifest's spec that LABEL_HASH carries: a pod made from another policy is told by it. */
 export function podHash(pod: V1Pod): string {
   return createHash('sha256').update(JSON.stringify(pod.spec)).digest('hex').slice(0, 16);
+}
+
+/** The LABEL_HASH of her pod under this policy. */
+export function wantedPodHash(policy: EffectivePolicy, user: UserInfo): string {
+  return podHash(podManifest(policy, user));
 }
 
 export class UserPods {
@@ -112,10 +116,5 @@ export class UserPods {
       }
       throw e;
     }
-  }
-
-  /** Deletes her pod if it is still the one of that uid (idle collection, rollout, max lifetime). */
-  async remove(pod: { namespace: string; name: string; uid: string }): Promise<void> {
-    await this.d.api.deletePod(pod.namespace, pod.name, pod.uid);
   }
 }

@@ -7,11 +7,12 @@
 // needs: docker busybox debian dosh k8s
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { addUser, BUSYBOX, DEBIAN, delUser, Doshd, doshctl, METRICS_PORT, REPO, removeContainersOf, run, su, until, type Result } from './harness.ts';
 import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
+import { SecondNode } from './second-node.ts';
 
 // Node A is doshd with its default node name, the host name.
 const NODE_A = hostname();
@@ -30,11 +31,9 @@ let nodeB: Doshd;
 
 const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', rig.kubeconfig, ...args]);
 
-/** Logs in on node B: su in a namespace where the host name is node B's and the helper's config names B's store. */
-function suB(user: string, cmd: string): Promise<Result> {
-  const script = `hostname ${NODE_B} && mount --bind ${work}/etc-dosh /etc/dosh && mount --bind ${work}/hosts /etc/hosts && exec su - ${user} -c "$1"`;
-  return run('unshare', ['--uts', '--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'node-b', cmd]);
-}
+let B: SecondNode;
+/** Logs in on node B. */
+const suB = (user: string, cmd: string): Promise<Result> => B.su(user, cmd);
 
 type Item = { metadata: { name: string; labels: Record<string, string>; finalizers?: string[] }; spec: { user: string; node: string }; status?: { phase?: string; container?: { image?: string } } };
 
@@ -57,13 +56,9 @@ before(async () => {
   await until('the CRDs to be served', async () => (await kubectl('get', 'sessions', '-A')).code === 0 || undefined);
   for (const u of USERS) addUser(u);
   removeContainersOf(...USERS);
-  writeFileSync(path.join(work, 'hosts'), `127.0.0.1 localhost\n127.0.1.1 ${NODE_B}\n`);
-  const etc = path.join(work, 'etc-dosh');
-  rmSync(etc, { recursive: true, force: true });
-  await run('install', ['-d', '-m', '0755', etc]);
-  writeFileSync(path.join(etc, 'helper.conf'), `STORE=${STORE_B}\n`, { mode: 0o644 });
+  B = new SecondNode(NODE_B, STORE_B, PORT_B, work).prepare();
   nodeA = await new Doshd(POLICY, FLAGS(rig.kubeconfig)).start();
-  nodeB = await new Doshd(POLICY, [...FLAGS(rig.kubeconfig), '--node', NODE_B], 'dosh.conf', { store: STORE_B, port: PORT_B }).start();
+  nodeB = await new Doshd(POLICY, [...FLAGS(rig.kubeconfig), ...B.flags], 'dosh.conf', { store: B.store, port: B.port }).start();
 });
 
 after(async () => {
@@ -74,7 +69,7 @@ after(async () => {
   for (const u of USERS) delUser(u);
   nodeA?.cleanup();
   nodeB?.cleanup();
-  rmSync(STORE_B, { recursive: true, force: true });
+  B?.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -22,6 +22,13 @@ export class FakePods implements PodPort {
     return `pe${++this.seq}`;
   }
 
+  /** What isOutdated answers (a pod of an older policy: true; gone: undefined). */
+  outdated: boolean | undefined = false;
+  async isOutdated(pod: { namespace: string; name: string }): Promise<boolean | undefined> {
+    this.actions.push(`outdated? ${pod.namespace}/${pod.name}`);
+    return this.outdated;
+  }
+
   end(id: string): void {
     this.actions.push(`end ${id}`);
   }

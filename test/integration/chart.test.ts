@@ -228,6 +228,12 @@ test('RBAC for the kubernetes backend: none by default; with podBackend, pods an
     assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'dosh-system' }]);
   }
   assert.equal(one(objs, 'ClusterRole').rules.some((r: Obj) => r.resources.includes('pods')), false, 'never pods cluster-wide');
+  assert.equal(objs.filter((o) => o.kind === 'ClusterRole').length, 1, 'no node rights unless podBackend.metrics');
+  const withStats = render('--set', 'podBackend.enabled=true', '--set', 'podBackend.metrics=true');
+  const stats = withStats.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-node-stats'));
+  assert.deepEqual(stats?.rules, [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]);
+  const bound = withStats.find((o) => o.kind === 'ClusterRoleBinding' && o.roleRef.name === stats.metadata.name);
+  assert.deepEqual(bound?.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'dosh-system' }]);
 });
 
 test('the metrics Service selects the doshd pods; the ServiceMonitor exists only when enabled', () => {

@@ -110,16 +110,21 @@ test('two login nodes asking at once get one pod: the API server orders their ap
   assert.deepEqual(managers, ['doshd'], 'one shared field manager');
 });
 
-test('a node whose policy differs uses the pod that is there, marked outdated; remove deletes it by uid', { timeout: 120_000 }, async () => {
+test('a node whose policy differs uses the pod that is there, marked outdated; a delete holds only for the pod as it was read', { timeout: 120_000 }, async () => {
   const first = await nodes[0].ensure(resolveText(conf(), BEN), BEN);
   const other = await nodes[1].ensure(resolveText(conf('DOCKERPARAMETERS=-e EDITOR=vi\n'), BEN), BEN);
   assert.equal(other.uid, first.uid);
   assert.equal(other.outdated, true);
-  await nodes[1].remove({ ...other, uid: 'not-its-uid' }).then(
-    () => assert.fail('a delete with another uid must not succeed'),
-    (e: Error) => assert.equal(e.name, 'ConflictError'),
-  );
-  await nodes[1].remove(other);
+  const api = await KubeClient.load({ kubeconfig: rig.kubeconfig, fieldManager: 'collector' });
+  const read = await api.readPod('dosh', 'dosh-ben');
+  await api.annotatePod('dosh', 'dosh-ben', { 'dosh.io/in-use': new Date().toISOString() });
+  for (const [uid, rv, what] of [['not-its-uid', undefined, 'another uid'], [other.uid, read.metadata!.resourceVersion, 'a pod changed since it was read']] as const) {
+    await api.deletePod('dosh', 'dosh-ben', uid, rv, 1).then(
+      () => assert.fail(`a delete with ${what} must not succeed`),
+      (e: Error) => assert.equal(e.name, 'ConflictError', what),
+    );
+  }
+  await api.deletePod('dosh', 'dosh-ben', other.uid, undefined, 1);
   const gone = await rig.kubectl('get', 'pod', '-n', 'dosh', 'dosh-ben', '-o', 'jsonpath={.metadata.deletionTimestamp}');
   assert.ok(gone.code !== 0 || gone.stdout !== '', 'deleted or being deleted');
 });
