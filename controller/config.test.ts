@@ -38,10 +38,14 @@ test('every flag parses, and --help documents every flag', () => {
 
 test('Kubernetes mode: --kubeconfig or --in-cluster, with the namespace and resync; the kube flags alone are refused', () => {
   const r = parseDoshdArgs(['--kubeconfig', '/k.conf', '--kube-namespace', 'logins', '--kube-resync', '10']);
-  assert.deepEqual(r.kind === 'run' && r.config.kube, { kubeconfig: '/k.conf', inCluster: false, namespace: 'logins', resyncIntervalMs: 10_000 });
+  assert.deepEqual(r.kind === 'run' && r.config.kube, { kubeconfig: '/k.conf', inCluster: false, namespace: 'logins', resyncIntervalMs: 10_000, podNamespaces: [] });
   const c = parseDoshdArgs(['--in-cluster']);
-  assert.deepEqual(c.kind === 'run' && c.config.kube, { kubeconfig: undefined, inCluster: true, namespace: 'dosh-system', resyncIntervalMs: 30_000 });
-  for (const f of ['--kubeconfig', '--in-cluster', '--kube-namespace', '--kube-resync']) assert.ok(DOSHD_HELP.includes(f), `${f} documented`);
+  assert.deepEqual(c.kind === 'run' && c.config.kube, { kubeconfig: undefined, inCluster: true, namespace: 'dosh-system', resyncIntervalMs: 30_000, podNamespaces: [] });
+  const p = parseDoshdArgs(['--in-cluster', '--pod-namespaces', 'dosh,lab']);
+  assert.deepEqual(p.kind === 'run' && p.config.kube?.podNamespaces, ['dosh', 'lab']);
+  for (const f of ['--kubeconfig', '--in-cluster', '--kube-namespace', '--kube-resync', '--pod-namespaces']) assert.ok(DOSHD_HELP.includes(f), `${f} documented`);
+  assert.throws(() => parseDoshdArgs(['--pod-namespaces', 'dosh']), /--pod-namespaces: only with --kubeconfig or --in-cluster/);
+  assert.throws(() => parseDoshdArgs(['--in-cluster', '--pod-namespaces', 'dosh,Lab_1']), /--pod-namespaces: expected namespace names separated by commas, got "Lab_1"/);
   assert.throws(() => parseDoshdArgs(['--kubeconfig', '/k', '--in-cluster']), /--kubeconfig and --in-cluster: give one of them/);
   assert.throws(() => parseDoshdArgs(['--kube-namespace', 'x']), /--kube-namespace: only with --kubeconfig or --in-cluster/);
   assert.throws(() => parseDoshdArgs(['--kubeconfig', 'rel']), /--kubeconfig: expected an absolute path/);

@@ -33,7 +33,7 @@ export interface DoshdConfig {
   logLevel: Level;
   logFormat: 'json' | 'text' | 'auto';
   /** Kubernetes mode: mirror sessions to Session resources and take the cluster's DoshPolicy. */
-  kube?: { kubeconfig?: string; inCluster: boolean; namespace: string; resyncIntervalMs: number };
+  kube?: { kubeconfig?: string; inCluster: boolean; namespace: string; resyncIntervalMs: number; podNamespaces: string[] };
 }
 
 export const DOSHD_HELP = `doshd - the DoSH controller: reconciles per-user login containers
@@ -58,6 +58,8 @@ Flags:
   --in-cluster                Kubernetes mode with the pod's service account (doshd in a DaemonSet)
   --kube-namespace NS         the namespace of the Session resources (default dosh-system)
   --kube-resync SECONDS       how often every session is compared with its resource (default 30)
+  --pod-namespaces NS,...     the namespaces of users' pods (BACKEND=kubernetes) this node collects idle ones in and
+                              reports on from its start (default: those of the pod logins it serves, once it has)
   --login-rate PER_SECOND     logins a user may start per second once her burst is spent; more are refused with
                               a message (default 10; 0 turns the limit off)
   --login-burst N             logins a user may start at once (default 60)
@@ -117,6 +119,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
         'in-cluster': { type: 'boolean' },
         'kube-namespace': { type: 'string' },
         'kube-resync': { type: 'string' },
+        'pod-namespaces': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -140,9 +143,12 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
   const kubeconfig = str('kubeconfig');
   if (kubeconfig !== undefined && values['in-cluster']) throw new UsageError('--kubeconfig and --in-cluster: give one of them');
   const kubeMode = kubeconfig !== undefined || values['in-cluster'] === true;
-  for (const k of ['kube-namespace', 'kube-resync']) if (!kubeMode && str(k) !== undefined) throw new UsageError(`--${k}: only with --kubeconfig or --in-cluster`);
+  for (const k of ['kube-namespace', 'kube-resync', 'pod-namespaces']) if (!kubeMode && str(k) !== undefined) throw new UsageError(`--${k}: only with --kubeconfig or --in-cluster`);
+  const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
   const namespace = str('kube-namespace') ?? 'dosh-system';
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new UsageError(`--kube-namespace: expected a namespace name (lowercase letters, digits, "-"), got ${JSON.stringify(namespace)}`);
+  if (!NS.test(namespace)) throw new UsageError(`--kube-namespace: expected a namespace name (lowercase letters, digits, "-"), got ${JSON.stringify(namespace)}`);
+  const podNamespaces = (str('pod-namespaces') ?? '').split(',').filter((n) => n !== '');
+  for (const n of podNamespaces) if (!NS.test(n)) throw new UsageError(`--pod-namespaces: expected namespace names separated by commas, got ${JSON.stringify(n)}`);
   const bytes = (k: string, def: number) => {
     const v = str(k);
     if (v === undefined) return def;
@@ -184,7 +190,7 @@ export function parseDoshdArgs(argv: string[], fileExists: (p: string) => boolea
       logLevel: level as Level,
       logFormat: format as DoshdConfig['logFormat'],
       kube: kubeMode
-        ? { kubeconfig: kubeconfig === undefined ? undefined : absolute('kubeconfig', kubeconfig), inCluster: values['in-cluster'] === true, namespace, resyncIntervalMs: num('kube-resync', 30, 1) * 1000 }
+        ? { kubeconfig: kubeconfig === undefined ? undefined : absolute('kubeconfig', kubeconfig), inCluster: values['in-cluster'] === true, namespace, resyncIntervalMs: num('kube-resync', 30, 1) * 1000, podNamespaces }
         : undefined,
     },
   };

@@ -107,7 +107,7 @@ async function main(): Promise<number> {
         clock: realClock,
         random: realRandom,
         log,
-        options: { socket: podsSocketPath(cfg.store), sessionsNamespace: cfg.kube!.namespace, readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 },
+        options: { socket: podsSocketPath(cfg.store), sessionsNamespace: cfg.kube!.namespace, namespaces: cfg.kube!.podNamespaces, readyTimeoutMs: POD_READY_TIMEOUT_MS, pollMs: 250 },
         collected: (user, pod, idleS, timeoutS) => {
           metrics.gcCollected.inc({ kind: 'pod' });
           eventRecorder.record({ kind: 'User', name: user }, 'Normal', 'GarbageCollected', `removed pod ${pod}, idle for ${idleS} s (idle timeout ${timeoutS} s)`);

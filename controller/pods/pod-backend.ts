@@ -28,6 +28,8 @@ export interface PodBackendOptions {
   socket: string;
   /** Where the fleet's Session resources are (the Kubernetes mode's namespace): what the collector asks. */
   sessionsNamespace: string;
+  /** The namespaces of users' pods served from the start (--pod-namespaces). */
+  namespaces?: readonly string[];
   readyTimeoutMs: number;
   pollMs: number;
 }
@@ -76,6 +78,7 @@ export class PodBackend {
       clock: d.clock,
       log: d.log,
       sessionsNamespace: d.options.sessionsNamespace,
+      namespaces: d.options.namespaces,
       collected: d.collected,
       rolledOut: d.rolledOut,
       wanted: policyOf && (async (name) => {

@@ -166,3 +166,13 @@ test('a Session resource that never got a status (made by hand, or its node died
   await c.collect([session('zed', 'Succeeded')]);
   assert.deepEqual(collected, ['ann dosh/dosh-ann 120/60'], 'bob\'s may still be a login starting');
 });
+
+test('namespaces given at start (--pod-namespaces) are collected before any pod login of this doshd', async () => {
+  const api = new FakeApi();
+  api.pods.set('lab', [pod('ann', 60, 120, 'lab')]);
+  const collected: string[] = [];
+  const c = new PodCollector({ api, clock: { now: () => T, sleep: async () => {} }, log: silentLogger, sessionsNamespace: 'dosh-system', namespaces: ['lab'], collected: (u, p) => collected.push(`${u} ${p}`) });
+  await c.collect([]);
+  assert.deepEqual(collected, ['ann lab/dosh-ann']);
+  assert.deepEqual([...c.served()], ['lab']);
+});

@@ -28,6 +28,8 @@ export interface PodCollectorDeps {
   log: Logger;
   /** Where the fleet's Session resources are (the Kubernetes mode's namespace). */
   sessionsNamespace: string;
+  /** Namespaces served from the start (--pod-namespaces), before any pod login says so. */
+  namespaces?: readonly string[];
   /** Told of each pod deleted (the GarbageCollected event, the metric). */
   collected(user: string, pod: string, idleSeconds: number, timeoutSeconds: number): void;
   /**
@@ -59,11 +61,14 @@ export const STARTING_MS = 60_000;
 export class PodCollector {
   /**
    * The namespaces this doshd has seen users' pods in (its sessions'), collected there even once those sessions are
-   * gone. None until a pod login: a fleet that runs no pods is never asked about them (nor given the rights).
+   * gone, and those it was told of. None otherwise until a pod login: a fleet that runs no pods is never asked about
+   * them (nor given the rights). A doshd whose store went (a reboot) learns them again only from --pod-namespaces.
    */
   private readonly namespaces = new Set<string>();
 
-  constructor(private readonly d: PodCollectorDeps) {}
+  constructor(private readonly d: PodCollectorDeps) {
+    for (const ns of d.namespaces ?? []) this.namespaces.add(ns);
+  }
 
   /** The namespaces of the pods this doshd serves: what its per-user metrics read too. */
   served(): Iterable<string> {

@@ -60,6 +60,9 @@ test('the alert rules pass promtool, and every metric the dashboard and rules us
   const rules = path.join(REPO, 'deploy/prometheus/dosh-alerts.yml');
   const check = await run('promtool', ['check', 'rules', rules]);
   assert.equal(check.code, 0, check.stdout.toString() + check.stderr);
+  // A container and a pod of one user on one doshd: matched apart by node, never many-to-many.
+  const unit = await run('promtool', ['test', 'rules', path.join(REPO, 'deploy/prometheus/dosh-alerts.test.yml')]);
+  assert.equal(unit.code, 0, unit.stdout.toString() + unit.stderr);
   const served = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
   const used = new Set<string>();
   for (const text of [readFileSync(rules, 'utf8'), readFileSync(path.join(REPO, 'deploy/grafana/dosh-dashboard.json'), 'utf8')]) {

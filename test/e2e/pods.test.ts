@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addUser, BUSYBOX, delUser, Doshd, doshctl, REPO, run, storeSessions, su, until } from './harness.ts';
+import { addUser, BUSYBOX, delUser, Doshd, doshctl, REPO, run, storeSessions, su, Tmux, until } from './harness.ts';
 import { startCluster, type Cluster } from '../lib/k8s-cluster.ts';
 import { SecondNode } from './second-node.ts';
 
@@ -85,10 +85,21 @@ test('su - USER -c CMD runs in her pod, as her uid, with her stdin, and returns 
   assert.equal(after.metadata.uid, pod.metadata.uid);
 });
 
-test('a login on a terminal: a pty in her pod with the size of hers', { timeout: 120_000 }, async () => {
-  const r = await run('script', ['-qfec', `stty rows 31 cols 97; su - ${PIA} -c 'sleep 1; stty size; tty'`, '/dev/null'], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stdout.toString());
-  assert.match(r.stdout.toString(), /31 97\r\n\/dev\/pts\/\d+\r\n/);
+test('a login on a terminal: a pty in her pod with the size of hers, following a resize, and her exit status', { timeout: 120_000 }, async () => {
+  const t = new Tmux('dpo-tty').start(`su - ${PIA}`, 97, 31);
+  try {
+    await t.waitFor(/\$\s*$/m, 60_000);
+    t.send('echo "host=$(hostname) tty=$(tty)"; stty size');
+    await t.waitFor(new RegExp(`host=dosh-${PIA} tty=/dev/pts/\\d+\\n31 97$`, 'm'));
+    // The size goes to her pod on the exec's resize channel.
+    t.resize(120, 40);
+    t.send('stty size');
+    await t.waitFor(/^40 120$/m);
+    t.send('exit 5');
+    assert.equal(await t.exitStatus(), 5);
+  } finally {
+    t.kill();
+  }
 });
 
 test('doshctl delete session ends a pod login and tells her', { timeout: 120_000 }, async () => {
@@ -116,6 +127,16 @@ test('per-user metrics of a pod login: the kubelet\'s figures for her pod, under
   const live = storeSessions().find((x) => x.spec.user === PIA && x.status.phase === 'Running');
   assert.equal((await doshctl('delete', 'session', live!.metadata.name)).code, 0);
   await exited;
+});
+
+test('kubectl delete of her Session resource ends a pod login on its node and tells her', { timeout: 120_000 }, async () => {
+  const { exited, stderr } = await longLogin(PIA);
+  const live = storeSessions().find((x) => x.spec.user === PIA && x.status.phase === 'Running');
+  assert.ok(live, 'her session runs');
+  const name = await until('her session as a resource', async () => (await kubectl('get', 'sessions', '-n', 'dosh-e2e', '-l', `dosh.io/session=${live.metadata.name}`, '-o', 'jsonpath={.items[0].metadata.name}')).trim() || undefined);
+  await kubectl('delete', 'session', '-n', 'dosh-e2e', name, '--wait=false');
+  assert.notEqual(await exited, 0);
+  assert.match(stderr(), /ended by an administrator/);
 });
 
 test('a pod the cluster cannot schedule: her login is refused with the scheduler\'s words', { timeout: 120_000 }, async () => {

@@ -229,6 +229,9 @@ test('RBAC for the kubernetes backend: none by default; with podBackend, pods an
   }
   assert.equal(one(objs, 'ClusterRole').rules.some((r: Obj) => r.resources.includes('pods')), false, 'never pods cluster-wide');
   assert.equal(objs.filter((o) => o.kind === 'ClusterRole').length, 1, 'no node rights unless podBackend.metrics');
+  const args: string[] = one(objs, 'DaemonSet').spec.template.spec.containers[0].args;
+  assert.ok(args.includes('--pod-namespaces=users,lab'), `doshd collects in the namespaces of its Roles: ${args.join(' ')}`);
+  assert.equal((one(render(), 'DaemonSet').spec.template.spec.containers[0].args as string[]).some((a) => a.startsWith('--pod-namespaces')), false);
   const withStats = render('--set', 'podBackend.enabled=true', '--set', 'podBackend.metrics=true');
   const stats = withStats.find((o) => o.kind === 'ClusterRole' && o.metadata.name.endsWith('-node-stats'));
   assert.deepEqual(stats?.rules, [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]);
