@@ -101,6 +101,8 @@ async function main(): Promise<number> {
   // Kubernetes mode loads its client here (nothing is asked of the API server before run()); its client also serves
   // the kubernetes backend's pods and their logins' streams.
   const kube = cfg.kube ? await startKubeMode({ config: cfg.kube, node: cfg.node, store, policy, clock: realClock, metrics, log }) : undefined;
+  let policySince = Date.now();
+  policy.onReload(() => (policySince = Date.now()));
   const pods = kube
     ? new PodBackend({
         api: kube.api,
@@ -121,6 +123,7 @@ async function main(): Promise<number> {
             return undefined; // refused by the policy now: her pod waits for its idle timeout
           }
         },
+        policySince: () => policySince,
         rolledOut: (user, pod) => eventRecorder.record({ kind: 'User', name: user }, 'Normal', 'ContainerRecreated', `removed idle pod ${pod}, which predates the policy; her next login makes it anew`),
       })
     : undefined;

@@ -108,8 +108,8 @@ export class KubeClient {
    * One request with a time limit: `fn` gets the options that carry the abort signal (add headers with
    * setHeaderOptions on top). Failures become typed errors; a request that got no answer in time an UnavailableError.
    */
-  private async call<T>(op: KubeOperation, what: string, fn: (opts: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
+  private async call<T>(op: KubeOperation, what: string, fn: (opts: k8s.ConfigurationOptions) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    const signal = AbortSignal.timeout(timeoutMs);
     const pass = <C>(c: C) => new this.lib.Observable(Promise.resolve(c));
     const opts: k8s.ConfigurationOptions = {
       middleware: [{ pre: (ctx) => (ctx.setSignal(signal as never), pass(ctx)), post: (r) => pass(r) }],
@@ -120,7 +120,7 @@ export class KubeClient {
       this.opts.onRequest?.(op, 'ok');
       return r;
     } catch (e) {
-      const err = signal.aborted ? new UnavailableError(`${what}: no answer from ${this.server} within ${this.timeoutMs / 1000}s`) : mapKubeError(e, what);
+      const err = signal.aborted ? new UnavailableError(`${what}: no answer from ${this.server} within ${timeoutMs / 1000}s`) : mapKubeError(e, what);
       this.opts.onRequest?.(op, signal.aborted ? 'timeout' : 'error', err);
       throw err;
     }
@@ -193,9 +193,12 @@ export class KubeClient {
     return (await this.call('list', `list pods in ${namespace}`, (o) => this.core.listNamespacedPod({ namespace, labelSelector }, o))).items;
   }
 
-  /** The kubelet's stats/summary of a node, through the API server's node proxy (nodes/proxy get). */
-  async nodeSummary(node: string): Promise<NodeSummary> {
-    const r: unknown = await this.call('get', `read the stats summary of node ${node}`, (o) => this.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }, o));
+  /**
+   * The kubelet's stats/summary of a node, through the API server's node proxy (nodes/proxy get). Its own time limit
+   * is short: it is read during a scrape, which a kubelet that does not answer must not hold past Prometheus's.
+   */
+  async nodeSummary(node: string, timeoutMs = 3000): Promise<NodeSummary> {
+    const r: unknown = await this.call('get', `read the stats summary of node ${node}`, (o) => this.core.connectGetNodeProxyWithPath({ name: node, path: 'stats/summary' }, o), timeoutMs);
     // Typed as a string by the generated client, which parses a JSON answer all the same.
     return (typeof r === 'string' ? JSON.parse(r) : r) as NodeSummary;
   }

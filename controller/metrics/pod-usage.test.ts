@@ -104,17 +104,22 @@ test('UserMetrics with pods: a pod\'s series carry its cluster node beside the c
   let podsFail = false;
   const m = new UserMetrics({
     registry,
-    list: async () => [],
+    // The same user with a container on this login node (moving to the kubernetes backend): two rows, kept apart.
+    list: async () => [{ id: 'c1', labels: { 'dosh.io/managed': 'true', 'dosh.io/user': 'ann', 'dosh.io/uid': '1500' }, pid: 1 }],
     layout: { root: '/nonexistent', driver: 'systemd', version: 2 } as never,
-    read: () => undefined,
+    read: () => ({ cpuSeconds: 1, memoryUsageBytes: 10, memoryWorkingSetBytes: 5, memoryLimitBytes: 2048, oomKills: 0, pids: 1, blkioReadBytes: 0, blkioWriteBytes: 0 }),
     pods: async () => (podsFail ? Promise.reject(new Error('API down')) : [{ user: 'ann', uid: '1500', node: 'k1', usage: { cpuSeconds: 2.5, memoryLimitBytes: 1024 } }]),
     onError: (e) => errors.push(String(e)),
   });
   await m.collect();
   const text = await registry.metrics();
-  assert.match(text, /^dosh_user_cpu_seconds_total\{user="ann",uid="1500",node="k1"\} 2\.5$/m);
-  assert.match(text, /^dosh_user_memory_limit_bytes\{user="ann",uid="1500",node="k1"\} 1024$/m);
+  assert.match(text, /^dosh_user_cpu_seconds_total\{user="ann",uid="1500",pod_node="k1"\} 2\.5$/m);
+  assert.match(text, /^dosh_user_memory_limit_bytes\{user="ann",uid="1500",pod_node="k1"\} 1024$/m);
+  assert.match(text, /^dosh_user_cpu_seconds_total\{user="ann",uid="1500"\} 1$/m, 'her container\'s own, not summed into the pod\'s');
+  assert.match(text, /^dosh_user_memory_limit_bytes\{user="ann",uid="1500"\} 2048$/m);
   podsFail = true;
-  assert.doesNotMatch(await registry.metrics(), /user="ann"/);
+  const after = await registry.metrics();
+  assert.doesNotMatch(after, /pod_node=/);
+  assert.match(after, /^dosh_user_cpu_seconds_total\{user="ann",uid="1500"\} 1$/m, 'the containers\' series stay');
   assert.deepEqual(errors, ['Error: API down']);
 });

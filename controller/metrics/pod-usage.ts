@@ -1,6 +1,6 @@
 // Per-user resource usage of the kubernetes backend's pods, for controller/metrics/user-metrics.ts: what the kubelet
 // of each pod's node says in its stats summary (through the API server's node proxy), one request per cluster node,
-// matched to the pods by namespace, name and uid. A pod's series carry the cluster node it runs on.
+// matched to the pods by namespace, name and uid. A pod's series carry the cluster node it runs on (`pod_node`).
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../api/labels.ts';
 import type { ContainerUsage } from '../../lib/cgroup-usage.ts';
@@ -33,7 +33,7 @@ export function quantityBytes(q: string | undefined): number | undefined {
 
 /**
  * The usage of every running managed pod in `namespaces`. Every login node of a fleet reports the same pods, each
- * under its own `instance`: aggregate them with max by (user, uid, node), not sum. A node whose summary cannot be
+ * under its own `instance`: aggregate them with max by (user, uid, pod_node), not sum. A node whose summary cannot be
  * read leaves its pods out of this scrape; a namespace that cannot be listed, its pods. Throws when no namespace
  * or no kubelet at all could be read, so that the caller logs it.
  */
@@ -58,14 +58,11 @@ export async function podUsage(api: PodUsageApi, namespaces: Iterable<string>): 
   }
   const rows: PodUsageRow[] = [];
   const unread: unknown[] = [];
-  for (const [node, onNode] of byNode) {
-    let summary: NodeSummary;
-    try {
-      summary = await api.nodeSummary(node);
-    } catch (e) {
-      unread.push(e);
-      continue;
-    }
+  // All at once: one kubelet that does not answer costs a scrape its time limit once, not once per node.
+  const summaries = await Promise.all([...byNode.keys()].map((node) => api.nodeSummary(node).catch((e: unknown) => void unread.push(e))));
+  for (const [i, [node, onNode]] of [...byNode].entries()) {
+    const summary = summaries[i];
+    if (!summary) continue;
     const stats = new Map((summary.pods ?? []).map((s) => [`${s.podRef.namespace}/${s.podRef.name}`, s]));
     for (const p of onNode) {
       const s = stats.get(`${p.metadata!.namespace}/${p.metadata!.name}`);

@@ -1,6 +1,7 @@
 // Per-user resource metrics, read at scrape time from each managed container's cgroup (lib/cgroup-usage.ts) and, with
 // the kubernetes backend, from the kubelet's summary of each user's pod (pod-usage.ts). Labels are `user` and `uid`,
-// and `node` (the cluster node) on a pod's series; every scrape rebuilds the series from the containers and pods that
+// and `pod_node` (the cluster node it runs on) on a pod's series (not `node`: scrapers commonly set that target label
+// to the login node, as the chart's ServiceMonitor does, and would rename ours); every scrape rebuilds the series from the containers and pods that
 // exist now, so a user whose container is gone has no series left.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { LABEL_MANAGED, LABEL_UID, LABEL_USER } from '../../api/labels.ts';
@@ -61,8 +62,8 @@ const GAUGES: Def[] = [
 /** The metric names, in exposition order. */
 export const USER_METRIC_NAMES = [...COUNTERS, ...GAUGES].map((d) => d.name);
 
-const LABELS = ['user', 'uid', 'node'] as const;
-type Labels = { user: string; uid: string; node?: string };
+const LABELS = ['user', 'uid', 'pod_node'] as const;
+type Labels = { user: string; uid: string; pod_node?: string };
 
 export class UserMetrics {
   private readonly metrics: { def: Def; metric: Counter<(typeof LABELS)[number]> | Gauge<(typeof LABELS)[number]> }[] = [];
@@ -96,7 +97,7 @@ export class UserMetrics {
     // One row per user (and cluster node, for pods): usage of all her containers summed, limits the largest.
     const rows = new Map<string, { labels: Labels; values: Partial<Record<Field, number>> }>();
     const add = (labels: Labels, u: Partial<ContainerUsage>) => {
-      const key = `${labels.user}\0${labels.uid}\0${labels.node ?? ''}`;
+      const key = `${labels.user}\0${labels.uid}\0${labels.pod_node ?? ''}`;
       let row = rows.get(key);
       if (!row) rows.set(key, (row = { labels, values: {} }));
       for (const { def } of this.metrics) {
@@ -111,8 +112,8 @@ export class UserMetrics {
       this.reset();
       return;
     }
-    for (const p of pods ?? []) add({ user: p.user, uid: p.uid, node: p.node }, p.usage);
-    const sorted = [...rows.values()].sort((a, b) => cmp(a.labels.user, b.labels.user) || cmp(a.labels.node ?? '', b.labels.node ?? ''));
+    for (const p of pods ?? []) add({ user: p.user, uid: p.uid, pod_node: p.node }, p.usage);
+    const sorted = [...rows.values()].sort((a, b) => cmp(a.labels.user, b.labels.user) || cmp(a.labels.pod_node ?? '', b.labels.pod_node ?? ''));
     // Reset and refill with no await in between, so that no reader sees a half-built set.
     this.reset();
     for (const row of sorted) {

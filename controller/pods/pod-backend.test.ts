@@ -92,6 +92,7 @@ test('the rollout asks her current policy: a pod of another policy is deleted wh
       deletePod: async (ns, name, uid, rv) => void deleted.push(`${ns}/${name} ${uid} ${rv}`),
     },
     clock: { now: () => 600_000, sleep: async () => {} },
+    policySince: () => 300_000,
     policyOf: async (u) => (u === 'ann' ? { policy: kube, user: ann } : u === 'bob' ? { policy: docker, user: bob } : undefined),
     rolledOut: (u, p) => rolled.push(`${u} ${p}`),
   });
@@ -109,4 +110,6 @@ test('isOutdated: her pod\'s policy-hash label against what the policy makes now
   assert.equal(await backend(async () => labelled(wantedPodHash(policy, ann))).isOutdated(at, policy, ann), false);
   assert.equal(await backend(async () => labelled('0123456789abcdef')).isOutdated(at, policy, ann), true);
   assert.equal(await backend(async () => { throw new NotFoundError('gone'); }).isOutdated(at, policy, ann), undefined);
+  const docker = resolveText('CONTAINERIMAGE=busybox:2\nDOCKERPARAMETERS=--pids-limit 100\n', ann);
+  assert.equal(await backend(async () => labelled(wantedPodHash(policy, ann))).isOutdated(at, docker, ann), true, 'moved to docker: her pod is outdated, whatever its spec');
 });

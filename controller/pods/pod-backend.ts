@@ -58,6 +58,8 @@ export interface PodBackendDeps {
   policyOf?(user: string): Promise<{ policy: EffectivePolicy; user: UserInfo } | undefined>;
   /** Told of each idle pod deleted because it predates the policy. */
   rolledOut?: PodCollectorDeps['rolledOut'];
+  /** When this node's policy was last loaded: only pods made before it are rolled out. */
+  policySince?: PodCollectorDeps['policySince'];
 }
 
 export class PodBackend {
@@ -81,6 +83,7 @@ export class PodBackend {
       namespaces: d.options.namespaces,
       collected: d.collected,
       rolledOut: d.rolledOut,
+      policySince: d.policySince,
       wanted: policyOf && (async (name) => {
         const it = await policyOf(name);
         return it?.policy.backend === 'kubernetes' ? wantedPodHash(it.policy, it.user) : undefined;
@@ -136,7 +139,9 @@ export class PodBackend {
   /** Whether her pod predates this policy (a policy reload marks her live sessions); undefined when it is gone. */
   async isOutdated(pod: { namespace: string; name: string }, policy: EffectivePolicy, user: UserInfo): Promise<boolean | undefined> {
     const cur = await this.api.readPod(pod.namespace, pod.name).catch(() => undefined);
-    return cur && cur.metadata?.labels?.[LABEL_HASH] !== wantedPodHash(policy, user);
+    if (!cur) return undefined;
+    // Moved to the docker backend: any pod is outdated (and a docker-only policy may make no pod spec at all).
+    return policy.backend !== 'kubernetes' || cur.metadata?.labels?.[LABEL_HASH] !== wantedPodHash(policy, user);
   }
 
   /** Why a pod login's command was cut, in the cluster's words: her pod evicted, failed, deleted; undefined if it runs. */

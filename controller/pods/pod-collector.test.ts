@@ -7,7 +7,7 @@ import { ANNOTATION_IN_USE, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } 
 import type { Session } from '../../api/session.ts';
 import { ConflictError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { PodCollector, ROLLOUT_QUIET_MS, STARTING_MS, type PodCollectorApi } from './pod-collector.ts';
+import { PodCollector, QUIET_MS, STARTING_MS, type PodCollectorApi } from './pod-collector.ts';
 
 const T = Date.UTC(2026, 11, 4, 12, 0, 0);
 const ago = (s: number) => new Date(T - s * 1000).toISOString();
@@ -71,6 +71,8 @@ function rig(wanted?: Record<string, string>) {
         return wanted[u];
       },
       rolledOut: (u: string, p: string) => rolled.push(`${u} ${p}`),
+      // The policy was loaded a minute ago; the pods were made an hour ago.
+      policySince: () => T - 60_000,
     }),
   });
   return { api, c, collected, rolled, asked };
@@ -131,7 +133,7 @@ test('the namespaces of her sessions are collected too, and stay known once the 
 });
 
 test('a policy rollout: a pod made from another policy, unmarked for a while and with no live login anywhere, is deleted before its idle timeout', async () => {
-  const quiet = ROLLOUT_QUIET_MS / 1000;
+  const quiet = QUIET_MS / 1000;
   const { api, c, collected, rolled, asked } = rig({ ann: 'h-new', bob: 'h-new', cid: 'h-new', dan: 'h-new', fay: 'h-new' });
   api.pods.set('dosh', [
     pod('ann', 3600, quiet + 1), // outdated, quiet, no login: rolled out
@@ -150,7 +152,7 @@ test('a policy rollout: a pod made from another policy, unmarked for a while and
 });
 
 test('a policy rollout never touches a pod with a login on this node, nor one marked in use between the read and the delete', async () => {
-  const quiet = ROLLOUT_QUIET_MS / 1000;
+  const quiet = QUIET_MS / 1000;
   const { api, c, rolled } = rig({ ann: 'h-new', bob: 'h-new' });
   api.pods.set('dosh', [pod('ann', 3600, quiet + 1), pod('bob', 3600, quiet + 1)]);
   api.conflict.add('dosh-bob');
@@ -175,4 +177,22 @@ test('namespaces given at start (--pod-namespaces) are collected before any pod 
   await c.collect([]);
   assert.deepEqual(collected, ['ann lab/dosh-ann']);
   assert.deepEqual([...c.served()], ['lab']);
+});
+
+test('a pod made since this node\'s policy was loaded is not rolled out: another node made it from a policy as recent, and the two would delete it in turn', async () => {
+  const quiet = QUIET_MS / 1000;
+  const { api, c, rolled } = rig({ ann: 'h-new', bob: 'h-new' });
+  const fresh = pod('bob', 3600, quiet + 1);
+  fresh.metadata!.creationTimestamp = new Date(T - 30_000);
+  api.pods.set('dosh', [pod('ann', 3600, quiet + 1), fresh]);
+  await c.collect([session('zed', 'Succeeded')]);
+  assert.deepEqual(rolled, ['ann dosh/dosh-ann']);
+});
+
+test('however short her idle timeout, a pod marked in use less than QUIET_MS ago is kept: a login that skipped its fresh mark may be starting', async () => {
+  const quiet = QUIET_MS / 1000;
+  const { api, c, collected } = rig();
+  api.pods.set('dosh', [pod('ann', 2, quiet - 1), pod('bob', 2, quiet + 1)]);
+  await c.collect([session('zed', 'Succeeded')]);
+  assert.deepEqual(collected, [`bob dosh/dosh-bob ${quiet + 1}/2`]);
 });

@@ -37,16 +37,23 @@ export interface PodCollectorDeps {
    * on the kubernetes backend (her pod then waits for its idle timeout). Without it, pods are never rolled out.
    */
   wanted?(user: string): Promise<string | undefined>;
+  /**
+   * When this node's policy was last loaded (ms). Only a pod made before it is rolled out: one made since was made
+   * by a node with a policy as recent, so a differing hash means the nodes disagree, and deleting it would only make
+   * two nodes delete her pod in turn.
+   */
+  policySince?(): number;
   /** Told of each idle pod deleted because it predates the policy (an event on the user). */
   rolledOut?(user: string, pod: string): void;
 }
 
 /**
- * How long an outdated pod must have gone unmarked before it is deleted. A login skips marking a pod marked less
- * than IN_USE_REFRESH_MS ago, so no mark proves no login only after twice that: a login that skipped its mark
- * started over IN_USE_REFRESH_MS ago, time enough for its Session resource to be listed.
+ * How long a pod must have gone unmarked before it is deleted, whatever its idle timeout or policy. A login skips
+ * marking a pod marked less than IN_USE_REFRESH_MS ago, and a node with a live login in it marks it again only at
+ * its housekeeping pass: so no mark proves no login only after well over that, when a login that skipped its mark
+ * has long had its Session resource listed. The margin covers slow passes, the mirror's backoff and clock skew.
  */
-export const ROLLOUT_QUIET_MS = 2 * IN_USE_REFRESH_MS;
+export const QUIET_MS = 3 * IN_USE_REFRESH_MS;
 
 /**
  * The grace an idle pod is deleted with: what is left in it gets SIGTERM and, a second later, SIGKILL, as an idle
@@ -109,10 +116,11 @@ export class PodCollector {
     }
     const user = labels?.[LABEL_USER];
     if (!user || liveUsers.has(user)) return;
+    if (now - last <= QUIET_MS) return;
     const timeoutS = Number(labels?.[LABEL_IDLE] ?? 0);
     // 0 (or a label that is not a number): kept, as a container with IDLETIMEOUT=0 is.
     const idle = timeoutS > 0 && now - last >= timeoutS * 1000;
-    const outdated = !idle && now - last > ROLLOUT_QUIET_MS && (await this.outdated(user, labels?.[LABEL_HASH]));
+    const outdated = !idle && (await this.outdated(pod, user));
     if (!idle && !outdated) return;
     if (await this.liveInFleet(user)) return;
     try {
@@ -135,10 +143,12 @@ export class PodCollector {
     this.d.collected(user, at, idleS, timeoutS);
   }
 
-  private async outdated(user: string, hash: string | undefined): Promise<boolean> {
-    if (!this.d.wanted) return false;
+  private async outdated(pod: V1Pod, user: string): Promise<boolean> {
+    if (!this.d.wanted || !this.d.policySince) return false;
+    const made = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : NaN;
+    if (!(made < this.d.policySince())) return false;
     const want = await this.d.wanted(user);
-    return want !== undefined && want !== hash;
+    return want !== undefined && want !== pod.metadata?.labels?.[LABEL_HASH];
   }
 
   /**

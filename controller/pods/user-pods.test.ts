@@ -122,7 +122,7 @@ test('no node for it within the wait: refused with the scheduler\'s message; a s
   await assert.rejects(b.pods.ensure(POLICY, ANN), (e: RefusedError) => e.reason === 'PodNotReady' && e.message === "ann's pod dosh/dosh-ann did not start within 3s: ContainerCreating");
 });
 
-test('a pod being deleted is waited out, then made again; remove deletes only the pod of that uid', async () => {
+test('a pod being deleted is waited out, then made again', async () => {
   const { api, pods } = rig();
   await pods.ensure(POLICY, ANN);
   const old = api.pods.get('dosh-ann')!;
@@ -152,4 +152,31 @@ test('a login marks her pod in use when its mark is older than 10 s (the collect
   api.calls = [];
   await pods.ensure(POLICY, ANN);
   assert.deepEqual(api.calls, ['read dosh/dosh-ann'], 'marked a moment ago: nothing written');
+});
+
+test('a collector\'s delete that lands before the login\'s mark: the mark shows the pod going, and the login waits for the new one', async () => {
+  const T = Date.UTC(2026, 11, 4, 12, 0, 0);
+  const { api, pods } = rig(10_000, T);
+  await pods.ensure(POLICY, ANN);
+  const p = api.pods.get('dosh-ann')!;
+  api.pods.set('dosh-ann', { ...p, metadata: { ...p.metadata, annotations: { [ANNOTATION_IN_USE]: new Date(T - 60_000).toISOString() } } });
+  const annotate = api.annotatePod.bind(api);
+  let deleted = false;
+  api.annotatePod = async (ns, name, a) => {
+    if (!deleted) {
+      // The collector read the pod idle and deleted it between this login's read and its mark.
+      deleted = true;
+      const cur = api.pods.get(name)!;
+      api.pods.set(name, { ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date(T) } });
+      const marked = await annotate(ns, name, a);
+      api.pods.delete(name); // gone once the kubelet has stopped it
+      return marked;
+    }
+    return annotate(ns, name, a);
+  };
+  api.calls = [];
+  const got = await pods.ensure(POLICY, ANN);
+  assert.deepEqual(api.calls.map((c) => c.split(' ')[0]), ['read', 'annotate', 'read', 'apply', 'read', 'annotate']);
+  assert.equal(got.uid, 'uid-1');
+  assert.equal(api.pods.get('dosh-ann')?.metadata?.deletionTimestamp, undefined, 'the login got the new pod, not the one being deleted');
 });

@@ -80,17 +80,30 @@ export class UserPods {
       last = state;
       if (state.kind === 'running') {
         // Marked in use before the login runs in it: the mark changes the pod's resourceVersion, so a collector
-        // that found it idle a moment ago, and deletes only what it read, deletes nothing.
+        // that found it idle a moment ago, and deletes only what it read, deletes nothing. A collector whose delete
+        // came first wins: the pod the mark returns is being deleted (or another one), and the login waits.
         const now = this.d.clock.now();
-        if (now - lastInUse(pod) > IN_USE_REFRESH_MS) await this.d.api.annotatePod(namespace, name, { [ANNOTATION_IN_USE]: iso(now) });
-        return { namespace, name, uid: pod.metadata!.uid!, node: state.node, outdated: pod.metadata?.labels?.[LABEL_HASH] !== hash };
-      }
-      if (state.kind === 'failed') throw new RefusedError('PodFailed', `${user.name}'s pod ${namespace}/${name} cannot serve a login: ${state.reason}: ${state.message}`);
+        const marked = now - lastInUse(pod) > IN_USE_REFRESH_MS ? await this.mark(namespace, name, now) : pod;
+        if (marked && !marked.metadata?.deletionTimestamp && marked.metadata?.uid === pod.metadata?.uid) {
+          return { namespace, name, uid: pod.metadata!.uid!, node: state.node, outdated: pod.metadata?.labels?.[LABEL_HASH] !== hash };
+        }
+        last = { kind: 'terminating' };
+      } else if (state.kind === 'failed') throw new RefusedError('PodFailed', `${user.name}'s pod ${namespace}/${name} cannot serve a login: ${state.reason}: ${state.message}`);
       await this.d.clock.sleep(this.d.pollMs, this.d.signal);
     }
     if (last?.kind === 'waiting' && last.unschedulable) throw new RefusedError('PodUnschedulable', `the cluster has no node for ${user.name}'s pod ${namespace}/${name}: ${last.message}`);
     const why = last?.kind === 'waiting' ? last.message : last?.kind === 'terminating' ? 'the previous pod is still being deleted' : 'no answer';
     throw new RefusedError('PodNotReady', `${user.name}'s pod ${namespace}/${name} did not start within ${Math.round(this.d.readyTimeoutMs / 1000)}s: ${why}`);
+  }
+
+  /** Her pod as the mark leaves it; undefined when it went meanwhile. */
+  private async mark(namespace: string, name: string, now: number): Promise<V1Pod | undefined> {
+    try {
+      return await this.d.api.annotatePod(namespace, name, { [ANNOTATION_IN_USE]: iso(now) });
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
   }
 
   /** The pod there is, else the one this node makes now; a pod being deleted is returned as it is (waited out). */

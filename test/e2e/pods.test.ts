@@ -116,7 +116,7 @@ test('per-user metrics of a pod login: the kubelet\'s figures for her pod, under
   const { exited } = await longLogin(PIA);
   const uid = (await run('id', ['-u', PIA])).stdout.toString().trim();
   const node = (await kubectl('get', 'pod', '-n', 'dosh', `dosh-${PIA}`, '-o', 'jsonpath={.spec.nodeName}')).trim();
-  const series = (text: string, name: string) => new RegExp(`^${name}\\{user="${PIA}",uid="${uid}",node="${node}"\\} (\\S+)$`, 'm').exec(text)?.[1];
+  const series = (text: string, name: string) => new RegExp(`^${name}\\{user="${PIA}",uid="${uid}",pod_node="${node}"\\} (\\S+)$`, 'm').exec(text)?.[1];
   // The kubelet's summary comes from its cAdvisor housekeeping: a new pod's figures appear within a few seconds.
   const text = await until('her pod\'s series', async () => {
     const t = await (await fetch(`http://127.0.0.1:${doshd.where.port}/metrics`)).text();
@@ -195,17 +195,18 @@ test('a Session resource made through the API is no login: doshd makes no pod fo
   await kubectl('delete', 'session', '-n', 'dosh-e2e', 'forged-1');
 });
 
-test('idle collection: her pod stays while a login runs in it, and goes once it has been idle past her IDLETIMEOUT', { timeout: 120_000 }, async () => {
+test('idle collection: her pod stays while a login runs in it, and goes once it has been idle past her IDLETIMEOUT', { timeout: 180_000 }, async () => {
   const gone = async () => {
     const r = await rig.kubectl('get', 'pod', '-n', 'dosh', `dosh-${IDA}`, '-o', 'jsonpath={.metadata.deletionTimestamp}');
     return r.code !== 0 || r.stdout !== '';
   };
-  const login = su(IDA, 'sleep 6', { timeoutMs: 60_000 });
+  // Past QUIET_MS (30 s), under which no pod is deleted whatever its idle timeout.
+  const login = su(IDA, 'sleep 36', { timeoutMs: 90_000 });
   await until('her pod', async () => (await rig.kubectl('get', 'pod', '-n', 'dosh', `dosh-${IDA}`)).code === 0 || undefined, 40_000);
-  await new Promise((res) => setTimeout(res, 4500));
-  assert.equal(await gone(), false, 'kept under a live login, past the 2 s idle timeout');
+  await new Promise((res) => setTimeout(res, 33_000));
+  assert.equal(await gone(), false, 'kept under a live login, past the 2 s idle timeout and the 30 s floor');
   assert.equal((await login).code, 0);
-  await until('her idle pod to be deleted', async () => (await gone()) || undefined, 30_000).catch(async (e: Error) => {
+  await until('her idle pod to be deleted', async () => (await gone()) || undefined, 60_000).catch(async (e: Error) => {
     const fleet = await rig.kubectl('get', 'sessions', '-n', 'dosh-e2e', '-l', `dosh.io/user=${IDA}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp} {.status.phase}{"\\n"}{end}');
     const p = await rig.kubectl('get', 'pod', '-n', 'dosh', `dosh-${IDA}`, '-o', 'jsonpath={.metadata.labels} {.metadata.annotations}');
     throw new Error(`${e.message}; her sessions in the fleet:\n${fleet.stdout}\nher pod: ${p.stdout}\ndoshd: ${readFileSync(doshd.log, 'utf8').split('\n').slice(-40).join('\n')}`);
@@ -241,8 +242,8 @@ test('a policy rollout: her pod is kept under a login, deleted once it is idle, 
   doshd.setPolicy(rolled);
   doshdB.setPolicy(rolled);
   await until('the new policy to be loaded', async () => loads() > before || undefined, 20_000);
-  // Past the quiet time (ROLLOUT_QUIET_MS, 20 s) a pod with no login would be gone: hers has one.
-  await new Promise((res) => setTimeout(res, 24_000));
+  // Past the quiet time (QUIET_MS, 30 s) a pod with no login would be gone: hers has one.
+  await new Promise((res) => setTimeout(res, 34_000));
   assert.equal((await pod()).metadata.uid, old.metadata.uid, 'not replaced under her login');
   const live = storeSessions().find((x) => x.spec.user === PIA && x.status.phase === 'Running');
   assert.ok(live, `her login still runs: ${stderr()}`);
