@@ -211,14 +211,16 @@ export class KubeClient {
 
   /**
    * Deletes the Pod of that uid only (a pod made again meanwhile is another one), and with `resourceVersion` only if
-   * nothing has changed it since it was read (a ConflictError otherwise); gone already is success.
+   * nothing has changed it since it was read (a ConflictError otherwise); false when it was gone already.
    */
-  async deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<void> {
+  async deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<boolean> {
     try {
       const body = { preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) }, ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}) };
       await this.call('delete', `delete pod ${namespace}/${name}`, (o) => this.core.deleteNamespacedPod({ name, namespace, body }, o));
+      return true;
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
+      return false;
     }
   }
 

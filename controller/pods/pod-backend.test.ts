@@ -28,7 +28,7 @@ function backend(read: (ns: string, name: string) => Promise<V1Pod>, { api: extr
     applyPod: async () => assert.fail('not applied'),
     readPod: read,
     annotatePod: async () => assert.fail('not annotated'),
-    deletePod: async () => {},
+    deletePod: async () => true,
     execPod: async () => assert.fail('not exec'),
     listPods: async () => assert.fail('not listed'),
     listSessions: async () => assert.fail('not listed'),
@@ -89,7 +89,7 @@ test('the rollout asks her current policy: a pod of another policy is deleted wh
     api: {
       listPods: async () => [made('ann', 'old'), made('bob', 'old'), made('cid', 'old'), { ...made('ann', wantedPodHash(kube, ann)), metadata: { ...made('ann', '').metadata, name: 'dosh-ann2', labels: { [LABEL_MANAGED]: 'true', [LABEL_USER]: 'ann', [LABEL_HASH]: wantedPodHash(kube, ann) } } }],
       listSessions: async () => [],
-      deletePod: async (ns, name, uid, rv) => void deleted.push(`${ns}/${name} ${uid} ${rv}`),
+      deletePod: async (ns, name, uid, rv) => (deleted.push(`${ns}/${name} ${uid} ${rv}`), true),
     },
     clock: { now: () => 600_000, sleep: async () => {} },
     policySince: () => 300_000,

@@ -42,7 +42,9 @@ class FakeApi implements PodCollectorApi {
   async deletePod(ns: string, name: string, uid: string, rv?: string, grace?: number) {
     this.calls.push(`delete ${ns}/${name} uid=${uid} rv=${rv}${grace === undefined ? '' : ` grace=${grace}`}`);
     if (this.conflict.has(name)) throw new ConflictError('the object has been modified');
+    return !this.gone.has(name);
   }
+  gone = new Set<string>();
   async listSessions(ns: string | undefined, selector?: string) {
     this.calls.push(`sessions ${ns} ${selector}`);
     const user = selector?.split('=')[1];
@@ -195,4 +197,12 @@ test('however short her idle timeout, a pod marked in use less than QUIET_MS ago
   api.pods.set('dosh', [pod('ann', 2, quiet - 1), pod('bob', 2, quiet + 1)]);
   await c.collect([session('zed', 'Succeeded')]);
   assert.deepEqual(collected, [`bob dosh/dosh-bob ${quiet + 1}/2`]);
+});
+
+test('a pod another node deleted first (gone by the time of this delete) is not reported again here', async () => {
+  const { api, c, collected } = rig();
+  api.pods.set('dosh', [pod('ann', 60, 120), pod('bob', 60, 120)]);
+  api.gone.add('dosh-ann');
+  await c.collect([session('zed', 'Succeeded')]);
+  assert.deepEqual(collected, ['bob dosh/dosh-bob 120/60']);
 });

@@ -17,7 +17,8 @@ import { IN_USE_REFRESH_MS, lastInUse } from './user-pods.ts';
 export interface PodCollectorApi {
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   annotatePod(namespace: string, name: string, annotations: Record<string, string>): Promise<V1Pod>;
-  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<void>;
+  /** False when the pod was gone already. */
+  deletePod(namespace: string, name: string, uid: string, resourceVersion?: string, graceSeconds?: number): Promise<boolean>;
   /** The fleet's Session resources (every node's) of the mirror's namespace with these labels. */
   listSessions(namespace: string | undefined, labelSelector?: string): Promise<{ metadata?: { creationTimestamp?: string }; status?: unknown }[]>;
 }
@@ -124,7 +125,8 @@ export class PodCollector {
     if (!idle && !outdated) return;
     if (await this.liveInFleet(user)) return;
     try {
-      await this.d.api.deletePod(namespace, name, uid, resourceVersion, COLLECT_GRACE_S);
+      // Gone already: another node collected it, and it is that node's to report.
+      if (!(await this.d.api.deletePod(namespace, name, uid, resourceVersion, COLLECT_GRACE_S))) return;
     } catch (e) {
       // Marked in use (a login on another node) or changed since it was read: it is not idle after all.
       if (e instanceof ConflictError) return void this.d.log.debug('kept a pod that changed since it was read', { pod: `${namespace}/${name}`, error: e.message });
