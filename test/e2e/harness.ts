@@ -252,6 +252,13 @@ export class Tmux {
     sh(`tmux resize-window -t ${this.name} -x ${cols} -y ${rows}`);
   }
 
+  /** Resizes the window and waits until `stty size` in the login (at a shell prompt) reports the new size. */
+  async resizeSeen(cols: number, rows: number): Promise<void> {
+    this.resize(cols, rows);
+    this.send('stty size');
+    await this.waitFor(new RegExp(`^${rows} ${cols}$`, 'm'));
+  }
+
   /** The exit status of the login once it has ended, as the wrapper shell printed it. */
   async exitStatus(timeoutMs = 20_000): Promise<number> {
     const m = await this.waitFor(/\[exit status (\d+)\]/, timeoutMs);

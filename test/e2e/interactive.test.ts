@@ -32,9 +32,7 @@ test('su - USER in a terminal: a prompt inside the container, stty size follows 
     await t.waitFor(new RegExp(`host=box-${U} tty=/dev/pts/\\d+`));
     t.send('stty size');
     await t.waitFor(/^30 100$/m);
-    t.resize(120, 40);
-    t.send('stty size');
-    await t.waitFor(/^40 120$/m);
+    await t.resizeSeen(120, 40);
     t.send('exit 5');
     assert.equal(await t.exitStatus(), 5);
   } finally {

@@ -92,9 +92,7 @@ test('a login on a terminal: a pty in her pod with the size of hers, following a
     t.send('echo "host=$(hostname) tty=$(tty)"; stty size');
     await t.waitFor(new RegExp(`host=dosh-${PIA} tty=/dev/pts/\\d+\\n31 97$`, 'm'));
     // The size goes to her pod on the exec's resize channel.
-    t.resize(120, 40);
-    t.send('stty size');
-    await t.waitFor(/^40 120$/m);
+    await t.resizeSeen(120, 40);
     t.send('exit 5');
     assert.equal(await t.exitStatus(), 5);
   } finally {
