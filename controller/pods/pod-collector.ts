@@ -4,7 +4,7 @@
 // any node has one now (a node that is down keeps its live sessions there, held by their finalizer). A pod is
 // deleted only as it was read: a login that marks it meanwhile changes its resourceVersion, and the delete fails.
 // The same pass rolls a policy out: a pod made from another policy than this node's, with no login in it anywhere,
-// is deleted before its idle timeout, and her next login makes it anew (see rollOut for why not at once).
+// is deleted before its idle timeout, and her next login makes it anew (consider() says why not at once).
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_IN_USE, LABEL_HASH, LABEL_IDLE, LABEL_MANAGED, LABEL_USER } from '../../api/labels.ts';
 import { isLive, LIVE_PHASES, type Session } from '../../api/session.ts';
@@ -124,15 +124,15 @@ export class PodCollector {
     const outdated = !idle && (await this.outdated(pod, user));
     if (!idle && !outdated) return;
     if (await this.liveInFleet(user)) return;
+    const at = `${namespace}/${name}`;
     try {
       // Gone already: another node collected it, and it is that node's to report.
       if (!(await this.d.api.deletePod(namespace, name, uid, resourceVersion, COLLECT_GRACE_S))) return;
     } catch (e) {
       // Marked in use (a login on another node) or changed since it was read: it is not idle after all.
-      if (e instanceof ConflictError) return void this.d.log.debug('kept a pod that changed since it was read', { pod: `${namespace}/${name}`, error: e.message });
+      if (e instanceof ConflictError) return void this.d.log.debug('kept a pod that changed since it was read', { pod: at, error: e.message });
       throw e;
     }
-    const at = `${namespace}/${name}`;
     if (outdated) {
       // Not made again here: the old pod takes its grace period to go, and the policy that makes the new one is
       // whichever login node's she reaches next, which is what a login through that node would get anyway.
